@@ -1,0 +1,32 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+
+/** The one error shape every endpoint answers with. */
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  details?: unknown;
+}
+
+/**
+ * Nest hands Fastify's own errors (body parsing, size, media type) over as HttpExceptions with a
+ * plain string; ours carry `{message, details}`. Fastify's terse texts get a hint what to do.
+ */
+const FASTIFY_HINTS: Partial<Record<number, (maxBodyBytes: number) => string>> = {
+  [HttpStatus.PAYLOAD_TOO_LARGE]: (max) => `Request body is larger than the ${max}-byte limit (MAX_BODY_BYTES)`,
+  [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: () => 'Unsupported media type: send the body as JSON with Content-Type: application/json',
+};
+
+export function errorBody(exception: unknown, maxBodyBytes: number): ErrorBody {
+  if (!(exception instanceof HttpException)) return withStatus(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error');
+  const statusCode = exception.getStatus();
+  const response = exception.getResponse();
+  if (typeof response === 'string') return withStatus(statusCode, FASTIFY_HINTS[statusCode]?.(maxBodyBytes) ?? response);
+  const { message, details } = response as { message?: unknown; details?: unknown };
+  return withStatus(statusCode, Array.isArray(message) ? message.join('; ') : String(message ?? exception.message), details);
+}
+
+function withStatus(statusCode: number, message: string, details?: unknown): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, ...(details === undefined ? {} : { details }) };
+}

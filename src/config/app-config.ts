@@ -1,0 +1,39 @@
+import { resolve } from 'node:path';
+import { cpuQuota } from './cpu-quota.js';
+import { Environment, parseEnvironment } from './environment.js';
+
+/** Validated, derived settings; the one object every module reads its configuration from. */
+export class AppConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly modelPath: string;
+  readonly threads: number;
+  /** Set when THREADS asked for more than the CPU quota and was lowered to it. */
+  readonly threadsClampedFrom?: number;
+  readonly sequences: number;
+  readonly batchSize: number;
+  readonly chatMaxTokens: number;
+  readonly chatMaxChars: number;
+  readonly maxBodyBytes: number;
+  readonly logLevel: Environment['LOG_LEVEL'];
+  readonly logContent: boolean;
+
+  constructor(env: Environment, cpus = cpuQuota()) {
+    this.port = env.PORT;
+    this.host = env.HOST;
+    this.modelPath = resolve(env.MODEL_PATH);
+    this.threads = Math.min(env.THREADS ?? cpus, cpus);
+    if (env.THREADS !== undefined && env.THREADS > cpus) this.threadsClampedFrom = env.THREADS;
+    this.sequences = env.SEQUENCES;
+    this.batchSize = env.BATCH_SIZE;
+    this.chatMaxTokens = env.CHAT_MAX_TOKENS;
+    this.chatMaxChars = env.CHAT_MAX_CHARS;
+    this.maxBodyBytes = env.MAX_BODY_BYTES;
+    this.logLevel = env.LOG_LEVEL;
+    this.logContent = env.LOG_CONTENT;
+  }
+
+  static fromEnvironment(env: NodeJS.ProcessEnv = process.env): AppConfig {
+    return new AppConfig(parseEnvironment(env));
+  }
+}

@@ -1,0 +1,64 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { chatPrompt } from '../prompts/chat.prompt.js';
+import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, Min, validateSync } from 'class-validator';
+
+export const DEFAULT_MODEL_PATH = 'models/qwen2.5-0.5b-instruct-q4_k_m.gguf';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+const toBoolean = ({ value }: { value: unknown }) =>
+  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+
+/** The environment variables Duet reads, with their defaults. Read once at startup. */
+export class Environment {
+  @IsInt() @Min(0) @Max(65535)
+  PORT: number = 8080;
+
+  @IsString() @IsNotEmpty()
+  HOST: string = '0.0.0.0';
+
+  @IsString() @IsNotEmpty()
+  MODEL_PATH: string = DEFAULT_MODEL_PATH;
+
+  /** Defaults to the CPU quota (cgroup cpu.max) or the available cores. */
+  @IsOptional() @IsInt() @Min(1)
+  THREADS?: number;
+
+  @IsInt() @Min(1) @Max(64)
+  SEQUENCES: number = 4;
+
+  @IsInt() @Min(32) @Max(8192)
+  BATCH_SIZE: number = 512;
+
+  @IsInt() @Min(1) @Max(chatPrompt.maxOutputTokens)
+  CHAT_MAX_TOKENS: number = 64;
+
+  @IsInt() @Min(1) @Max(2000)
+  CHAT_MAX_CHARS: number = chatPrompt.output.maxChars;
+
+  @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
+  MAX_BODY_BYTES: number = 1024 * 1024;
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+
+  /** Log request and response text; off by default so customer text stays out of logs. */
+  @Transform(toBoolean) @IsBoolean()
+  LOG_CONTENT: boolean = false;
+}
+
+export class ConfigError extends Error {}
+
+/** Validates the environment; the error names every bad variable and why. */
+export function parseEnvironment(env: NodeJS.ProcessEnv): Environment {
+  const known = Object.keys(new Environment());
+  const provided = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => known.includes(key) && value !== ''),
+  );
+  const parsed = plainToInstance(Environment, provided, { enableImplicitConversion: true, exposeDefaultValues: true });
+  const errors = validateSync(parsed);
+  if (errors.length > 0) {
+    const reasons = errors.map((e) => `${e.property}=${JSON.stringify(env[e.property])} (${Object.values(e.constraints ?? {}).join('; ')})`);
+    throw new ConfigError(`Invalid configuration: ${reasons.join(', ')}`);
+  }
+  return parsed;
+}

@@ -1,0 +1,28 @@
+import { createApp } from './app.factory.js';
+import { JsonLogger } from './common/json-logger.js';
+import { AppConfig } from './config/app-config.js';
+import { ConfigError } from './config/environment.js';
+import { checkModelFile, ModelFileError, ModelService } from './modules/model/model.service.js';
+
+/** Startup problems an operator can fix end the process with one line, not a stack trace. */
+function exitWith(error: unknown): never {
+  const known = error instanceof ConfigError || error instanceof ModelFileError;
+  process.stderr.write(`duet: ${known ? (error as Error).message : (error as Error)?.stack ?? String(error)}\n`);
+  process.exit(known ? 2 : 1);
+}
+
+async function bootstrap(): Promise<void> {
+  const config = AppConfig.fromEnvironment();
+  checkModelFile(config.modelPath);
+  const logger = new JsonLogger(config.logLevel);
+  if (config.threadsClampedFrom) {
+    logger.warn({ event: 'threads_clamped', requested: config.threadsClampedFrom, used: config.threads }, 'Config');
+  }
+  const app = await createApp(config, logger);
+  await app.listen({ port: config.port, host: config.host });
+  logger.log({ event: 'listening', host: config.host, port: config.port }, 'Bootstrap');
+  // Listening first lets /health/live answer and /health/ready say "loading" while weights load.
+  await app.get(ModelService).load();
+}
+
+bootstrap().catch(exitWith);

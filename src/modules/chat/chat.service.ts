@@ -1,0 +1,49 @@
+import { BadRequestException, Injectable } from '@nestjs/common';
+import type { Token } from 'node-llama-cpp';
+import { AppConfig } from '../../config/app-config.js';
+import { ChatMessage, chatPrompt } from '../../prompts/chat.prompt.js';
+import { Generation, InferenceService } from '../model/inference.service.js';
+
+export interface ChatReply extends Generation {
+  promptTokens: number;
+}
+
+@Injectable()
+export class ChatService {
+  constructor(
+    private readonly inference: InferenceService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async reply(messages: readonly ChatMessage[], maxChars = this.config.chatMaxChars): Promise<ChatReply> {
+    if (maxChars > this.config.chatMaxChars) {
+      throw new BadRequestException(`maxChars must be at most ${this.config.chatMaxChars} (CHAT_MAX_CHARS)`);
+    }
+    const prompt = this.fitHistory(messages, maxChars);
+    const generation = await this.inference.generate(prompt, { maxTokens: this.config.chatMaxTokens, maxChars });
+    return { ...generation, promptTokens: prompt.length };
+  }
+
+  /**
+   * Drops the oldest messages until the prompt fits the chat budget; the last user message is
+   * always kept (413 if it alone is too long). Each message is tokenized once to estimate, and
+   * the rendered prompt is the final word.
+   */
+  private fitHistory(messages: readonly ChatMessage[], maxChars: number): Token[] {
+    const render = (kept: readonly ChatMessage[]) => this.inference.renderPrompt(chatPrompt.buildTurns({ messages: kept, maxChars }));
+    const estimates = messages.map((m) => this.inference.countTokens(m.content) + TURN_OVERHEAD_TOKENS);
+    const fixedTokens = render([]).length;
+    let first = 0;
+    let total = fixedTokens + estimates.reduce((a, b) => a + b, 0);
+    while (first < messages.length - 1 && total > chatPrompt.maxInputTokens) total -= estimates[first++];
+    for (; ; first++) {
+      const kept = messages.slice(first);
+      if (kept.length === 1) return this.inference.renderPromptWithin(chatPrompt, chatPrompt.buildTurns({ messages: kept, maxChars }));
+      const prompt = render(kept);
+      if (prompt.length <= chatPrompt.maxInputTokens) return prompt;
+    }
+  }
+}
+
+/** <|im_start|>, the role and its newline, <|im_end|> and the newline after it. */
+const TURN_OVERHEAD_TOKENS = 5;

@@ -1,0 +1,48 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, MaxLength, Min, ValidateBy,
+  ValidateNested, ValidationOptions,
+} from 'class-validator';
+
+export const CHAT_ROLES = ['user', 'assistant'] as const;
+
+export class ChatMessageDto {
+  @IsIn(CHAT_ROLES, { message: `role must be one of: ${CHAT_ROLES.join(', ')}` })
+  role: (typeof CHAT_ROLES)[number];
+
+  @IsString()
+  @IsNotEmpty({ message: 'content must not be empty' })
+  @MaxLength(8000)
+  content: string;
+}
+
+function LastMessageFromUser(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'lastMessageFromUser',
+      validator: {
+        validate: (messages: unknown) =>
+          Array.isArray(messages) && (messages[messages.length - 1] as ChatMessageDto | undefined)?.role === 'user',
+        defaultMessage: () => 'the last message must be from the user',
+      },
+    },
+    options,
+  );
+}
+
+export class ChatRequestDto {
+  /** Recent history, oldest first; the server keeps none between requests. */
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @ValidateNested({ each: true })
+  @Type(() => ChatMessageDto)
+  @LastMessageFromUser()
+  messages: ChatMessageDto[];
+
+  /** At most CHAT_MAX_CHARS (the default). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  maxChars?: number;
+}

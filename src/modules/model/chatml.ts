@@ -1,0 +1,41 @@
+import type { LlamaModel, Token } from 'node-llama-cpp';
+import type { PromptTurn } from '../../prompts/prompt-module.js';
+
+const TURN_START = '<|im_start|>';
+const TURN_END = '<|im_end|>';
+
+/**
+ * Renders turns with Qwen2.5's ChatML template, ending with an open assistant turn. Text from the
+ * request is tokenized with special tokens off, so a client writing "<|im_end|>" gets plain text,
+ * never a turn boundary. Text between two special tokens is tokenized as one piece, exactly as
+ * llama.cpp tokenizes the model's own template.
+ */
+export function renderChatMl(model: LlamaModel, turns: readonly PromptTurn[]): Token[] {
+  const start = specialToken(model, TURN_START);
+  const end = specialToken(model, TURN_END);
+  const tokens: Token[] = [];
+  let pendingText = '';
+  const flush = () => {
+    if (pendingText) tokens.push(...model.tokenize(pendingText, false));
+    pendingText = '';
+  };
+  for (const turn of turns) {
+    flush();
+    tokens.push(start);
+    pendingText = `${turn.role}\n${turn.content}`;
+    flush();
+    tokens.push(end);
+    pendingText = '\n';
+  }
+  flush();
+  tokens.push(start);
+  pendingText = 'assistant\n';
+  flush();
+  return tokens;
+}
+
+function specialToken(model: LlamaModel, text: string): Token {
+  const tokens = model.tokenize(text, true);
+  if (tokens.length !== 1) throw new Error(`the model has no special token ${text}: it does not use the ChatML template`);
+  return tokens[0];
+}

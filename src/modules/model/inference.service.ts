@@ -1,0 +1,133 @@
+import { HttpException, HttpStatus, Injectable } from '@nestjs/common';
+import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import type { PromptModule, PromptTurn } from '../../prompts/prompt-module.js';
+import { renderChatMl } from './chatml.js';
+import { checkLabelTokens, scoreLabelSequences, softmax } from './label-scoring.js';
+import { ModelService } from './model.service.js';
+import { trimReply } from './trim-reply.js';
+
+export interface Classification {
+  label: string;
+  confidence: number;
+}
+
+export interface Generation {
+  text: string;
+  finishReason: 'stop' | 'length';
+  completionTokens: number;
+}
+
+export interface GenerationLimits {
+  maxTokens: number;
+  maxChars: number;
+}
+
+/** Raised when a rendered prompt is over its task's budget; maps to 413. */
+export class PromptTooLongError extends HttpException {
+  constructor(task: string, promptTokens: number, maxInputTokens: number, item?: number) {
+    const where = item === undefined ? '' : ` (item ${item})`;
+    super(
+      {
+        message: `Input too long for the ${task} task${where}: the prompt would be ${promptTokens} tokens and at most ${maxInputTokens} are allowed (system prompt and template included).`,
+        details: { promptTokens, maxInputTokens, ...(item === undefined ? {} : { item }) },
+      },
+      HttpStatus.PAYLOAD_TOO_LARGE,
+    );
+  }
+}
+
+/** The primitives every task shares: render a prompt, score a closed label set, generate text. */
+@Injectable()
+export class InferenceService {
+  private readonly labelTokenCache = new Map<string, Token[]>();
+
+  constructor(private readonly models: ModelService) {}
+
+  renderPrompt(turns: readonly PromptTurn[]): Token[] {
+    return renderChatMl(this.usableModel().model, turns);
+  }
+
+  countTokens(text: string): number {
+    return this.usableModel().model.tokenize(text, false).length;
+  }
+
+  /** Renders the prompt and enforces the task's input budget (413 when over it). */
+  renderPromptWithin(task: Pick<PromptModule<unknown>, 'name' | 'maxInputTokens'>, turns: readonly PromptTurn[], item?: number): Token[] {
+    const prompt = this.renderPrompt(turns);
+    if (prompt.length > task.maxInputTokens) throw new PromptTooLongError(task.name, prompt.length, task.maxInputTokens, item);
+    return prompt;
+  }
+
+  /**
+   * Picks the most likely label from one evaluation of the prompt. The evaluation holds the decode
+   * lock exclusively, so its batches never mix with another request's tokens: the same prompt gets
+   * bit-identical scores whatever else is running.
+   */
+  async classify(prompt: readonly Token[], labels: readonly string[]): Promise<Classification> {
+    const labelTokens = this.tokenizeLabels(labels);
+    const scores = await this.usableModel().pool.use(async (sequence) => {
+      const release = await this.models.decodeLock.exclusive();
+      try {
+        return await scoreLabelSequences(sequence, prompt, labelTokens);
+      } finally {
+        release();
+      }
+    });
+    const probabilities = softmax(scores);
+    const best = probabilities.indexOf(Math.max(...probabilities));
+    return { label: labels[best], confidence: probabilities[best] };
+  }
+
+  /** Greedy generation, stopped by an end-of-generation token, the token cap or the character cap. */
+  async generate(prompt: readonly Token[], limits: GenerationLimits): Promise<Generation> {
+    const service = this.usableModel();
+    const generated = await service.pool.use((sequence) => this.decodeGreedy(sequence, prompt, limits));
+    const { model } = service;
+    const text = model.detokenize(generated.tokens);
+    return {
+      text: trimReply(text, limits.maxChars, generated.stopped),
+      finishReason: generated.stopped ? 'stop' : 'length',
+      completionTokens: generated.tokens.length,
+    };
+  }
+
+  private async decodeGreedy(sequence: LlamaContextSequence, prompt: readonly Token[], limits: GenerationLimits) {
+    const { model } = this.models;
+    const tokens: Token[] = [];
+    const steps = sequence.evaluate([...prompt], { temperature: 0 });
+    try {
+      while (tokens.length < limits.maxTokens) {
+        // Each step is one decode; taking the lock shared lets concurrent generations batch together.
+        const release = await this.models.decodeLock.shared();
+        const step = await steps.next().finally(release);
+        if (step.done || model.isEogToken(step.value)) return { tokens, stopped: true };
+        tokens.push(step.value);
+        if ([...model.detokenize(tokens)].length > limits.maxChars) break;
+      }
+      return { tokens, stopped: false };
+    } finally {
+      await steps.return();
+    }
+  }
+
+  private tokenizeLabels(labels: readonly string[]): Token[][] {
+    const { model } = this.usableModel();
+    const tokens = labels.map((label) => {
+      let cached = this.labelTokenCache.get(label);
+      if (!cached) this.labelTokenCache.set(label, (cached = model.tokenize(label, false)));
+      return cached;
+    });
+    checkLabelTokens(labels, tokens);
+    return tokens;
+  }
+
+  private usableModel(): ModelService {
+    if (!this.models.ready) {
+      throw new HttpException(
+        { message: `The model is not ready (${this.models.state}); retry shortly.`, details: { state: this.models.state } },
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
+    }
+    return this.models;
+  }
+}

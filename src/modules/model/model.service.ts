@@ -1,0 +1,134 @@
+import { statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { getLlama, Llama, LlamaContext, LlamaLogLevel, LlamaModel } from 'node-llama-cpp';
+import { AppConfig } from '../../config/app-config.js';
+import { PROMPT_MODULES } from '../../prompts/index.js';
+import { DecodeLock } from './decode-lock.js';
+import { SequencePool } from './sequence-pool.js';
+
+export type ModelState = 'not_loaded' | 'loading' | 'ready' | 'failed' | 'closed';
+
+/** Per-sequence context: the largest prompt plus the largest answer any task may need. */
+export const SEQUENCE_CONTEXT_SIZE =
+  Math.ceil(Math.max(...PROMPT_MODULES.map((m) => m.maxInputTokens + m.maxOutputTokens)) / 256) * 256;
+
+export class ModelFileError extends Error {}
+
+/** Fails fast, before anything starts, when the model file is missing or is not a GGUF file. */
+export function checkModelFile(path: string): void {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    throw new ModelFileError(
+      `Model file not found: ${path}. Put a Qwen2.5-0.5B-Instruct GGUF file there or set MODEL_PATH to one.`,
+    );
+  }
+  if (size < 8) throw new ModelFileError(`Model file ${path} is empty or truncated. Replace it with a valid GGUF file.`);
+}
+
+/**
+ * Owns the one model shared by every task: the llama runtime, the weights, one context with
+ * SEQUENCES sequences, and the lock that decides which decodes may share a batch.
+ * Disposes them in reverse order on shutdown.
+ */
+@Injectable()
+export class ModelService implements OnApplicationShutdown {
+  private readonly logger = new Logger(ModelService.name);
+  private llama?: Llama;
+  private loadedModel?: LlamaModel;
+  private context?: LlamaContext;
+  private sequencePool?: SequencePool;
+  private loading?: Promise<void>;
+  readonly decodeLock = new DecodeLock();
+  state: ModelState = 'not_loaded';
+  failure?: string;
+  loadMs?: number;
+
+  constructor(private readonly config: AppConfig) {}
+
+  /** Loads once; later calls return the same promise. Rejects with a one-line reason. */
+  load(): Promise<void> {
+    this.loading ??= this.loadOnce();
+    return this.loading;
+  }
+
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  get model(): LlamaModel {
+    if (!this.loadedModel || this.state !== 'ready') throw new Error('model is not loaded');
+    return this.loadedModel;
+  }
+
+  get pool(): SequencePool {
+    if (!this.sequencePool || this.state !== 'ready') throw new Error('model is not loaded');
+    return this.sequencePool;
+  }
+
+  /** The model's own name from its GGUF metadata, else its file name. */
+  get modelName(): string {
+    return this.loadedModel?.fileInfo.metadata.general?.name ?? basename(this.config.modelPath, '.gguf');
+  }
+
+  describe() {
+    return {
+      state: this.state,
+      path: this.config.modelPath,
+      name: this.modelName,
+      threads: this.config.threads,
+      sequences: this.config.sequences,
+      sequenceContextSize: SEQUENCE_CONTEXT_SIZE,
+      busySequences: this.sequencePool?.busy ?? 0,
+      queued: this.sequencePool?.queued ?? 0,
+      loadMs: this.loadMs,
+      ...(this.failure ? { failure: this.failure } : {}),
+    };
+  }
+
+  private async loadOnce(): Promise<void> {
+    const started = Date.now();
+    this.state = 'loading';
+    try {
+      checkModelFile(this.config.modelPath);
+      this.llama = await getLlama({
+        gpu: false,
+        build: 'never',
+        maxThreads: this.config.threads,
+        logLevel: LlamaLogLevel.warn,
+        logger: (level, message) => this.logger.warn({ event: 'llama_log', level, message: message.trim() }),
+      });
+      this.loadedModel = await this.llama.loadModel({ modelPath: this.config.modelPath });
+      this.context = await this.loadedModel.createContext({
+        sequences: this.config.sequences,
+        contextSize: SEQUENCE_CONTEXT_SIZE,
+        batchSize: this.config.batchSize,
+        threads: this.config.threads,
+      });
+      const sequences = Array.from({ length: this.config.sequences }, () => this.context!.getSequence());
+      this.sequencePool = new SequencePool(sequences);
+      this.loadMs = Date.now() - started;
+      this.state = 'ready';
+      this.logger.log({ event: 'model_loaded', ...this.describe() });
+    } catch (error) {
+      this.state = 'failed';
+      this.failure = `Could not load model ${this.config.modelPath}: ${(error as Error).message.split('\n')[0]}`;
+      await this.dispose();
+      throw new ModelFileError(this.failure);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.dispose();
+    if (this.state === 'ready') this.state = 'closed';
+  }
+
+  private async dispose(): Promise<void> {
+    await this.context?.dispose();
+    await this.loadedModel?.dispose();
+    await this.llama?.dispose();
+    this.context = this.loadedModel = this.llama = this.sequencePool = undefined;
+  }
+}

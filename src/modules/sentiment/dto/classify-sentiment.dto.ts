@@ -1,0 +1,47 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsNotEmpty, IsOptional, IsString, MaxLength, ValidateNested,
+} from 'class-validator';
+import { SENTIMENT_LABELS, SentimentLabel } from '../../../prompts/sentiment.prompt.js';
+
+export const MAX_BATCH_ITEMS = 64;
+/** Characters; the token budget is the real limit (413), this only stops absurd bodies early. */
+const MAX_TEXT_CHARS = 20_000;
+
+/** Restricts the answer to a subset of the sentiment labels, e.g. ["positive","negative"] for binary. */
+export class LabelSubsetDto {
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(2, { message: 'labels must list at least 2 labels' })
+  @ArrayUnique({ message: 'labels must not repeat' })
+  @IsIn(SENTIMENT_LABELS, { each: true, message: `each label must be one of: ${SENTIMENT_LABELS.join(', ')}` })
+  labels?: SentimentLabel[];
+}
+
+export class ClassifySentimentDto extends LabelSubsetDto {
+  @IsString()
+  @IsNotEmpty({ message: 'text must not be empty' })
+  @MaxLength(MAX_TEXT_CHARS)
+  text: string;
+}
+
+export class SentimentBatchItemDto {
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  id?: string;
+
+  @IsString()
+  @IsNotEmpty({ message: 'text must not be empty' })
+  @MaxLength(MAX_TEXT_CHARS)
+  text: string;
+}
+
+export class ClassifySentimentBatchDto extends LabelSubsetDto {
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BATCH_ITEMS)
+  @ValidateNested({ each: true })
+  @Type(() => SentimentBatchItemDto)
+  items: SentimentBatchItemDto[];
+}

@@ -1,0 +1,34 @@
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ModelService } from '../model/model.service.js';
+import { ClassifySentimentBatchDto, ClassifySentimentDto } from './dto/classify-sentiment.dto.js';
+import { SentimentService } from './sentiment.service.js';
+
+@Controller('v1/sentiment')
+export class SentimentController {
+  constructor(
+    private readonly sentiment: SentimentService,
+    private readonly models: ModelService,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  async classify(@Body() body: ClassifySentimentDto) {
+    const result = await this.sentiment.classify(body.text, body.labels);
+    return {
+      label: result.label,
+      confidence: result.confidence,
+      usage: { promptTokens: result.promptTokens },
+      model: this.models.modelName,
+    };
+  }
+
+  @Post('batch')
+  @HttpCode(200)
+  async classifyBatch(@Body() body: ClassifySentimentBatchDto) {
+    const results = await this.sentiment.classifyBatch(body.items.map((item) => item.text), body.labels);
+    return {
+      results: results.map((result, i) => ({ id: body.items[i].id ?? String(i), label: result.label, confidence: result.confidence })),
+      model: this.models.modelName,
+    };
+  }
+}

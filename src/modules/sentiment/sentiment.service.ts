@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import type { Token } from 'node-llama-cpp';
+import { InferenceService } from '../model/inference.service.js';
+import { SENTIMENT_LABELS, SentimentLabel, sentimentPrompt } from '../../prompts/sentiment.prompt.js';
+
+export interface SentimentResult {
+  label: SentimentLabel;
+  confidence: number;
+  promptTokens: number;
+}
+
+@Injectable()
+export class SentimentService {
+  constructor(private readonly inference: InferenceService) {}
+
+  async classify(text: string, labels: readonly SentimentLabel[] = SENTIMENT_LABELS): Promise<SentimentResult> {
+    return this.evaluate(this.prepare(text, labels), labels);
+  }
+
+  /** Every prompt is checked against the budget before any is evaluated, so a bad item costs no compute. */
+  async classifyBatch(texts: readonly string[], labels: readonly SentimentLabel[] = SENTIMENT_LABELS): Promise<SentimentResult[]> {
+    const prompts = texts.map((text, item) => this.prepare(text, labels, item));
+    const results: SentimentResult[] = [];
+    for (const prompt of prompts) results.push(await this.evaluate(prompt, labels));
+    return results;
+  }
+
+  private prepare(text: string, labels: readonly SentimentLabel[], item?: number): Token[] {
+    const turns = sentimentPrompt.buildTurns({ text, labels });
+    return this.inference.renderPromptWithin(sentimentPrompt, turns, item);
+  }
+
+  private async evaluate(prompt: Token[], labels: readonly SentimentLabel[]): Promise<SentimentResult> {
+    const { label, confidence } = await this.inference.classify(prompt, labels);
+    return { label: label as SentimentLabel, confidence, promptTokens: prompt.length };
+  }
+}

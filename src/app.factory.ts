@@ -9,9 +9,10 @@ import { AppConfig } from './config/app-config.js';
 /** Builds the application (used by main.ts and the e2e tests); loading the model is the caller's move. */
 export async function createApp(config: AppConfig, logger = new JsonLogger(config.logLevel)): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.maxBodyBytes });
-  // JSON only: anything else is a 415, not a string body that fails validation later.
+  // JSON only: Fastify's own JSON parser and nothing else, so any other body is a 415 (Nest's
+  // default parsers would also accept text and forms).
   adapter.getInstance().removeContentTypeParser(['text/plain']);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { logger });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { logger, bodyParser: false });
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();
   return app;

@@ -5,8 +5,11 @@ import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, Min, val
 export const DEFAULT_MODEL_PATH = 'models/qwen2.5-0.5b-instruct-q4_k_m.gguf';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
-const toBoolean = ({ value }: { value: unknown }) =>
-  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+// Reads the raw string: implicit conversion would already have turned any non-empty string into true.
+const toBoolean = ({ obj, key }: { obj: Record<string, unknown>; key: string }) => {
+  const raw = obj[key];
+  return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
+};
 
 /** The environment variables Duet reads, with their defaults. Read once at startup. */
 export class Environment {

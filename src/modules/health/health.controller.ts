@@ -1,8 +1,10 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, UseFilters } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { HealthCheckFailedFilter } from './health-check-failed.filter.js';
 import { ModelHealthIndicator } from './model.health.js';
 
 @Controller('health')
+@UseFilters(HealthCheckFailedFilter)
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,

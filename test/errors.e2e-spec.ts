@@ -1,0 +1,91 @@
+import { startTestApp, TestApp } from './support/test-app.js';
+
+const user = (content: string) => ({ role: 'user', content });
+
+describe('error responses', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ MAX_BODY_BYTES: '4096', CHAT_MAX_CHARS: '60' });
+  });
+  afterAll(() => t.close());
+
+  const expectError = (res: { statusCode: number; json(): any }, status: number, message: RegExp) => {
+    expect(res.statusCode).toBe(status);
+    const body = res.json();
+    expect(body.statusCode).toBe(status);
+    expect(typeof body.error).toBe('string');
+    expect(body.message).toMatch(message);
+    expect(Object.keys(body).every((k) => ['statusCode', 'error', 'message', 'details'].includes(k))).toBe(true);
+    return body;
+  };
+
+  it.each([
+    ['empty text', '/v1/sentiment', { text: '' }, /text must not be empty/],
+    ['missing text', '/v1/sentiment', {}, /text/],
+    ['text of the wrong type', '/v1/sentiment', { text: 42 }, /text must be a string/],
+    ['an unknown field', '/v1/sentiment', { text: 'hi', temperature: 1 }, /property temperature should not exist/],
+    ['an unknown label', '/v1/sentiment', { text: 'hi', labels: ['positive', 'angry'] }, /each label must be one of: positive, negative, neutral/],
+    ['a single label', '/v1/sentiment', { text: 'hi', labels: ['positive'] }, /at least 2 labels/],
+    ['repeated labels', '/v1/sentiment', { text: 'hi', labels: ['positive', 'positive'] }, /must not repeat/],
+    ['labels that are not an array', '/v1/sentiment', { text: 'hi', labels: 'positive' }, /labels/],
+    ['an empty batch', '/v1/sentiment/batch', { items: [] }, /items must contain at least 1 elements/],
+    ['a batch over 64 items', '/v1/sentiment/batch', { items: Array.from({ length: 65 }, () => ({ text: 'a' })) }, /items must contain no more than 64 elements/],
+    ['a batch item without text', '/v1/sentiment/batch', { items: [{ text: 'ok' }, { id: 'x' }] }, /items\.1\.text/],
+    ['a bad role', '/v1/chat', { messages: [{ role: 'system', content: 'hi' }] }, /role must be one of: user, assistant/],
+    ['no messages', '/v1/chat', { messages: [] }, /messages must contain at least 1 elements/],
+    ['a last message from the assistant', '/v1/chat', { messages: [user('hi'), { role: 'assistant', content: 'yo' }] }, /last message must be from the user/],
+    ['empty content', '/v1/chat', { messages: [user('')] }, /content must not be empty/],
+    ['maxChars of zero', '/v1/chat', { messages: [user('hi')], maxChars: 0 }, /maxChars must not be less than 1/],
+    ['maxChars above CHAT_MAX_CHARS', '/v1/chat', { messages: [user('hi')], maxChars: 61 }, /maxChars must be at most 60 \(CHAT_MAX_CHARS\)/],
+  ])('400 for %s', async (_case, url, payload, message) => {
+    expectError(await t.post(url, payload), 400, message);
+  });
+
+  it('400 lists each field problem in details', async () => {
+    const body = expectError(await t.post('/v1/sentiment', { text: '', labels: ['x', 'y'] }), 400, /text/);
+    expect(body.details.map((d: { field: string }) => d.field).sort()).toEqual(['labels', 'text']);
+  });
+
+  it('400, not 500, for malformed JSON', async () => {
+    expectError(await t.post('/v1/sentiment', '{"text": "unterminated'), 400, /JSON/);
+  });
+
+  it.each([['a string', '"just a string"'], ['an array', '[{"text":"hi"}]'], ['null', 'null'], ['a number', '3']])(
+    '400 for a JSON body that is %s, not an object',
+    async (_case, payload) => {
+      expectError(await t.post('/v1/sentiment', payload), 400, /./);
+    },
+  );
+
+  it('400 for an empty JSON body', async () => {
+    expectError(await t.post('/v1/sentiment', ''), 400, /./);
+  });
+
+  it('415 for a body that is not JSON', async () => {
+    expectError(await t.post('/v1/sentiment', 'text=hello', { 'content-type': 'text/plain' }), 415, /application\/json/);
+    expectError(await t.post('/v1/sentiment', 'text=hello', { 'content-type': 'application/x-www-form-urlencoded' }), 415, /application\/json/);
+  });
+
+  it('413 for a body over MAX_BODY_BYTES', async () => {
+    expectError(await t.post('/v1/sentiment', { text: 'a'.repeat(5000) }), 413, /4096-byte limit \(MAX_BODY_BYTES\)/);
+  });
+
+  it('413 for text over the token budget, saying how many tokens were allowed', async () => {
+    const big = await startTestApp({ MAX_BODY_BYTES: String(1024 * 1024) });
+    try {
+      const text = '价格实惠，味道一般，送餐很慢。'.repeat(120);
+      const body = expectError(await big.post('/v1/sentiment', { text }), 413, /at most 1024 are allowed/);
+      expect(body.details.maxInputTokens).toBe(1024);
+      expect(body.details.promptTokens).toBeGreaterThan(1024);
+      const batch = expectError(await big.post('/v1/sentiment/batch', { items: [{ text: 'fine' }, { text }] }), 413, /item 1/);
+      expect(batch.details.item).toBe(1);
+      expectError(await big.post('/v1/chat', { messages: [user(text.repeat(2))] }), 413, /chat task.*at most 1536 are allowed/);
+    } finally {
+      await big.close();
+    }
+  });
+
+  it('404 in the same shape for an unknown route', async () => {
+    expectError(await t.get('/v1/nothing-here'), 404, /Cannot GET/);
+  });
+});

@@ -1,0 +1,52 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { LightMyRequestResponse } from 'fastify';
+import { createApp } from '../../src/app.factory.js';
+import { JsonLogger } from '../../src/common/json-logger.js';
+import { AppConfig } from '../../src/config/app-config.js';
+import { parseEnvironment } from '../../src/config/environment.js';
+import { ModelService } from '../../src/modules/model/model.service.js';
+import { fixturePath } from '../fixtures/generate-models.js';
+
+export const TINY_MODEL = fixturePath('tiny');
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  models: ModelService;
+  post(url: string, payload: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+  get(url: string): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/** The real application on the tiny fixture model, driven through Fastify's inject (no sockets). */
+export async function startTestApp(env: Record<string, string> = {}, options: { load?: boolean } = {}): Promise<TestApp> {
+  const config = new AppConfig(parseEnvironment({ MODEL_PATH: TINY_MODEL, LOG_LEVEL: 'error', ...env }));
+  const app = await createApp(config, new JsonLogger('error'));
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  const models = app.get(ModelService);
+  if (options.load !== false) await models.load();
+  const fastify = app.getHttpAdapter().getInstance();
+  return {
+    app,
+    models,
+    post: (url, payload, headers = {}) =>
+      fastify.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/json', ...headers },
+        payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+      }),
+    get: (url) => fastify.inject({ method: 'GET', url }),
+    close: () => app.close(),
+  };
+}
+
+/** Texts from the shared dev sets: Chinese and English, several lengths. */
+export const PROBE_TEXTS = [
+  '@united I\'m not a child. I\'m someone who has an issue with flying and prepares ahead of time.',
+  '@AmericanAir great job and great service in and out of SDF this weekend during the winter storm.',
+  '很好！百度骑士送货很快',
+  '太咸了，没法吃。骑士礼貌。',
+  '地理位置很好，在南湖旁边，透过房间的窗户就能看到南湖，很是写意。酒店的服务也不错，就是酒店的地毯看上去太脏了',
+  'ok',
+];

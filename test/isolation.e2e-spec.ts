@@ -31,6 +31,37 @@ describe('fresh state per request', () => {
   });
 });
 
+/** Records, per decode-lock grant, what else held the lock at the same time. */
+function watchDecodeLock(t: TestApp) {
+  const lock = t.models.decodeLock;
+  const seen = { exclusive: 0, shared: 0, overlapsWithExclusive: 0, maxConcurrentShared: 0 };
+  let heldExclusive = 0;
+  let heldShared = 0;
+  const wrap = (kind: 'exclusive' | 'shared') => {
+    const acquire = lock[kind].bind(lock);
+    lock[kind] = async () => {
+      const release = await acquire();
+      if (kind === 'exclusive') {
+        seen.exclusive++;
+        if (heldExclusive + heldShared > 0) seen.overlapsWithExclusive++;
+        heldExclusive++;
+      } else {
+        seen.shared++;
+        if (heldExclusive > 0) seen.overlapsWithExclusive++;
+        seen.maxConcurrentShared = Math.max(seen.maxConcurrentShared, ++heldShared);
+      }
+      return () => {
+        if (kind === 'exclusive') heldExclusive--;
+        else heldShared--;
+        release();
+      };
+    };
+  };
+  wrap('exclusive');
+  wrap('shared');
+  return seen;
+}
+
 describe('sentiment determinism under concurrent mixed traffic', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -49,5 +80,16 @@ describe('sentiment determinism under concurrent mixed traffic', () => {
     expect(concurrent.map((r) => r.json())).toEqual([...alone, ...alone]);
     expect(others[others.length - 1].json().results.map(({ label, confidence }: { label: string; confidence: number }) => ({ label, confidence })))
       .toEqual(alone.map(({ label, confidence }) => ({ label, confidence })));
+  });
+
+  it('evaluates each classification alone, while concurrent chats share decode batches', async () => {
+    const seen = watchDecodeLock(t);
+    const chats = Array.from({ length: 3 }, (_, i) => t.post('/v1/chat', { messages: [user(`hello ${i}`)] }));
+    const classifications = PROBE_TEXTS.map((text) => t.post('/v1/sentiment', { text }));
+    await Promise.all([...chats, ...classifications]);
+    expect(seen.exclusive).toBe(PROBE_TEXTS.length);
+    expect(seen.overlapsWithExclusive).toBe(0);
+    expect(seen.shared).toBeGreaterThanOrEqual(3 * 16);
+    expect(seen.maxConcurrentShared).toBeGreaterThan(1);
   });
 });

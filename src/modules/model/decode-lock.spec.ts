@@ -1,0 +1,56 @@
+import { DecodeLock } from './decode-lock.js';
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('DecodeLock', () => {
+  it('lets shared holders overlap', async () => {
+    const lock = new DecodeLock();
+    const [a, b] = await Promise.all([lock.shared(), lock.shared()]);
+    a();
+    b();
+  });
+
+  it('holds an exclusive request until every shared holder has released, and blocks shared ones meanwhile', async () => {
+    const lock = new DecodeLock();
+    const events: string[] = [];
+    const reader = await lock.shared();
+    const writer = lock.exclusive().then((release) => (events.push('exclusive'), release));
+    const lateReader = lock.shared().then((release) => (events.push('late shared'), release));
+    await tick();
+    expect(events).toEqual([]); // the writer waits for the reader; the late reader queues behind the writer
+    reader();
+    const releaseWriter = await writer;
+    await tick();
+    expect(events).toEqual(['exclusive']);
+    releaseWriter();
+    (await lateReader)();
+    expect(events).toEqual(['exclusive', 'late shared']);
+  });
+
+  it('serves exclusive requests one at a time, in arrival order', async () => {
+    const lock = new DecodeLock();
+    const order: number[] = [];
+    const first = await lock.exclusive();
+    const rest = [1, 2, 3].map((n) => lock.exclusive().then((release) => (order.push(n), release)));
+    await tick();
+    expect(order).toEqual([]);
+    first();
+    for (const pending of rest) (await pending)();
+    expect(order).toEqual([1, 2, 3]);
+  });
+
+  it('ignores a second release of the same grant', async () => {
+    const lock = new DecodeLock();
+    const a = await lock.shared();
+    const b = await lock.shared();
+    a();
+    a(); // must not release b's hold
+    let granted = false;
+    void lock.exclusive().then(() => (granted = true));
+    await tick();
+    expect(granted).toBe(false);
+    b();
+    await tick();
+    expect(granted).toBe(true);
+  });
+});

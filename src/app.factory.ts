@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/json-logger.js';
+import { registerRequestLogging } from './common/request-logging.js';
 import { createValidationPipe } from './common/validation.pipe.js';
 import { AppConfig } from './config/app-config.js';
 
@@ -12,6 +13,7 @@ export async function createApp(config: AppConfig, logger = new JsonLogger(confi
   // JSON only: Fastify's own JSON parser and nothing else, so any other body is a 415 (Nest's
   // default parsers would also accept text and forms).
   adapter.getInstance().removeContentTypeParser(['text/plain']);
+  registerRequestLogging(adapter.getInstance(), logger, config.logContent);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { logger, bodyParser: false });
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();

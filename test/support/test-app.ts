@@ -18,9 +18,13 @@ export interface TestApp {
 }
 
 /** The real application on the tiny fixture model, driven through Fastify's inject (no sockets). */
-export async function startTestApp(env: Record<string, string> = {}, options: { load?: boolean } = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: { load?: boolean; logLines?: string[] } = {},
+): Promise<TestApp> {
   const config = new AppConfig(parseEnvironment({ MODEL_PATH: TINY_MODEL, LOG_LEVEL: 'error', ...env }));
-  const app = await createApp(config, new JsonLogger('error'));
+  const logger = options.logLines ? new JsonLogger(config.logLevel, (line) => options.logLines!.push(line)) : new JsonLogger('error');
+  const app = await createApp(config, logger);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const models = app.get(ModelService);

@@ -1,0 +1,33 @@
+import { AppConfig } from './app-config.js';
+import { ConfigError, DEFAULT_MODEL_PATH, parseEnvironment } from './environment.js';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = new AppConfig(parseEnvironment({}), 2);
+    expect(config).toMatchObject({
+      port: 8080, host: '0.0.0.0', threads: 2, sequences: 4, batchSize: 512,
+      chatMaxTokens: 64, chatMaxChars: 60, maxBodyBytes: 1048576, logLevel: 'info', logContent: false,
+    });
+    expect(config.modelPath.endsWith(DEFAULT_MODEL_PATH)).toBe(true);
+  });
+
+  it('reads numbers and booleans from strings', () => {
+    const config = new AppConfig(parseEnvironment({ PORT: '9000', SEQUENCES: '8', LOG_CONTENT: 'true', THREADS: '1' }), 2);
+    expect(config).toMatchObject({ port: 9000, sequences: 8, logContent: true, threads: 1 });
+  });
+
+  it('lowers THREADS to the CPU quota and remembers what was asked', () => {
+    const config = new AppConfig(parseEnvironment({ THREADS: '16' }), 2);
+    expect(config.threads).toBe(2);
+    expect(config.threadsClampedFrom).toBe(16);
+  });
+
+  it('names every invalid variable', () => {
+    expect(() => parseEnvironment({ PORT: '-1', SEQUENCES: 'many' })).toThrow(ConfigError);
+    expect(() => parseEnvironment({ PORT: '-1', SEQUENCES: 'many' })).toThrow(/PORT="-1".*SEQUENCES="many"/);
+  });
+
+  it('ignores empty values and unrelated variables', () => {
+    expect(parseEnvironment({ PORT: '', HOME: '/root' }).PORT).toBe(8080);
+  });
+});

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { generateModel, readQwen2Vocab, SHAPES } from './fixtures/generate-models.js';
+import { GgmlType } from './fixtures/gguf.js';
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -31,10 +32,15 @@ describe('GGUF fixture generator', () => {
     expect(md.tokenizer.ggml.eos_token_id).toBe(151645);
     expect(md.tokenizer.chat_template).toContain('<|im_start|>');
     expect(info.tensorInfo).toHaveLength(2 + 12 * 2);
-    expect(info.tensorInfo!.find((t) => t.name === 'token_embd.weight')!.dimensions).toEqual([64, 151936]);
+    const tensor = (name: string) => info.tensorInfo!.find((t) => t.name === name)!;
+    expect(tensor('token_embd.weight').dimensions).toEqual([64, 151936]);
+    expect(tensor('blk.1.attn_k.weight').dimensions).toEqual([64, 32]); // 2 KV heads of 16
+    expect(tensor('blk.1.ffn_down.weight').dimensions).toEqual([128, 64]);
+    expect(tensor('blk.1.ffn_down.weight').ggmlType).toBe(GgmlType.Q4_0);
+    expect(tensor('output_norm.weight').ggmlType).toBe(GgmlType.F32);
   });
 
   it('knows the exact Qwen2.5-0.5B shapes', () => {
-    expect(SHAPES['qwen2.5-0.5b']).toEqual({ layers: 24, embedding: 896, feedForward: 4864, heads: 14, kvHeads: 2 });
+    expect(SHAPES['qwen2.5-0.5b']).toEqual({ weights: GgmlType.Q4_0, layers: 24, embedding: 896, feedForward: 4864, heads: 14, kvHeads: 2 });
   });
 });

@@ -3,19 +3,22 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/json-logger.js';
-import { registerRequestLogging } from './common/request-logging.js';
+import { observeRequests } from './common/observe-requests.js';
 import { createValidationPipe } from './common/validation.pipe.js';
 import { AppConfig } from './config/app-config.js';
+import { MetricsService } from './modules/metrics/metrics.service.js';
 
-/** Builds the application (used by main.ts and the e2e tests); loading the model is the caller's move. */
+/**
+ * Builds the application (used by main.ts and the e2e tests); loading the model and handling
+ * signals are the caller's moves.
+ */
 export async function createApp(config: AppConfig, logger = new JsonLogger(config.logLevel)): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.maxBodyBytes });
   // JSON only: Fastify's own JSON parser and nothing else, so any other body is a 415 (Nest's
   // default parsers would also accept text and forms).
   adapter.getInstance().removeContentTypeParser(['text/plain']);
-  registerRequestLogging(adapter.getInstance(), logger, config.logContent);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { logger, bodyParser: false });
+  observeRequests(adapter.getInstance(), logger, app.get(MetricsService), config.logContent);
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks();
   return app;
 }

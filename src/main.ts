@@ -1,3 +1,4 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.factory.js';
 import { JsonLogger } from './common/json-logger.js';
 import { AppConfig } from './config/app-config.js';
@@ -11,14 +12,39 @@ function exitWith(error: unknown): never {
   process.exit(known ? 2 : 1);
 }
 
+/**
+ * SIGTERM/SIGINT: readiness goes down and new work gets 503, the server stops accepting, in-flight
+ * requests finish (up to SHUTDOWN_DRAIN_MS), the model is disposed, and the process exits 0.
+ */
+function drainOnSignals(app: NestFastifyApplication, config: AppConfig, logger: JsonLogger): void {
+  let draining = false;
+  const drain = async (signal: NodeJS.Signals) => {
+    if (draining) return;
+    draining = true;
+    const started = Date.now();
+    logger.log({ event: 'shutdown_started', signal, drainMs: config.shutdownDrainMs }, 'Bootstrap');
+    setTimeout(() => {
+      logger.error({ event: 'shutdown_deadline_passed', drainMs: config.shutdownDrainMs }, 'Bootstrap');
+      process.exit(1);
+    }, config.shutdownDrainMs).unref();
+    app.get(ModelService).beginDrain();
+    await app.close();
+    logger.log({ event: 'shutdown_complete', ms: Date.now() - started }, 'Bootstrap');
+    process.exit(0);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, (s) => void drain(s).catch(exitWith));
+}
+
 async function bootstrap(): Promise<void> {
   const config = AppConfig.fromEnvironment();
   checkModelFile(config.modelPath);
   const logger = new JsonLogger(config.logLevel);
+  logger.log({ event: 'config', ...config }, 'Bootstrap');
   if (config.threadsClampedFrom) {
     logger.warn({ event: 'threads_clamped', requested: config.threadsClampedFrom, used: config.threads }, 'Config');
   }
   const app = await createApp(config, logger);
+  drainOnSignals(app, config, logger);
   await app.listen({ port: config.port, host: config.host });
   logger.log({ event: 'listening', host: config.host, port: config.port }, 'Bootstrap');
   // Listening first lets /health/live answer and /health/ready say "loading" while weights load.

@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { cpuQuota } from './cpu-quota.js';
 import { Environment, parseEnvironment } from './environment.js';
 
+const MIB = 1024 * 1024;
+
 /** Validated, derived settings; the one object every module reads its configuration from. */
 export class AppConfig {
   readonly port: number;
@@ -12,6 +14,13 @@ export class AppConfig {
   readonly threadsClampedFrom?: number;
   readonly sequences: number;
   readonly batchSize: number;
+  readonly maxQueue: number;
+  readonly memorySnapshotIntervalS: number;
+  /** Readiness ceilings in bytes; 0 means none. */
+  readonly readyMaxRssBytes: number;
+  readonly readyMaxAnonSwapBytes: number;
+  readonly readyMaxHeapBytes: number;
+  readonly shutdownDrainMs: number;
   readonly chatMaxTokens: number;
   readonly chatMaxChars: number;
   readonly maxBodyBytes: number;
@@ -26,6 +35,12 @@ export class AppConfig {
     if (env.THREADS !== undefined && env.THREADS > cpus) this.threadsClampedFrom = env.THREADS;
     this.sequences = env.SEQUENCES;
     this.batchSize = env.BATCH_SIZE;
+    this.maxQueue = env.MAX_QUEUE;
+    this.memorySnapshotIntervalS = env.MEMORY_SNAPSHOT_INTERVAL_S;
+    this.readyMaxRssBytes = env.READY_MAX_RSS_MB * MIB;
+    this.readyMaxAnonSwapBytes = env.READY_MAX_ANON_SWAP_MB * MIB;
+    this.readyMaxHeapBytes = env.READY_MAX_HEAP_MB * MIB;
+    this.shutdownDrainMs = env.SHUTDOWN_DRAIN_MS;
     this.chatMaxTokens = env.CHAT_MAX_TOKENS;
     this.chatMaxChars = env.CHAT_MAX_CHARS;
     this.maxBodyBytes = env.MAX_BODY_BYTES;

@@ -33,6 +33,10 @@ export class Environment {
   @IsInt() @Min(32) @Max(8192)
   BATCH_SIZE: number = 512;
 
+  /** Requests waiting for a sequence; one more is answered 503 at once. */
+  @IsInt() @Min(0) @Max(10000)
+  MAX_QUEUE: number = 64;
+
   @IsInt() @Min(1) @Max(chatPrompt.maxOutputTokens)
   CHAT_MAX_TOKENS: number = 64;
 
@@ -41,6 +45,24 @@ export class Environment {
 
   @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
   MAX_BODY_BYTES: number = 1024 * 1024;
+
+  /** Memory snapshot log line every this many seconds; 0 turns it off. */
+  @IsInt() @Min(0)
+  MEMORY_SNAPSHOT_INTERVAL_S: number = 60;
+
+  /** Readiness ceilings in MiB (0: no ceiling). */
+  @IsInt() @Min(0)
+  READY_MAX_RSS_MB: number = 1100;
+
+  @IsInt() @Min(0)
+  READY_MAX_ANON_SWAP_MB: number = 700;
+
+  @IsInt() @Min(0)
+  READY_MAX_HEAP_MB: number = 256;
+
+  /** On SIGTERM/SIGINT, in-flight requests get this long to finish before the process exits anyway. */
+  @IsInt() @Min(0) @Max(600000)
+  SHUTDOWN_DRAIN_MS: number = 10000;
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';

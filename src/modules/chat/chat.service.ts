@@ -2,6 +2,7 @@ import { BadRequestException, Injectable } from '@nestjs/common';
 import type { Token } from 'node-llama-cpp';
 import { AppConfig } from '../../config/app-config.js';
 import { ChatMessage, chatPrompt } from '../../prompts/chat.prompt.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { Generation, InferenceService } from '../model/inference.service.js';
 
 export interface ChatReply extends Generation {
@@ -13,6 +14,7 @@ export class ChatService {
   constructor(
     private readonly inference: InferenceService,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   async reply(messages: readonly ChatMessage[], maxChars = this.config.chatMaxChars): Promise<ChatReply> {
@@ -21,6 +23,8 @@ export class ChatService {
     }
     const prompt = this.fitHistory(messages, maxChars);
     const generation = await this.inference.generate(prompt, { maxTokens: this.config.chatMaxTokens, maxChars });
+    this.metrics.countTokens(chatPrompt.name, 'prompt', prompt.length);
+    this.metrics.countTokens(chatPrompt.name, 'completion', generation.completionTokens);
     return { ...generation, promptTokens: prompt.length };
   }
 

@@ -1,6 +1,8 @@
 import { Controller, Get, UseFilters } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { HealthCheckFailedFilter } from './health-check-failed.filter.js';
+import { MemoryHealthIndicator } from './memory.health.js';
+import { MemorySnapshotService } from './memory-snapshot.service.js';
 import { ModelHealthIndicator } from './model.health.js';
 
 @Controller('health')
@@ -10,6 +12,8 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly model: ModelHealthIndicator,
+    private readonly memory: MemoryHealthIndicator,
+    private readonly snapshots: MemorySnapshotService,
   ) {}
 
   /** The process answers: for restarts by a supervisor, never depends on the model. */
@@ -19,10 +23,20 @@ export class HealthController {
     return this.health.check([() => this.indicators.check('process').up({ pid: process.pid, uptimeS: Math.round(process.uptime()) })]);
   }
 
-  /** Ready to serve: the model is loaded. 503 with every indicator's detail otherwise. */
+  /** Ready to take traffic: model loaded, queue not saturated, memory under its ceilings. */
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.model.isHealthy('model')]);
+    return this.health.check([
+      () => this.model.isHealthy('model'),
+      () => this.model.queueHealthy('queue'),
+      () => this.memory.isHealthy('memory'),
+    ]);
+  }
+
+  /** The same figures as the periodic memory_snapshot log line, on demand. */
+  @Get('memory')
+  memorySnapshot() {
+    return this.snapshots.snapshot();
   }
 }

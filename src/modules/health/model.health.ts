@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { ModelService } from '../model/model.service.js';
 
-/** Up once the model and its context are loaded and sequences can be handed out. */
+/** The model and its context are loaded (not loading, draining or failed). */
 @Injectable()
 export class ModelHealthIndicator {
   constructor(
@@ -14,5 +14,14 @@ export class ModelHealthIndicator {
     const check = this.indicators.check(key);
     const details = this.models.describe();
     return this.models.ready ? check.up(details) : check.down(details);
+  }
+
+  /** Down while every sequence is busy and MAX_QUEUE requests already wait: new work would get 503. */
+  queueHealthy<const Key extends string>(key: Key) {
+    const check = this.indicators.check(key);
+    if (!this.models.ready) return check.up({ queued: 0 });
+    const { pool } = this.models;
+    const details = { queued: pool.queued, maxQueue: pool.maxQueue, busySequences: pool.busy, sequences: pool.size };
+    return pool.saturated ? check.down(details) : check.up(details);
   }
 }

@@ -4,6 +4,7 @@ import type { PromptModule, PromptTurn } from '../../prompts/prompt-module.js';
 import { renderChatMl } from './chatml.js';
 import { checkLabelTokens, scoreLabelSequences, softmax } from './label-scoring.js';
 import { ModelService } from './model.service.js';
+import { QueueFullError } from './sequence-pool.js';
 import { trimReply } from './trim-reply.js';
 
 export interface Classification {
@@ -65,7 +66,7 @@ export class InferenceService {
    */
   async classify(prompt: readonly Token[], labels: readonly string[]): Promise<Classification> {
     const labelTokens = this.tokenizeLabels(labels);
-    const scores = await this.usableModel().pool.use(async (sequence) => {
+    const scores = await this.onSequence(async (sequence) => {
       const release = await this.models.decodeLock.exclusive();
       try {
         return await scoreLabelSequences(sequence, prompt, labelTokens);
@@ -80,10 +81,8 @@ export class InferenceService {
 
   /** Greedy generation, stopped by an end-of-generation token, the token cap or the character cap. */
   async generate(prompt: readonly Token[], limits: GenerationLimits): Promise<Generation> {
-    const service = this.usableModel();
-    const generated = await service.pool.use((sequence) => this.decodeGreedy(sequence, prompt, limits));
-    const { model } = service;
-    const text = model.detokenize(generated.tokens);
+    const generated = await this.onSequence((sequence) => this.decodeGreedy(sequence, prompt, limits));
+    const text = this.models.model.detokenize(generated.tokens);
     return {
       text: trimReply(text, limits.maxChars, generated.stopped),
       finishReason: generated.stopped ? 'stop' : 'length',
@@ -107,6 +106,16 @@ export class InferenceService {
       return { tokens, stopped: false };
     } finally {
       await steps.return();
+    }
+  }
+
+  /** Runs work on a pooled sequence; a full queue is a 503 the client may retry. */
+  private async onSequence<T>(work: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
+    try {
+      return await this.usableModel().pool.use(work);
+    } catch (error) {
+      if (!(error instanceof QueueFullError)) throw error;
+      throw new HttpException({ message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } }, HttpStatus.SERVICE_UNAVAILABLE);
     }
   }
 

@@ -7,7 +7,7 @@ import { PROMPT_MODULES } from '../../prompts/index.js';
 import { DecodeLock } from './decode-lock.js';
 import { SequencePool } from './sequence-pool.js';
 
-export type ModelState = 'not_loaded' | 'loading' | 'ready' | 'failed' | 'closed';
+export type ModelState = 'not_loaded' | 'loading' | 'ready' | 'draining' | 'failed' | 'closed';
 
 /** Per-sequence context: the largest prompt plus the largest answer any task may need. */
 export const SEQUENCE_CONTEXT_SIZE =
@@ -58,13 +58,19 @@ export class ModelService implements OnApplicationShutdown {
     return this.state === 'ready';
   }
 
+  /** Stops taking new work (readiness goes down, new requests get 503) while in-flight work finishes. */
+  beginDrain(): void {
+    if (this.state === 'ready') this.state = 'draining';
+  }
+
+  /** Loaded weights; stays usable while draining so in-flight requests can finish. */
   get model(): LlamaModel {
-    if (!this.loadedModel || this.state !== 'ready') throw new Error('model is not loaded');
+    if (!this.loadedModel) throw new Error('model is not loaded');
     return this.loadedModel;
   }
 
   get pool(): SequencePool {
-    if (!this.sequencePool || this.state !== 'ready') throw new Error('model is not loaded');
+    if (!this.sequencePool) throw new Error('model is not loaded');
     return this.sequencePool;
   }
 
@@ -83,6 +89,7 @@ export class ModelService implements OnApplicationShutdown {
       sequenceContextSize: SEQUENCE_CONTEXT_SIZE,
       busySequences: this.sequencePool?.busy ?? 0,
       queued: this.sequencePool?.queued ?? 0,
+      maxQueue: this.config.maxQueue,
       loadMs: this.loadMs,
       ...(this.failure ? { failure: this.failure } : {}),
     };
@@ -108,7 +115,7 @@ export class ModelService implements OnApplicationShutdown {
         threads: this.config.threads,
       });
       const sequences = Array.from({ length: this.config.sequences }, () => this.context!.getSequence());
-      this.sequencePool = new SequencePool(sequences);
+      this.sequencePool = new SequencePool(sequences, this.config.maxQueue);
       this.loadMs = Date.now() - started;
       this.state = 'ready';
       this.logger.log({ event: 'model_loaded', ...this.describe() });
@@ -122,7 +129,7 @@ export class ModelService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.dispose();
-    if (this.state === 'ready') this.state = 'closed';
+    if (this.state === 'ready' || this.state === 'draining') this.state = 'closed';
   }
 
   private async dispose(): Promise<void> {

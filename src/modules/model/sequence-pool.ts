@@ -1,12 +1,30 @@
 import type { LlamaContextSequence } from 'node-llama-cpp';
 
-/** A fixed set of sequences of the one context, handed out one request at a time, in arrival order. */
+/** Thrown when MAX_QUEUE requests already wait for a sequence: answer 503 now, not later. */
+export class QueueFullError extends Error {
+  constructor(readonly maxQueue: number) {
+    super(`All sequences are busy and ${maxQueue} requests are already waiting`);
+  }
+}
+
+/**
+ * A fixed set of sequences of the one context, handed out one request at a time, in arrival
+ * order, with a bounded line in front so latency cannot grow without bound.
+ */
 export class SequencePool {
   private readonly idle: LlamaContextSequence[];
   private readonly waiters: Array<(sequence: LlamaContextSequence) => void> = [];
 
-  constructor(private readonly sequences: readonly LlamaContextSequence[]) {
+  constructor(
+    private readonly sequences: readonly LlamaContextSequence[],
+    readonly maxQueue: number,
+  ) {
     this.idle = [...sequences];
+  }
+
+  /** No idle sequence and the line is full: the next request would be refused. */
+  get saturated(): boolean {
+    return this.idle.length === 0 && this.waiters.length >= this.maxQueue;
   }
 
   get size(): number {
@@ -26,6 +44,7 @@ export class SequencePool {
    * nothing of one request stays in the KV cache for the next.
    */
   async use<T>(work: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
+    if (this.saturated) throw new QueueFullError(this.maxQueue);
     const sequence = this.idle.pop() ?? (await new Promise<LlamaContextSequence>((resolve) => this.waiters.push(resolve)));
     try {
       await sequence.clearHistory();

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Token } from 'node-llama-cpp';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { InferenceService } from '../model/inference.service.js';
 import { SENTIMENT_LABELS, SentimentLabel, sentimentPrompt } from '../../prompts/sentiment.prompt.js';
 
@@ -11,7 +12,10 @@ export interface SentimentResult {
 
 @Injectable()
 export class SentimentService {
-  constructor(private readonly inference: InferenceService) {}
+  constructor(
+    private readonly inference: InferenceService,
+    private readonly metrics: MetricsService,
+  ) {}
 
   async classify(text: string, labels: readonly SentimentLabel[] = SENTIMENT_LABELS): Promise<SentimentResult> {
     return this.evaluate(this.prepare(text, labels), labels);
@@ -32,6 +36,7 @@ export class SentimentService {
 
   private async evaluate(prompt: Token[], labels: readonly SentimentLabel[]): Promise<SentimentResult> {
     const { label, confidence } = await this.inference.classify(prompt, labels);
+    this.metrics.countTokens(sentimentPrompt.name, 'prompt', prompt.length);
     return { label: label as SentimentLabel, confidence, promptTokens: prompt.length };
   }
 }

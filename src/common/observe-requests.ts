@@ -1,11 +1,13 @@
 import type { LoggerService } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
+import type { MetricsService } from '../modules/metrics/metrics.service.js';
 
 /**
- * One JSON line per request: id, method, route, status, latency. Request and response bodies are
- * added only with LOG_CONTENT=true, so customer text stays out of logs by default.
+ * One JSON line and one metrics observation per request: id, method, route, status, latency.
+ * Request and response bodies are logged only with LOG_CONTENT=true, so customer text stays out
+ * of logs by default.
  */
-export function registerRequestLogging(fastify: FastifyInstance, logger: LoggerService, logContent: boolean): void {
+export function observeRequests(fastify: FastifyInstance, logger: LoggerService, metrics: MetricsService, logContent: boolean): void {
   const responses = new WeakMap<object, unknown>();
   if (logContent) {
     fastify.addHook('onSend', async (request, _reply, payload) => {
@@ -14,6 +16,7 @@ export function registerRequestLogging(fastify: FastifyInstance, logger: LoggerS
     });
   }
   fastify.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     logger.log(
       {
         event: 'request',

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.factory.js';
 import { JsonLogger } from './common/json-logger.js';
@@ -28,7 +29,12 @@ function drainOnSignals(app: NestFastifyApplication, config: AppConfig, logger: 
       process.exit(1);
     }, config.shutdownDrainMs).unref();
     app.get(ModelService).beginDrain();
+    // close() only drops keep-alive connections idle at that moment; those that finish their
+    // in-flight request later would hold the server open until the deadline.
+    const server = app.getHttpServer() as Server;
+    const closeIdle = setInterval(() => server.closeIdleConnections(), 50);
     await app.close();
+    clearInterval(closeIdle);
     logger.log({ event: 'shutdown_complete', ms: Date.now() - started }, 'Bootstrap');
     process.exit(0);
   };

@@ -1,4 +1,5 @@
-import { startServerProcess } from './support/server-process.js';
+import { startServerProcess } from '../scripts/lib/server-process.js';
+import { TINY_MODEL } from './support/test-app.js';
 
 const chat = (url: string, content: string) =>
   fetch(`${url}/v1/chat`, {
@@ -11,14 +12,14 @@ describe('graceful shutdown of the real process', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)(
     '%s: in-flight requests get their answers, late ones are refused, the process exits 0 within the drain deadline',
     async (signal) => {
-      const server = await startServerProcess({ SEQUENCES: '2', CHAT_MAX_TOKENS: '200', CHAT_MAX_CHARS: '2000', SHUTDOWN_DRAIN_MS: '20000' });
+      const server = await startServerProcess(TINY_MODEL, { SEQUENCES: '2', CHAT_MAX_TOKENS: '80', CHAT_MAX_CHARS: '2000', SHUTDOWN_DRAIN_MS: '20000' });
       const inFlight = [1, 2, 3, 4].map((i) => chat(server.url, `long question ${i}`));
       await new Promise((resolve) => setTimeout(resolve, 150)); // accepted: two decoding, two queued
       const signalled = Date.now();
       server.child.kill(signal);
       const answers = await Promise.all(inFlight);
       expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
-      for (const answer of answers) expect((await answer.json()).usage.completionTokens).toBeGreaterThan(0);
+      for (const answer of answers) expect(((await answer.json()) as { usage: { completionTokens: number } }).usage.completionTokens).toBeGreaterThan(0);
       const late = await chat(server.url, 'too late').then((r) => r.status, () => 'refused');
       expect([503, 'refused']).toContain(late);
       const exit = await server.exited;
@@ -30,7 +31,7 @@ describe('graceful shutdown of the real process', () => {
   );
 
   it('logs the effective configuration once at startup', async () => {
-    const server = await startServerProcess({ SEQUENCES: '3' });
+    const server = await startServerProcess(TINY_MODEL, { SEQUENCES: '3' });
     server.child.kill('SIGTERM');
     await server.exited;
     const configs = server.stdout.map((line) => JSON.parse(line)).filter((entry) => entry.event === 'config');

@@ -1,4 +1,4 @@
-import { Controller, Get, UseFilters } from '@nestjs/common';
+import { Controller, Get, Query, UseFilters } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { HealthCheckFailedFilter } from './health-check-failed.filter.js';
 import { MemoryHealthIndicator } from './memory.health.js';
@@ -34,9 +34,14 @@ export class HealthController {
     ]);
   }
 
-  /** The same figures as the periodic memory_snapshot log line, on demand. */
+  /**
+   * The same figures as the periodic memory_snapshot log line, on demand. `?gc=true` runs a full
+   * GC first when the process was started with --expose-gc (soak runs do; production does not).
+   */
   @Get('memory')
-  memorySnapshot() {
+  memorySnapshot(@Query('gc') gc?: string) {
+    const collect = (globalThis as { gc?: () => void }).gc;
+    if (gc === 'true' && collect) collect();
     return this.snapshots.snapshot();
   }
 }

@@ -107,7 +107,10 @@ export class ModelService implements OnApplicationShutdown {
         logLevel: LlamaLogLevel.warn,
         logger: (level, message) => this.logger.warn({ event: 'llama_log', level, message: message.trim() }),
       });
-      this.loadedModel = await this.llama.loadModel({ modelPath: this.config.modelPath });
+      // No mmap: llama.cpp's CPU backend repacks the 4-bit weights into its own buffer for faster
+      // kernels, so mapped file pages would only double the weights in RSS (888 → 697 MiB measured
+      // on the 0.5B-shaped fixture), at no speed cost.
+      this.loadedModel = await this.llama.loadModel({ modelPath: this.config.modelPath, useMmap: false });
       this.context = await this.loadedModel.createContext({
         sequences: this.config.sequences,
         contextSize: SEQUENCE_CONTEXT_SIZE,

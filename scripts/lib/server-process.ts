@@ -1,6 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { TINY_MODEL } from './test-app.js';
 
 export interface ServerProcess {
   url: string;
@@ -21,10 +20,10 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts the real entry point (dist/main.js) on loopback and waits until /health/ready is 200. */
-export async function startServerProcess(env: Record<string, string> = {}, modelPath = TINY_MODEL): Promise<ServerProcess> {
+/** Starts the built entry point (dist/main.js) on loopback and waits until /health/ready is 200. */
+export async function startServerProcess(modelPath: string, env: Record<string, string> = {}, nodeOptions: string[] = []): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/main.js'], {
+  const child = spawn(process.execPath, [...nodeOptions, 'dist/main.js'], {
     env: { PATH: process.env.PATH, MODEL_PATH: modelPath, HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -36,7 +35,7 @@ export async function startServerProcess(env: Record<string, string> = {}, model
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   for (;;) {
     const ready = await fetch(`${url}/health/ready`).then((r) => r.status === 200, () => false);
     if (ready) return { url, child, stdout, stderr, exited };

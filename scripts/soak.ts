@@ -1,0 +1,58 @@
+// Soak test: mixed traffic at a live Duet server on loopback, with its memory slope.
+// npm run soak -- [--duration 30m] [--concurrency 4] [--requests N] [--max-slope-kib 1]
+//                 [--url http://127.0.0.1:8080 | --model path.gguf] [--warmup 0.2] [--sample-every 100]
+// Without --url it starts dist/main.js on a free loopback port (with --expose-gc, so memory is
+// sampled after a full GC) on --model (default: the tiny fixture). Prints one JSON line; exits 1
+// when any request got an unexpected status, any 5xx happened, or the slope is over the limit.
+import { parseArgs } from 'node:util';
+import { startServerProcess } from './lib/server-process.js';
+import { runSoak } from './lib/soak.js';
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
+  if (!match) throw new Error(`invalid duration "${text}": use e.g. 90s, 30m, 2h`);
+  return Number(match[1]) * DURATION_UNITS[match[2]];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '30m' },
+      concurrency: { type: 'string', default: '4' },
+      requests: { type: 'string', default: String(Number.MAX_SAFE_INTEGER) },
+      'max-slope-kib': { type: 'string', default: '1' },
+      warmup: { type: 'string', default: '0.2' },
+      'sample-every': { type: 'string', default: '100' },
+      url: { type: 'string' },
+      model: { type: 'string', default: 'test/fixtures/models/tiny.gguf' },
+      'max-body-bytes': { type: 'string', default: '1048576' },
+    },
+  });
+  const server = values.url
+    ? undefined
+    : await startServerProcess(values.model!, { MEMORY_SNAPSHOT_INTERVAL_S: '0', LOG_LEVEL: 'warn', MAX_BODY_BYTES: values['max-body-bytes']! }, ['--expose-gc']);
+  try {
+    const report = await runSoak({
+      url: values.url ?? server!.url,
+      concurrency: Number(values.concurrency),
+      maxRequests: Number(values.requests),
+      durationMs: parseDuration(values.duration!),
+      warmupFraction: Number(values.warmup),
+      sampleEvery: Number(values['sample-every']),
+      maxSlopeKiBPer1000: Number(values['max-slope-kib']),
+      maxBodyBytes: Number(values['max-body-bytes']),
+    });
+    console.log(JSON.stringify({ ...report, model: values.url ? undefined : values.model }));
+    process.exitCode = report.pass ? 0 : 1;
+  } finally {
+    server?.child.kill('SIGTERM');
+    await server?.exited;
+  }
+}
+
+void main().catch((error: Error) => {
+  console.error(`soak: ${error.message}`);
+  process.exit(2);
+});

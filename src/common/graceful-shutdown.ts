@@ -1,0 +1,47 @@
+import type { Server } from 'node:http';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { AppConfig } from '../config/app-config.js';
+import { ModelService } from '../modules/model/model.service.js';
+import type { JsonLogger } from './json-logger.js';
+
+/**
+ * SIGTERM/SIGINT: readiness goes down and new work gets 503, the server stops accepting, in-flight
+ * requests finish (up to SHUTDOWN_DRAIN_MS), the model is disposed, and the process exits 0.
+ * Must be called before the app listens (it adds Fastify hooks).
+ */
+export function drainOnSignals(app: NestFastifyApplication, config: AppConfig, logger: JsonLogger, exitWith: (error: unknown) => never): void {
+  const inFlight = new Set<string>();
+  const fastify = app.getHttpAdapter().getInstance();
+  // The response's 'close' fires once it is sent or its connection is gone (a client that aborted).
+  fastify.addHook('onRequest', async (request, reply) => {
+    inFlight.add(request.id);
+    reply.raw.once('close', () => inFlight.delete(request.id));
+  });
+
+  let draining = false;
+  const drain = async (signal: NodeJS.Signals) => {
+    if (draining) return;
+    draining = true;
+    const started = Date.now();
+    logger.log({ event: 'shutdown_started', signal, drainMs: config.shutdownDrainMs, inFlight: inFlight.size }, 'Bootstrap');
+    setTimeout(() => {
+      logger.error({ event: 'shutdown_deadline_passed', drainMs: config.shutdownDrainMs, inFlight: inFlight.size }, 'Bootstrap');
+      process.exit(1);
+    }, config.shutdownDrainMs).unref();
+    const models = app.get(ModelService);
+    models.beginDrain();
+    // close() waits for every open connection, and keep-alive or half-aborted ones may never end on
+    // their own: once no request is in flight and no sequence is working, close them all.
+    const server = app.getHttpServer() as Server;
+    const closeWhenIdle = setInterval(() => {
+      const working = models.state === 'draining' && (models.pool.busy > 0 || models.pool.queued > 0);
+      if (inFlight.size === 0 && !working) server.closeAllConnections();
+      else server.closeIdleConnections();
+    }, 20);
+    await app.close();
+    clearInterval(closeWhenIdle);
+    logger.log({ event: 'shutdown_complete', ms: Date.now() - started }, 'Bootstrap');
+    process.exit(0);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, (s) => void drain(s).catch(exitWith));
+}

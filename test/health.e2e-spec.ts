@@ -5,7 +5,7 @@ const user = (content: string) => ({ role: 'user', content });
 describe('health, memory and metrics', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ SEQUENCES: '1', MAX_QUEUE: '0', CHAT_MAX_TOKENS: '256', CHAT_MAX_CHARS: '2000' });
+    t = await startTestApp({ SEQUENCES: '1', MAX_QUEUE: '0', CHAT_MAX_TOKENS: '256', CHAT_MAX_CHARS: '2000', READY_MAX_ANON_SWAP_MB: '100000' });
   });
   afterAll(() => t.close());
 
@@ -17,7 +17,8 @@ describe('health, memory and metrics', () => {
     expect(details.queue).toMatchObject({ status: 'up', queued: 0, busySequences: 0 });
     expect(details.memory.status).toBe('up');
     expect(details.memory.rss.mib).toBeGreaterThan(10);
-    expect(details.memory.anonSwap.ceilingMib).toBe(700);
+    expect(details.memory.anonSwap.ceilingMib).toBe(100000);
+    expect(details.memory.rss.ceilingMib).toBeNull();
   });
 
   it('answers 503 with Retry-After at once when the queue is full, and readiness says so meanwhile', async () => {

@@ -39,7 +39,7 @@ export async function startServerProcess(modelPath: string, env: Record<string, 
   for (;;) {
     const ready = await fetch(`${url}/health/ready`).then((r) => r.status === 200, () => false);
     if (ready) return { url, child, stdout, stderr, exited };
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not become ready: ${stdout.slice(-5).join('\n')}`);
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not become ready: ${[...stdout.slice(-5), ...stderr].join('\n')}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -2,8 +2,12 @@ import type { LoggerService } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import type { MetricsService } from '../modules/metrics/metrics.service.js';
 
+/** nginx's "client closed request": the client left before its response was sent. */
+const CLIENT_CLOSED_REQUEST = 499;
+
 /**
  * One JSON line and one metrics observation per request: id, method, route, status, latency.
+ * Observed when the response closes, so requests whose client left are counted too (as 499).
  * Request and response bodies are logged only with LOG_CONTENT=true, so customer text stays out
  * of logs by default.
  */
@@ -15,19 +19,24 @@ export function observeRequests(fastify: FastifyInstance, logger: LoggerService,
       return payload;
     });
   }
-  fastify.addHook('onResponse', async (request, reply) => {
-    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-    logger.log(
-      {
-        event: 'request',
-        requestId: request.id,
-        method: request.method,
-        url: request.url,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-        ...(logContent ? { requestBody: request.body, responseBody: responses.get(request) } : {}),
-      },
-      'Http',
-    );
+  fastify.addHook('onRequest', async (request, reply) => {
+    let finished = false;
+    reply.raw.once('finish', () => (finished = true));
+    reply.raw.once('close', () => {
+      const status = finished ? reply.statusCode : CLIENT_CLOSED_REQUEST;
+      metrics.observeRequest(request.routeOptions.url ?? 'unmatched', status, reply.elapsedTime / 1000);
+      logger.log(
+        {
+          event: 'request',
+          requestId: request.id,
+          method: request.method,
+          url: request.url,
+          status,
+          ms: Math.round(reply.elapsedTime * 10) / 10,
+          ...(logContent ? { requestBody: request.body, responseBody: responses.get(request) } : {}),
+        },
+        'Http',
+      );
+    });
   });
 }

@@ -1,4 +1,5 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ClientGone } from '../../common/client-gone.decorator.js';
 import { ChatService } from './chat.service.js';
 import { ChatRequestDto } from './dto/chat-request.dto.js';
 
@@ -8,8 +9,8 @@ export class ChatController {
 
   @Post()
   @HttpCode(200)
-  async reply(@Body() body: ChatRequestDto) {
-    const result = await this.chat.reply(body.messages, body.maxChars);
+  async reply(@Body() body: ChatRequestDto, @ClientGone() clientGone: AbortSignal) {
+    const result = await this.chat.reply(body.messages, body.maxChars, clientGone);
     return {
       reply: result.text,
       finishReason: result.finishReason,

@@ -17,12 +17,12 @@ export class ChatService {
     private readonly metrics: MetricsService,
   ) {}
 
-  async reply(messages: readonly ChatMessage[], maxChars = this.config.chatMaxChars): Promise<ChatReply> {
+  async reply(messages: readonly ChatMessage[], maxChars = this.config.chatMaxChars, signal?: AbortSignal): Promise<ChatReply> {
     if (maxChars > this.config.chatMaxChars) {
       throw new BadRequestException(`maxChars must be at most ${this.config.chatMaxChars} (CHAT_MAX_CHARS)`);
     }
     const prompt = this.fitHistory(messages, maxChars);
-    const generation = await this.inference.generate(prompt, { maxTokens: this.config.chatMaxTokens, maxChars });
+    const generation = await this.inference.generate(prompt, { maxTokens: this.config.chatMaxTokens, maxChars }, signal);
     this.metrics.countTokens(chatPrompt.name, 'prompt', prompt.length);
     this.metrics.countTokens(chatPrompt.name, 'completion', generation.completionTokens);
     return { ...generation, promptTokens: prompt.length };

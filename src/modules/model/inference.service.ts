@@ -4,7 +4,9 @@ import type { PromptModule, PromptTurn } from '../../prompts/prompt-module.js';
 import { renderChatMl } from './chatml.js';
 import { checkLabelTokens, scoreLabelSequences, softmax } from './label-scoring.js';
 import { ModelService } from './model.service.js';
-import { QueueFullError } from './sequence-pool.js';
+import { QueueFullError, RequestAbortedError } from './sequence-pool.js';
+
+const CLIENT_CLOSED_REQUEST = 499;
 import { trimReply } from './trim-reply.js';
 
 export interface Classification {
@@ -64,24 +66,25 @@ export class InferenceService {
    * lock exclusively, so its batches never mix with another request's tokens: the same prompt gets
    * bit-identical scores whatever else is running.
    */
-  async classify(prompt: readonly Token[], labels: readonly string[]): Promise<Classification> {
+  async classify(prompt: readonly Token[], labels: readonly string[], signal?: AbortSignal): Promise<Classification> {
     const labelTokens = this.tokenizeLabels(labels);
     const scores = await this.onSequence(async (sequence) => {
       const release = await this.models.decodeLock.exclusive();
       try {
+        if (signal?.aborted) throw new RequestAbortedError();
         return await scoreLabelSequences(sequence, prompt, labelTokens);
       } finally {
         release();
       }
-    });
+    }, signal);
     const probabilities = softmax(scores);
     const best = probabilities.indexOf(Math.max(...probabilities));
     return { label: labels[best], confidence: probabilities[best] };
   }
 
   /** Greedy generation, stopped by an end-of-generation token, the token cap or the character cap. */
-  async generate(prompt: readonly Token[], limits: GenerationLimits): Promise<Generation> {
-    const generated = await this.onSequence((sequence) => this.decodeGreedy(sequence, prompt, limits));
+  async generate(prompt: readonly Token[], limits: GenerationLimits, signal?: AbortSignal): Promise<Generation> {
+    const generated = await this.onSequence((sequence) => this.decodeGreedy(sequence, prompt, limits, signal), signal);
     const text = this.models.model.detokenize(generated.tokens);
     return {
       text: trimReply(text, limits.maxChars, generated.stopped),
@@ -90,12 +93,13 @@ export class InferenceService {
     };
   }
 
-  private async decodeGreedy(sequence: LlamaContextSequence, prompt: readonly Token[], limits: GenerationLimits) {
+  private async decodeGreedy(sequence: LlamaContextSequence, prompt: readonly Token[], limits: GenerationLimits, signal?: AbortSignal) {
     const { model } = this.models;
     const tokens: Token[] = [];
     const steps = sequence.evaluate([...prompt], { temperature: 0 });
     try {
       while (tokens.length < limits.maxTokens) {
+        if (signal?.aborted) throw new RequestAbortedError();
         // Each step is one decode; taking the lock shared lets concurrent generations batch together.
         const release = await this.models.decodeLock.shared();
         const step = await steps.next().finally(release);
@@ -109,13 +113,19 @@ export class InferenceService {
     }
   }
 
-  /** Runs work on a pooled sequence; a full queue is a 503 the client may retry. */
-  private async onSequence<T>(work: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
+  /**
+   * Runs work on a pooled sequence. A full queue is a 503 the client may retry; a client that left
+   * is a 499 (nginx's "client closed request"), which only logs and metrics ever see.
+   */
+  private async onSequence<T>(work: (sequence: LlamaContextSequence) => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
-      return await this.usableModel().pool.use(work);
+      return await this.usableModel().pool.use(work, signal);
     } catch (error) {
-      if (!(error instanceof QueueFullError)) throw error;
-      throw new HttpException({ message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } }, HttpStatus.SERVICE_UNAVAILABLE);
+      if (error instanceof QueueFullError) {
+        throw new HttpException({ message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } }, HttpStatus.SERVICE_UNAVAILABLE);
+      }
+      if (error instanceof RequestAbortedError) throw new HttpException(error.message, CLIENT_CLOSED_REQUEST);
+      throw error;
     }
   }
 

@@ -7,6 +7,13 @@ export class QueueFullError extends Error {
   }
 }
 
+/** The client went away: its work was dropped before or while it ran. */
+export class RequestAbortedError extends Error {
+  constructor() {
+    super('The client closed the request');
+  }
+}
+
 /**
  * A fixed set of sequences of the one context, handed out one request at a time, in arrival
  * order, with a bounded line in front so latency cannot grow without bound.
@@ -43,9 +50,10 @@ export class SequencePool {
    * Runs `work` on a sequence whose state was cleared first, and clears it again afterwards so
    * nothing of one request stays in the KV cache for the next.
    */
-  async use<T>(work: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
+  async use<T>(work: (sequence: LlamaContextSequence) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) throw new RequestAbortedError();
     if (this.saturated) throw new QueueFullError(this.maxQueue);
-    const sequence = this.idle.pop() ?? (await new Promise<LlamaContextSequence>((resolve) => this.waiters.push(resolve)));
+    const sequence = this.idle.pop() ?? (await this.waitInLine(signal));
     try {
       await sequence.clearHistory();
       return await work(sequence);
@@ -55,5 +63,21 @@ export class SequencePool {
       if (next) next(sequence);
       else this.idle.push(sequence);
     }
+  }
+
+  /** Waits for a released sequence; a request whose client leaves gives up its place at once. */
+  private waitInLine(signal?: AbortSignal): Promise<LlamaContextSequence> {
+    return new Promise((resolve, reject) => {
+      const leave = () => {
+        this.waiters.splice(this.waiters.indexOf(take), 1);
+        reject(new RequestAbortedError());
+      };
+      const take = (sequence: LlamaContextSequence) => {
+        signal?.removeEventListener('abort', leave);
+        resolve(sequence);
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      this.waiters.push(take);
+    });
   }
 }

@@ -17,15 +17,15 @@ export class SentimentService {
     private readonly metrics: MetricsService,
   ) {}
 
-  async classify(text: string, labels: readonly SentimentLabel[] = SENTIMENT_LABELS): Promise<SentimentResult> {
-    return this.evaluate(this.prepare(text, labels), labels);
+  async classify(text: string, labels: readonly SentimentLabel[] = SENTIMENT_LABELS, signal?: AbortSignal): Promise<SentimentResult> {
+    return this.evaluate(this.prepare(text, labels), labels, signal);
   }
 
   /** Every prompt is checked against the budget before any is evaluated, so a bad item costs no compute. */
-  async classifyBatch(texts: readonly string[], labels: readonly SentimentLabel[] = SENTIMENT_LABELS): Promise<SentimentResult[]> {
+  async classifyBatch(texts: readonly string[], labels: readonly SentimentLabel[] = SENTIMENT_LABELS, signal?: AbortSignal): Promise<SentimentResult[]> {
     const prompts = texts.map((text, item) => this.prepare(text, labels, item));
     const results: SentimentResult[] = [];
-    for (const prompt of prompts) results.push(await this.evaluate(prompt, labels));
+    for (const prompt of prompts) results.push(await this.evaluate(prompt, labels, signal));
     return results;
   }
 
@@ -34,8 +34,8 @@ export class SentimentService {
     return this.inference.renderPromptWithin(sentimentPrompt, turns, item);
   }
 
-  private async evaluate(prompt: Token[], labels: readonly SentimentLabel[]): Promise<SentimentResult> {
-    const { label, confidence } = await this.inference.classify(prompt, labels);
+  private async evaluate(prompt: Token[], labels: readonly SentimentLabel[], signal?: AbortSignal): Promise<SentimentResult> {
+    const { label, confidence } = await this.inference.classify(prompt, labels, signal);
     this.metrics.countTokens(sentimentPrompt.name, 'prompt', prompt.length);
     return { label: label as SentimentLabel, confidence, promptTokens: prompt.length };
   }

@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/json-logger.js';
 import { observeRequests } from './common/observe-requests.js';
+import { registerRequestSignals } from './common/request-signal.js';
 import { createValidationPipe } from './common/validation.pipe.js';
 import { AppConfig } from './config/app-config.js';
 import { MetricsService } from './modules/metrics/metrics.service.js';
@@ -19,6 +20,7 @@ export async function createApp(config: AppConfig, logger = new JsonLogger(confi
   adapter.getInstance().removeContentTypeParser(['text/plain']);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { logger, bodyParser: false });
   observeRequests(adapter.getInstance(), logger, app.get(MetricsService), config.logContent);
+  registerRequestSignals(adapter.getInstance(), config.requestTimeoutMs);
   app.useGlobalPipes(createValidationPipe());
   return app;
 }

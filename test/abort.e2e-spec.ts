@@ -53,3 +53,30 @@ describe('a client that disconnects', () => {
     expect((await next).status).toBe(200);
   });
 });
+
+describe('a request over REQUEST_TIMEOUT_MS', () => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = await startServerProcess(TINY_MODEL, { SEQUENCES: '1', REQUEST_TIMEOUT_MS: '400', CHAT_MAX_TOKENS: '256', CHAT_MAX_CHARS: '2000' });
+  });
+  afterAll(async () => {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  });
+
+  it('gets 504 in the error shape, running or queued, and frees its sequence', async () => {
+    const started = Date.now();
+    const [running, queued] = await Promise.all([post(server.url, '/v1/chat', longChat), post(server.url, '/v1/chat', longChat)]);
+    const elapsed = Date.now() - started;
+    for (const response of [running, queued]) {
+      expect(response.status).toBe(504);
+      expect(await response.json()).toEqual({
+        statusCode: 504, error: 'Gateway Timeout', message: 'The request took longer than REQUEST_TIMEOUT_MS (400 ms)',
+      });
+    }
+    expect(elapsed).toBeLessThan(1500); // 256 tokens take longer than that: both stopped at the deadline
+    const next = await post(server.url, '/v1/sentiment', { text: 'the sequence is free again' });
+    expect(next.status).toBe(200);
+    expect(await (await fetch(`${server.url}/health/memory`)).json()).toMatchObject({ activeSequences: 0, queueLength: 0 });
+  });
+});

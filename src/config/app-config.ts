@@ -15,6 +15,7 @@ export class AppConfig {
   readonly sequences: number;
   readonly batchSize: number;
   readonly maxQueue: number;
+  readonly requestTimeoutMs: number;
   readonly memorySnapshotIntervalS: number;
   /** Readiness ceilings in bytes; 0 means none. */
   readonly readyMaxRssBytes: number;
@@ -36,6 +37,7 @@ export class AppConfig {
     this.sequences = env.SEQUENCES;
     this.batchSize = env.BATCH_SIZE;
     this.maxQueue = env.MAX_QUEUE;
+    this.requestTimeoutMs = env.REQUEST_TIMEOUT_MS;
     this.memorySnapshotIntervalS = env.MEMORY_SNAPSHOT_INTERVAL_S;
     this.readyMaxRssBytes = env.READY_MAX_RSS_MB * MIB;
     this.readyMaxAnonSwapBytes = env.READY_MAX_ANON_SWAP_MB * MIB;

@@ -30,6 +30,10 @@ export class Environment {
   @IsInt() @Min(1) @Max(64)
   SEQUENCES: number = 4;
 
+  /** A request still unanswered after this long gets 504 and gives its sequence back. */
+  @IsInt() @Min(100) @Max(600000)
+  REQUEST_TIMEOUT_MS: number = 30000;
+
   @IsInt() @Min(32) @Max(8192)
   BATCH_SIZE: number = 512;
 

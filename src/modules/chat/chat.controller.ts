@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ClientGone } from '../../common/client-gone.decorator.js';
+import { RequestSignal } from '../../common/request-signal.js';
 import { ChatService } from './chat.service.js';
 import { ChatRequestDto } from './dto/chat-request.dto.js';
 
@@ -9,8 +9,8 @@ export class ChatController {
 
   @Post()
   @HttpCode(200)
-  async reply(@Body() body: ChatRequestDto, @ClientGone() clientGone: AbortSignal) {
-    const result = await this.chat.reply(body.messages, body.maxChars, clientGone);
+  async reply(@Body() body: ChatRequestDto, @RequestSignal() signal: AbortSignal) {
+    const result = await this.chat.reply(body.messages, body.maxChars, signal);
     return {
       reply: result.text,
       finishReason: result.finishReason,

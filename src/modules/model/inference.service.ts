@@ -1,5 +1,7 @@
 import { HttpException, HttpStatus, Injectable } from '@nestjs/common';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import type { AbortReason } from '../../common/request-signal.js';
+import { AppConfig } from '../../config/app-config.js';
 import type { PromptModule, PromptTurn } from '../../prompts/prompt-module.js';
 import { renderChatMl } from './chatml.js';
 import { checkLabelTokens, scoreLabelSequences, softmax } from './label-scoring.js';
@@ -44,7 +46,10 @@ export class PromptTooLongError extends HttpException {
 export class InferenceService {
   private readonly labelTokenCache = new Map<string, Token[]>();
 
-  constructor(private readonly models: ModelService) {}
+  constructor(
+    private readonly models: ModelService,
+    private readonly config: AppConfig,
+  ) {}
 
   renderPrompt(turns: readonly PromptTurn[]): Token[] {
     return renderChatMl(this.usableModel().model, turns);
@@ -114,8 +119,9 @@ export class InferenceService {
   }
 
   /**
-   * Runs work on a pooled sequence. A full queue is a 503 the client may retry; a client that left
-   * is a 499 (nginx's "client closed request"), which only logs and metrics ever see.
+   * Runs work on a pooled sequence. A full queue is a 503 the client may retry; a request over its
+   * deadline is a 504; a client that left is a 499 (nginx's "client closed request"), which only
+   * logs and metrics ever see.
    */
   private async onSequence<T>(work: (sequence: LlamaContextSequence) => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
@@ -123,6 +129,9 @@ export class InferenceService {
     } catch (error) {
       if (error instanceof QueueFullError) {
         throw new HttpException({ message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } }, HttpStatus.SERVICE_UNAVAILABLE);
+      }
+      if (error instanceof RequestAbortedError && signal?.reason === ('timeout' satisfies AbortReason)) {
+        throw new HttpException(`The request took longer than REQUEST_TIMEOUT_MS (${this.config.requestTimeoutMs} ms)`, HttpStatus.GATEWAY_TIMEOUT);
       }
       if (error instanceof RequestAbortedError) throw new HttpException(error.message, CLIENT_CLOSED_REQUEST);
       throw error;

@@ -7,7 +7,7 @@ export class QueueFullError extends Error {
   }
 }
 
-/** The client went away: its work was dropped before or while it ran. */
+/** The request's signal fired (client gone or deadline passed): its work was dropped before or while it ran. */
 export class RequestAbortedError extends Error {
   constructor() {
     super('The client closed the request');
@@ -65,7 +65,7 @@ export class SequencePool {
     }
   }
 
-  /** Waits for a released sequence; a request whose client leaves gives up its place at once. */
+  /** Waits for a released sequence; a request whose signal fires gives up its place at once. */
   private waitInLine(signal?: AbortSignal): Promise<LlamaContextSequence> {
     return new Promise((resolve, reject) => {
       const leave = () => {

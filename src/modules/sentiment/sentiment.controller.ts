@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ClientGone } from '../../common/client-gone.decorator.js';
+import { RequestSignal } from '../../common/request-signal.js';
 import { ModelService } from '../model/model.service.js';
 import { ClassifySentimentBatchDto, ClassifySentimentDto } from './dto/classify-sentiment.dto.js';
 import { SentimentService } from './sentiment.service.js';
@@ -13,8 +13,8 @@ export class SentimentController {
 
   @Post()
   @HttpCode(200)
-  async classify(@Body() body: ClassifySentimentDto, @ClientGone() clientGone: AbortSignal) {
-    const result = await this.sentiment.classify(body.text, body.labels, clientGone);
+  async classify(@Body() body: ClassifySentimentDto, @RequestSignal() signal: AbortSignal) {
+    const result = await this.sentiment.classify(body.text, body.labels, signal);
     return {
       label: result.label,
       confidence: result.confidence,
@@ -25,8 +25,8 @@ export class SentimentController {
 
   @Post('batch')
   @HttpCode(200)
-  async classifyBatch(@Body() body: ClassifySentimentBatchDto, @ClientGone() clientGone: AbortSignal) {
-    const results = await this.sentiment.classifyBatch(body.items.map((item) => item.text), body.labels, clientGone);
+  async classifyBatch(@Body() body: ClassifySentimentBatchDto, @RequestSignal() signal: AbortSignal) {
+    const results = await this.sentiment.classifyBatch(body.items.map((item) => item.text), body.labels, signal);
     return {
       results: results.map((result, i) => ({ id: body.items[i].id ?? String(i), label: result.label, confidence: result.confidence })),
       model: this.models.modelName,

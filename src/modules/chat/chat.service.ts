@@ -9,6 +9,14 @@ export interface ChatReply extends Generation {
   promptTokens: number;
 }
 
+export interface ChatOptions {
+  maxChars?: number;
+  /** Lower than CHAT_MAX_TOKENS only; a higher value is capped. */
+  maxTokens?: number;
+  signal?: AbortSignal;
+  onText?: (delta: string) => void;
+}
+
 @Injectable()
 export class ChatService {
   constructor(
@@ -17,12 +25,18 @@ export class ChatService {
     private readonly metrics: MetricsService,
   ) {}
 
-  async reply(messages: readonly ChatMessage[], maxChars = this.config.chatMaxChars, signal?: AbortSignal): Promise<ChatReply> {
+  /**
+   * Generates a reply. With `onText` the text is also handed over piece by piece as it is decoded;
+   * those pieces are cut at `maxChars` but not trimmed back to a sentence end as `text` is.
+   */
+  async reply(messages: readonly ChatMessage[], options: ChatOptions = {}): Promise<ChatReply> {
+    const maxChars = options.maxChars ?? this.config.chatMaxChars;
     if (maxChars > this.config.chatMaxChars) {
       throw new BadRequestException(`maxChars must be at most ${this.config.chatMaxChars} (CHAT_MAX_CHARS)`);
     }
+    const maxTokens = Math.min(options.maxTokens ?? this.config.chatMaxTokens, this.config.chatMaxTokens);
     const prompt = this.fitHistory(messages, maxChars);
-    const generation = await this.inference.generate(prompt, { maxTokens: this.config.chatMaxTokens, maxChars }, signal);
+    const generation = await this.inference.generate(prompt, { maxTokens, maxChars, onText: options.onText }, options.signal);
     this.metrics.countTokens(chatPrompt.name, 'prompt', prompt.length);
     this.metrics.countTokens(chatPrompt.name, 'completion', generation.completionTokens);
     return { ...generation, promptTokens: prompt.length };

@@ -25,6 +25,8 @@ export interface Generation {
 export interface GenerationLimits {
   maxTokens: number;
   maxChars: number;
+  /** Called with each new piece of text as it is decoded (never a split character, never past maxChars). */
+  onText?: (delta: string) => void;
 }
 
 /** Raised when a rendered prompt is over its task's budget; maps to 413. */
@@ -101,6 +103,7 @@ export class InferenceService {
   private async decodeGreedy(sequence: LlamaContextSequence, prompt: readonly Token[], limits: GenerationLimits, signal?: AbortSignal) {
     const { model } = this.models;
     const tokens: Token[] = [];
+    let streamed = '';
     const steps = sequence.evaluate([...prompt], { temperature: 0 });
     try {
       while (tokens.length < limits.maxTokens) {
@@ -110,7 +113,13 @@ export class InferenceService {
         const step = await steps.next().finally(release);
         if (step.done || model.isEogToken(step.value)) return { tokens, stopped: true };
         tokens.push(step.value);
-        if ([...model.detokenize(tokens)].length > limits.maxChars) break;
+        const chars = [...model.detokenize(tokens).trimStart()];
+        if (limits.onText) {
+          const ready = chars.slice(0, limits.maxChars).join('').replace(/\uFFFD+$/u, '');
+          if (ready.length > streamed.length) limits.onText(ready.slice(streamed.length));
+          streamed = ready;
+        }
+        if (chars.length > limits.maxChars) break;
       }
       return { tokens, stopped: false };
     } finally {

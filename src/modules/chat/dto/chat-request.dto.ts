@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, MaxLength, Min, ValidateBy,
+  ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, MaxLength, Min, ValidateBy,
   ValidateNested, ValidationOptions,
 } from 'class-validator';
 
@@ -45,4 +45,9 @@ export class ChatRequestDto {
   @IsInt()
   @Min(1)
   maxChars?: number;
+
+  /** Answer as Server-Sent Events: one `delta` event per piece of text, then `done`. */
+  @IsOptional()
+  @IsBoolean()
+  stream?: boolean;
 }

@@ -7,6 +7,7 @@ import { ChatModule } from './modules/chat/chat.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { MetricsModule } from './modules/metrics/metrics.module.js';
 import { ModelModule } from './modules/model/model.module.js';
+import { OpenAiModule } from './modules/openai/openai.module.js';
 import { SentimentModule } from './modules/sentiment/sentiment.module.js';
 
 @Module({})
@@ -14,7 +15,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), ModelModule, MetricsModule, SentimentModule, ChatModule, HealthModule],
+      imports: [ConfigModule.forRoot(config), ModelModule, MetricsModule, SentimentModule, ChatModule, OpenAiModule, HealthModule],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };
   }

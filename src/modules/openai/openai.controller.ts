@@ -1,0 +1,36 @@
+import { Body, Controller, Get, HttpCode, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { RequestSignal } from '../../common/request-signal.js';
+import { ServerSentEvents } from '../../common/server-sent-events.js';
+import { AppConfig } from '../../config/app-config.js';
+import { ChatCompletionDto } from './dto/chat-completion.dto.js';
+import { OpenAiService } from './openai.service.js';
+
+/** OpenAI-compatible subset: chat completions (plain and streamed) and the model list. */
+@Controller('v1')
+export class OpenAiController {
+  constructor(
+    private readonly openai: OpenAiService,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Get('models')
+  models() {
+    return this.openai.listModels();
+  }
+
+  @Post('chat/completions')
+  @HttpCode(200)
+  async complete(@Body() body: ChatCompletionDto, @RequestSignal() signal: AbortSignal, @Res({ passthrough: true }) reply: FastifyReply) {
+    if (!body.stream) return this.openai.response(await this.openai.complete(body, signal));
+    const events = new ServerSentEvents(reply);
+    const header = this.openai.header('chat.completion.chunk');
+    await events.run(async () => {
+      events.send(this.openai.chunk(header, { role: 'assistant', content: '' }));
+      const result = await this.openai.complete(body, signal, (content) => events.send(this.openai.chunk(header, { content })));
+      events.send(this.openai.chunk(header, {}, result.finishReason));
+      if (body.stream_options?.include_usage) events.send({ ...header, choices: [], usage: this.openai.usage(result) });
+      events.send('[DONE]');
+    }, this.config.maxBodyBytes);
+  }
+}

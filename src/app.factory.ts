@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/json-logger.js';
+import { requireApiKeys } from './common/api-keys.js';
 import { observeRequests } from './common/observe-requests.js';
 import { registerRequestSignals } from './common/request-signal.js';
 import { createValidationPipe } from './common/validation.pipe.js';
@@ -20,6 +21,10 @@ export async function createApp(config: AppConfig, logger = new JsonLogger(confi
   adapter.getInstance().removeContentTypeParser(['text/plain']);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { logger, bodyParser: false });
   observeRequests(adapter.getInstance(), logger, app.get(MetricsService), config.logContent);
+  requireApiKeys(adapter.getInstance(), config);
+  if (config.corsOrigins.length > 0) {
+    app.enableCors({ origin: [...config.corsOrigins], methods: ['GET', 'POST'], allowedHeaders: ['content-type', 'authorization'], maxAge: 600 });
+  }
   registerRequestSignals(adapter.getInstance(), config.requestTimeoutMs);
   app.useGlobalPipes(createValidationPipe());
   return app;

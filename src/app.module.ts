@@ -1,6 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
+import { ApiThrottlerGuard } from './common/api-throttler.guard.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { ChatModule } from './modules/chat/chat.module.js';
@@ -15,8 +17,23 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), ModelModule, MetricsModule, SentimentModule, ChatModule, OpenAiModule, HealthModule],
-      providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
+      imports: [
+        ConfigModule.forRoot(config),
+        ThrottlerModule.forRoot({
+          throttlers: [{ ttl: 60_000, limit: config.rateLimitPerMinute }],
+          skipIf: () => config.rateLimitPerMinute === 0,
+        }),
+        ModelModule,
+        MetricsModule,
+        SentimentModule,
+        ChatModule,
+        OpenAiModule,
+        HealthModule,
+      ],
+      providers: [
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        { provide: APP_GUARD, useClass: ApiThrottlerGuard },
+      ],
     };
   }
 }

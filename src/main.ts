@@ -16,7 +16,7 @@ async function bootstrap(): Promise<void> {
   const config = AppConfig.fromEnvironment();
   checkModelFile(config.modelPath);
   const logger = new JsonLogger(config.logLevel);
-  logger.log({ event: 'config', ...config }, 'Bootstrap');
+  logger.log({ event: 'config', ...config.forLog() }, 'Bootstrap');
   if (config.threadsClampedFrom) {
     logger.warn({ event: 'threads_clamped', requested: config.threadsClampedFrom, used: config.threads }, 'Config');
   }

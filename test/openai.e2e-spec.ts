@@ -47,7 +47,7 @@ describe('OpenAI-compatible API, through the official openai client', () => {
 
   it('streams chunks in OpenAI format, ending with finish_reason, usage and [DONE]', async () => {
     const stream = await client.chat.completions.create({ model: 'x', messages, stream: true, stream_options: { include_usage: true } });
-    const chunks = [];
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id)).toBe(true);
     expect(chunks[0].choices[0].delta.role).toBe('assistant');

@@ -3,6 +3,7 @@ import { cpuQuota } from './cpu-quota.js';
 import { Environment, parseEnvironment } from './environment.js';
 
 const MIB = 1024 * 1024;
+const list = (value: string) => value.split(',').map((item) => item.trim()).filter(Boolean);
 
 /** Validated, derived settings; the one object every module reads its configuration from. */
 export class AppConfig {
@@ -25,6 +26,10 @@ export class AppConfig {
   readonly chatMaxTokens: number;
   readonly chatMaxChars: number;
   readonly maxBodyBytes: number;
+  readonly apiKeys: readonly string[];
+  readonly opsApiKeys: readonly string[];
+  readonly corsOrigins: readonly string[];
+  readonly rateLimitPerMinute: number;
   readonly logLevel: Environment['LOG_LEVEL'];
   readonly logContent: boolean;
 
@@ -46,8 +51,17 @@ export class AppConfig {
     this.chatMaxTokens = env.CHAT_MAX_TOKENS;
     this.chatMaxChars = env.CHAT_MAX_CHARS;
     this.maxBodyBytes = env.MAX_BODY_BYTES;
+    this.apiKeys = list(env.API_KEYS);
+    this.opsApiKeys = list(env.OPS_API_KEYS);
+    this.corsOrigins = list(env.CORS_ORIGINS);
+    this.rateLimitPerMinute = env.RATE_LIMIT_PER_MINUTE;
     this.logLevel = env.LOG_LEVEL;
     this.logContent = env.LOG_CONTENT;
+  }
+
+  /** The effective configuration for the startup log: keys are counted, never printed. */
+  forLog() {
+    return { ...this, apiKeys: this.apiKeys.length, opsApiKeys: this.opsApiKeys.length };
   }
 
   static fromEnvironment(env: NodeJS.ProcessEnv = process.env): AppConfig {

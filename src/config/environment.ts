@@ -68,6 +68,22 @@ export class Environment {
   @IsInt() @Min(0) @Max(600000)
   SHUTDOWN_DRAIN_MS: number = 10000;
 
+  /** Comma-separated bearer tokens for /v1/*; empty: the API is open. */
+  @IsString()
+  API_KEYS: string = '';
+
+  /** Comma-separated bearer tokens for /health/* and /metrics; empty: those stay open. */
+  @IsString()
+  OPS_API_KEYS: string = '';
+
+  /** Comma-separated origins allowed to call the API from a browser (the chat widget's sites). */
+  @IsString()
+  CORS_ORIGINS: string = '';
+
+  /** Requests per minute per API key (or per client IP without keys) on /v1/*; 0 turns it off. */
+  @IsInt() @Min(0)
+  RATE_LIMIT_PER_MINUTE: number = 0;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 

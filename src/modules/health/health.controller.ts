@@ -1,10 +1,12 @@
 import { Controller, Get, Query, UseFilters } from '@nestjs/common';
+import { SkipThrottle } from '@nestjs/throttler';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { HealthCheckFailedFilter } from './health-check-failed.filter.js';
 import { MemoryHealthIndicator } from './memory.health.js';
 import { MemorySnapshotService } from './memory-snapshot.service.js';
 import { ModelHealthIndicator } from './model.health.js';
 
+@SkipThrottle()
 @Controller('health')
 @UseFilters(HealthCheckFailedFilter)
 export class HealthController {

@@ -5,6 +5,7 @@ import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/json-logger.js';
 import { requireApiKeys } from './common/api-keys.js';
 import { observeRequests } from './common/observe-requests.js';
+import { serveOpenApi } from './common/openapi.js';
 import { registerRequestSignals } from './common/request-signal.js';
 import { createValidationPipe } from './common/validation.pipe.js';
 import { AppConfig } from './config/app-config.js';
@@ -27,5 +28,6 @@ export async function createApp(config: AppConfig, logger = new JsonLogger(confi
   }
   registerRequestSignals(adapter.getInstance(), config.requestTimeoutMs);
   app.useGlobalPipes(createValidationPipe());
+  serveOpenApi(app);
   return app;
 }

@@ -1,0 +1,12 @@
+// Modules Duet uses that ship no types for what it needs.
+
+// class-transformer keeps its decorator metadata in a module it does not export a type for.
+declare module 'class-transformer/cjs/storage.js' {
+  import type { MetadataStorage } from 'class-transformer/types/MetadataStorage.js';
+  export const defaultMetadataStorage: MetadataStorage;
+}
+
+// swagger-ui-dist ships no types; Duet only asks it where its files are.
+declare module 'swagger-ui-dist' {
+  export function getAbsoluteFSPath(): string;
+}

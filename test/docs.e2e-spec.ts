@@ -1,0 +1,39 @@
+import { SENTIMENT_LABELS } from '../src/prompts/sentiment.prompt.js';
+import { startTestApp, TestApp } from './support/test-app.js';
+
+describe('OpenAPI docs', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({}, { load: false });
+  });
+  afterAll(() => t.close());
+
+  it('serves the Swagger UI at /docs', async () => {
+    const res = await t.get('/docs');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/html/);
+    expect(res.body).toContain('/docs/openapi.json');
+    for (const asset of ['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js']) {
+      const file = await t.get(`/docs/assets/${asset}`);
+      expect(file.statusCode).toBe(200);
+      expect(file.body.length).toBeGreaterThan(1000);
+    }
+  });
+
+  it('documents every endpoint, with request schemas taken from the DTO validation rules', async () => {
+    const doc = (await t.get('/docs/openapi.json')).json();
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/health/live', '/health/memory', '/health/ready', '/metrics',
+      '/v1/chat', '/v1/chat/completions', '/v1/models', '/v1/sentiment', '/v1/sentiment/batch',
+    ]);
+    expect(doc.paths['/v1/sentiment'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ClassifySentimentDto' });
+    const { schemas } = doc.components;
+    expect(schemas.ClassifySentimentDto.required).toEqual(['text']);
+    expect(schemas.ClassifySentimentDto.properties.labels).toMatchObject({ minItems: 2, uniqueItems: true, items: { enum: [...SENTIMENT_LABELS] } });
+    expect(schemas.ClassifySentimentBatchDto.properties.items).toMatchObject({ minItems: 1, maxItems: 64, items: { $ref: '#/components/schemas/SentimentBatchItemDto' } });
+    expect(schemas.ChatRequestDto.properties.messages.items).toEqual({ $ref: '#/components/schemas/ChatMessageDto' });
+    expect(schemas.ChatMessageDto.properties.role.enum).toEqual(['user', 'assistant']);
+    expect(JSON.stringify(doc)).not.toContain('#/components/schemas/Array');
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+});

@@ -1,19 +1,25 @@
+import { existsSync } from 'node:fs';
 import { createApp } from './app.factory.js';
 import { drainOnSignals } from './common/graceful-shutdown.js';
 import { JsonLogger } from './common/json-logger.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigError } from './config/environment.js';
+import { ModelPullError, progressBar, pullModel } from './model-pull/pull-model.js';
 import { checkModelFile, ModelFileError, ModelService } from './modules/model/model.service.js';
 
 /** Startup problems an operator can fix end the process with one line, not a stack trace. */
 function exitWith(error: unknown): never {
-  const known = error instanceof ConfigError || error instanceof ModelFileError;
+  const known = error instanceof ConfigError || error instanceof ModelFileError || error instanceof ModelPullError;
   process.stderr.write(`duet: ${known ? (error as Error).message : (error as Error)?.stack ?? String(error)}\n`);
   process.exit(known ? 2 : 1);
 }
 
 async function bootstrap(): Promise<void> {
   const config = AppConfig.fromEnvironment();
+  if (config.modelPathIsDefault && !existsSync(config.modelPath)) {
+    process.stderr.write(`duet: no model at ${config.modelPath}; downloading ${config.modelUrl}\n`);
+    await pullModel({ url: config.modelUrl, destination: config.modelPath, sha256: config.modelSha256, onProgress: progressBar() });
+  }
   checkModelFile(config.modelPath);
   const logger = new JsonLogger(config.logLevel);
   logger.log({ event: 'config', ...config.forLog() }, 'Bootstrap');

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { cpuQuota } from './cpu-quota.js';
-import { Environment, parseEnvironment } from './environment.js';
+import { DEFAULT_MODEL_PATH, Environment, parseEnvironment } from './environment.js';
 
 const MIB = 1024 * 1024;
 const list = (value: string) => value.split(',').map((item) => item.trim()).filter(Boolean);
@@ -10,6 +10,10 @@ export class AppConfig {
   readonly port: number;
   readonly host: string;
   readonly modelPath: string;
+  /** MODEL_PATH was left unset: the default file may be downloaded on start. */
+  readonly modelPathIsDefault: boolean;
+  readonly modelUrl: string;
+  readonly modelSha256?: string;
   readonly threads: number;
   /** Set when THREADS asked for more than the CPU quota and was lowered to it. */
   readonly threadsClampedFrom?: number;
@@ -37,6 +41,9 @@ export class AppConfig {
     this.port = env.PORT;
     this.host = env.HOST;
     this.modelPath = resolve(env.MODEL_PATH);
+    this.modelPathIsDefault = env.MODEL_PATH === DEFAULT_MODEL_PATH;
+    this.modelUrl = env.MODEL_URL;
+    this.modelSha256 = env.MODEL_SHA256?.toLowerCase();
     this.threads = Math.min(env.THREADS ?? cpus, cpus);
     if (env.THREADS !== undefined && env.THREADS > cpus) this.threadsClampedFrom = env.THREADS;
     this.sequences = env.SEQUENCES;

@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import { plainToInstance, Transform } from 'class-transformer';
 import { chatPrompt } from '../prompts/chat.prompt.js';
-import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, Min, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
 
 export const DEFAULT_MODEL_PATH = 'models/qwen2.5-0.5b-instruct-q4_k_m.gguf';
+export const DEFAULT_MODEL_URL = 'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 // Reads the raw string: implicit conversion would already have turned any non-empty string into true.
@@ -22,6 +23,14 @@ export class Environment {
 
   @IsString() @IsNotEmpty()
   MODEL_PATH: string = DEFAULT_MODEL_PATH;
+
+  /** Where the default model is downloaded from when MODEL_PATH is unset and the file is missing. */
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  MODEL_URL: string = DEFAULT_MODEL_URL;
+
+  /** Expected SHA-256 of the download; without it Hugging Face's X-Linked-Etag header is trusted. */
+  @IsOptional() @Matches(/^[a-fA-F0-9]{64}$/, { message: 'MODEL_SHA256 must be 64 hex digits' })
+  MODEL_SHA256?: string;
 
   /** Defaults to the CPU quota (cgroup cpu.max) or the available cores. */
   @IsOptional() @IsInt() @Min(1)

@@ -6,6 +6,7 @@ import { ApiThrottlerGuard } from './common/api-throttler.guard.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { ChatModule } from './modules/chat/chat.module.js';
+import { DemoModule } from './modules/demo/demo.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { MetricsModule } from './modules/metrics/metrics.module.js';
 import { ModelModule } from './modules/model/model.module.js';
@@ -29,6 +30,7 @@ export class AppModule {
         ChatModule,
         OpenAiModule,
         HealthModule,
+        DemoModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -1,0 +1,97 @@
+/** The demo chat widget: one static page, no build step, streaming replies from POST /v1/chat. */
+export const DEMO_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Duet chat demo</title>
+<style>
+  body { font: 15px/1.4 system-ui, sans-serif; margin: 0; background: #f3f4f6; display: flex; justify-content: center; }
+  main { width: min(420px, 100vw); height: 100vh; display: flex; flex-direction: column; background: #fff; box-shadow: 0 0 12px #0002; }
+  header { padding: 12px 16px; background: #1f2937; color: #fff; font-weight: 600; }
+  #log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px; }
+  .bubble { max-width: 80%; padding: 8px 12px; border-radius: 14px; white-space: pre-wrap; overflow-wrap: anywhere; }
+  .user { align-self: flex-end; background: #2563eb; color: #fff; }
+  .assistant { align-self: flex-start; background: #e5e7eb; }
+  .error { align-self: center; color: #b91c1c; font-size: 13px; }
+  form { display: flex; gap: 8px; padding: 12px; border-top: 1px solid #e5e7eb; }
+  input { flex: 1; padding: 8px; border: 1px solid #d1d5db; border-radius: 8px; }
+  button { padding: 8px 14px; border: 0; border-radius: 8px; background: #2563eb; color: #fff; }
+  details { padding: 0 12px 8px; font-size: 12px; color: #6b7280; }
+</style>
+</head>
+<body>
+<main>
+  <header>Duet chat demo</header>
+  <div id="log" aria-live="polite"></div>
+  <form id="chat">
+    <input id="message" autocomplete="off" placeholder="Type a message" maxlength="2000" required>
+    <button id="send">Send</button>
+  </form>
+  <details><summary>API key</summary><input id="key" type="password" placeholder="Bearer token, if the server requires one"></details>
+</main>
+<script>
+  const log = document.getElementById('log');
+  const form = document.getElementById('chat');
+  const input = document.getElementById('message');
+  const history = [];
+  const bubble = (role, text) => {
+    const element = document.createElement('div');
+    element.className = 'bubble ' + role;
+    element.textContent = text;
+    log.append(element);
+    log.scrollTop = log.scrollHeight;
+    return element;
+  };
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const content = input.value.trim();
+    if (!content) return;
+    input.value = '';
+    bubble('user', content);
+    history.push({ role: 'user', content });
+    const reply = bubble('assistant', '');
+    reply.dataset.state = 'streaming';
+    reply.dataset.deltas = '0';
+    const key = document.getElementById('key').value;
+    try {
+      const response = await fetch('/v1/chat', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { authorization: 'Bearer ' + key } : {}) },
+        body: JSON.stringify({ messages: history.slice(-20), stream: true }),
+      });
+      if (!response.ok) throw new Error((await response.json()).message);
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf('\\n\\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const name = (/^event: (.*)$/m.exec(block) || [])[1];
+          const data = JSON.parse((/^data: (.*)$/m.exec(block) || [])[1] || 'null');
+          if (name === 'delta') {
+            reply.textContent += data.text;
+            reply.dataset.deltas = String(Number(reply.dataset.deltas) + 1);
+            log.scrollTop = log.scrollHeight;
+          } else if (name === 'error') {
+            throw new Error(data.message);
+          }
+        }
+      }
+      history.push({ role: 'assistant', content: reply.textContent });
+      reply.dataset.state = 'done';
+    } catch (error) {
+      reply.dataset.state = 'failed';
+      bubble('error', String(error.message || error));
+      history.pop();
+    }
+  });
+</script>
+</body>
+</html>
+`;

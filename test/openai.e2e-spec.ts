@@ -1,21 +1,15 @@
 import OpenAI from 'openai';
-import { ServerProcess, startServerProcess } from '../scripts/lib/server-process.js';
-import { TINY_MODEL } from './support/test-app.js';
+import { serverPerSuite } from './support/suite-server.js';
 
 describe('OpenAI-compatible API, through the official openai client', () => {
-  let server: ServerProcess;
+  const server = serverPerSuite({ CHAT_MAX_TOKENS: '24', CHAT_MAX_CHARS: '500' });
   let client: OpenAI;
   const messages = [
     { role: 'system' as const, content: 'ignored: the chat task has its own system prompt' },
     { role: 'user' as const, content: 'Where is my order?' },
   ];
-  beforeAll(async () => {
-    server = await startServerProcess(TINY_MODEL, { CHAT_MAX_TOKENS: '24', CHAT_MAX_CHARS: '500' });
-    client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-  });
-  afterAll(async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
+  beforeAll(() => {
+    client = new OpenAI({ baseURL: `${server().url}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
 
   it('lists the loaded model', async () => {
@@ -33,7 +27,7 @@ describe('OpenAI-compatible API, through the official openai client', () => {
     expect(completion.choices[0].finish_reason).toBe('length');
     expect(completion.usage!.completion_tokens).toBe(24);
     expect(completion.usage!.total_tokens).toBe(completion.usage!.prompt_tokens + 24);
-    const native = await fetch(`${server.url}/v1/chat`, {
+    const native = await fetch(`${server().url}/v1/chat`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: messages.slice(1), maxChars: 500 }),
     }).then((r) => r.json() as Promise<{ reply: string; usage: { promptTokens: number } }>);
     expect(completion.choices[0].message.content).toBe(native.reply);

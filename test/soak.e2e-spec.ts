@@ -12,7 +12,7 @@ describe('soak (short version on the tiny model)', () => {
     const server = await startServerProcess(TINY_MODEL, { MEMORY_SNAPSHOT_INTERVAL_S: '0', LOG_LEVEL: 'warn', MAX_BODY_BYTES: '65536' }, ['--expose-gc']);
     try {
       const report = await runSoak({
-        url: server.url, concurrency: 4, maxRequests: Number(process.env.SOAK_N ?? 1500), durationMs: 240_000, warmupFraction: 0.2, sampleEvery: 50,
+        url: server.url, concurrency: 4, maxRequests: Number(process.env.SOAK_N ?? 1500), durationMs: 540_000, warmupFraction: 0.2, sampleEvery: 50,
         // A leak of the size seen in other servers (1-12 MiB per request) is 1,000-12,000 MiB per 1,000
         // requests; this run is too short to resolve the production bound (1 KiB), so it checks 64 MiB.
         maxSlopeKiBPer1000: 64 * 1024, maxBodyBytes: 65536,
@@ -30,5 +30,5 @@ describe('soak (short version on the tiny model)', () => {
       const exit = await server.exited;
       expect({ code: exit.code, log: exit.code === 0 ? [] : server.stdout.slice(-3), stderr: server.stderr.join('') }).toEqual({ code: 0, log: [], stderr: '' });
     }
-  }, 300_000);
+  }, 600_000);
 });

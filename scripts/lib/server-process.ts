@@ -24,7 +24,7 @@ export function freePort(): Promise<number> {
 export async function startServerProcess(modelPath: string, env: Record<string, string> = {}, nodeOptions: string[] = []): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeOptions, 'dist/main.js'], {
-    env: { PATH: process.env.PATH, MODEL_PATH: modelPath, HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: { PATH: process.env.PATH, MALLOC_ARENA_MAX: '2', MODEL_PATH: modelPath, HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];

@@ -24,7 +24,7 @@ export async function startTestApp(
 ): Promise<TestApp> {
   // Every suite's apps share one jest process (and its RSS), so the memory ceilings are lifted
   // unless a test sets them.
-  const defaults = { MODEL_PATH: TINY_MODEL, LOG_LEVEL: 'error', READY_MAX_RSS_MB: '0', READY_MAX_ANON_SWAP_MB: '0' };
+  const defaults = { MODEL_PATH: TINY_MODEL, LOG_LEVEL: 'error', READY_MAX_RSS_MB: '0', READY_MAX_ANON_SWAP_MB: '0', READY_MAX_HEAP_MB: '0' };
   const config = new AppConfig(parseEnvironment({ ...defaults, ...env }));
   const logger = options.logLines ? new JsonLogger(config.logLevel, (line) => options.logLines!.push(line)) : new JsonLogger('error');
   const app = await createApp(config, logger);

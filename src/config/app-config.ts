@@ -19,6 +19,7 @@ export class AppConfig {
   readonly threadsClampedFrom?: number;
   readonly sequences: number;
   readonly batchSize: number;
+  readonly prefixCache: boolean;
   readonly maxQueue: number;
   readonly requestTimeoutMs: number;
   readonly memorySnapshotIntervalS: number;
@@ -48,6 +49,7 @@ export class AppConfig {
     if (env.THREADS !== undefined && env.THREADS > cpus) this.threadsClampedFrom = env.THREADS;
     this.sequences = env.SEQUENCES;
     this.batchSize = env.BATCH_SIZE;
+    this.prefixCache = env.PREFIX_CACHE;
     this.maxQueue = env.MAX_QUEUE;
     this.requestTimeoutMs = env.REQUEST_TIMEOUT_MS;
     this.memorySnapshotIntervalS = env.MEMORY_SNAPSHOT_INTERVAL_S;

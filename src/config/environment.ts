@@ -59,6 +59,10 @@ export class Environment {
   @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
   MAX_BODY_BYTES: number = 1024 * 1024;
 
+  /** Keep each task's evaluated system prompt in its sequences between requests. */
+  @Transform(toBoolean) @IsBoolean()
+  PREFIX_CACHE: boolean = true;
+
   /** Memory snapshot log line every this many seconds; 0 turns it off. */
   @IsInt() @Min(0)
   MEMORY_SNAPSHOT_INTERVAL_S: number = 60;

@@ -1,8 +1,8 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
-import type { Token } from 'node-llama-cpp';
 import { AppConfig } from '../../config/app-config.js';
 import { ChatMessage, chatPrompt } from '../../prompts/chat.prompt.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import type { Prompt } from '../model/chatml.js';
 import { Generation, InferenceService } from '../model/inference.service.js';
 
 export interface ChatReply extends Generation {
@@ -37,9 +37,9 @@ export class ChatService {
     const maxTokens = Math.min(options.maxTokens ?? this.config.chatMaxTokens, this.config.chatMaxTokens);
     const prompt = this.fitHistory(messages, maxChars);
     const generation = await this.inference.generate(prompt, { maxTokens, maxChars, onText: options.onText }, options.signal);
-    this.metrics.countTokens(chatPrompt.name, 'prompt', prompt.length);
+    this.metrics.countTokens(chatPrompt.name, 'prompt', prompt.tokens.length);
     this.metrics.countTokens(chatPrompt.name, 'completion', generation.completionTokens);
-    return { ...generation, promptTokens: prompt.length };
+    return { ...generation, promptTokens: prompt.tokens.length };
   }
 
   /**
@@ -47,10 +47,10 @@ export class ChatService {
    * always kept (413 if it alone is too long). Each message is tokenized once to estimate, and
    * the rendered prompt is the final word.
    */
-  private fitHistory(messages: readonly ChatMessage[], maxChars: number): Token[] {
+  private fitHistory(messages: readonly ChatMessage[], maxChars: number): Prompt {
     const render = (kept: readonly ChatMessage[]) => this.inference.renderPrompt(chatPrompt.buildTurns({ messages: kept, maxChars }));
     const estimates = messages.map((m) => this.inference.countTokens(m.content) + TURN_OVERHEAD_TOKENS);
-    const fixedTokens = render([]).length;
+    const fixedTokens = render([]).tokens.length;
     let first = 0;
     let total = fixedTokens + estimates.reduce((a, b) => a + b, 0);
     while (first < messages.length - 1 && total > chatPrompt.maxInputTokens) total -= estimates[first++];
@@ -58,7 +58,7 @@ export class ChatService {
       const kept = messages.slice(first);
       if (kept.length === 1) return this.inference.renderPromptWithin(chatPrompt, chatPrompt.buildTurns({ messages: kept, maxChars }));
       const prompt = render(kept);
-      if (prompt.length <= chatPrompt.maxInputTokens) return prompt;
+      if (prompt.tokens.length <= chatPrompt.maxInputTokens) return prompt;
     }
   }
 }

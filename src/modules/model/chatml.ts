@@ -11,6 +11,17 @@ const TURN_END = '<|im_end|>';
  * llama.cpp tokenizes the model's own template.
  */
 export function renderChatMl(model: LlamaModel, turns: readonly PromptTurn[]): Token[] {
+  return renderChatMlPrompt(model, turns).tokens;
+}
+
+/** A rendered prompt and how many of its first tokens are the system turn, shared by every request of a task. */
+export interface Prompt {
+  tokens: Token[];
+  prefixLength: number;
+}
+
+/** renderChatMl, also marking where the system turn (and its trailing newline) ends. */
+export function renderChatMlPrompt(model: LlamaModel, turns: readonly PromptTurn[]): Prompt {
   const start = specialToken(model, TURN_START);
   const end = specialToken(model, TURN_END);
   const tokens: Token[] = [];
@@ -28,10 +39,12 @@ export function renderChatMl(model: LlamaModel, turns: readonly PromptTurn[]): T
     pendingText = '\n';
   }
   flush();
+  // Through the newline after the system turn: the same tokens for every request of a task.
+  const prefixLength = turns[0]?.role === 'system' ? tokens.indexOf(end) + 2 : 0;
   tokens.push(start);
   pendingText = 'assistant\n';
   flush();
-  return tokens;
+  return { tokens, prefixLength };
 }
 
 function specialToken(model: LlamaModel, text: string): Token {

@@ -3,7 +3,7 @@ import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { AbortReason } from '../../common/request-signal.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { PromptModule, PromptTurn } from '../../prompts/prompt-module.js';
-import { renderChatMl } from './chatml.js';
+import { Prompt, renderChatMlPrompt } from './chatml.js';
 import { checkLabelTokens, scoreLabelSequences, softmax } from './label-scoring.js';
 import { ModelService } from './model.service.js';
 import { QueueFullError, RequestAbortedError } from './sequence-pool.js';
@@ -53,8 +53,8 @@ export class InferenceService {
     private readonly config: AppConfig,
   ) {}
 
-  renderPrompt(turns: readonly PromptTurn[]): Token[] {
-    return renderChatMl(this.usableModel().model, turns);
+  renderPrompt(turns: readonly PromptTurn[]): Prompt {
+    return renderChatMlPrompt(this.usableModel().model, turns);
   }
 
   countTokens(text: string): number {
@@ -62,9 +62,9 @@ export class InferenceService {
   }
 
   /** Renders the prompt and enforces the task's input budget (413 when over it). */
-  renderPromptWithin(task: Pick<PromptModule<unknown>, 'name' | 'maxInputTokens'>, turns: readonly PromptTurn[], item?: number): Token[] {
+  renderPromptWithin(task: Pick<PromptModule<unknown>, 'name' | 'maxInputTokens'>, turns: readonly PromptTurn[], item?: number): Prompt {
     const prompt = this.renderPrompt(turns);
-    if (prompt.length > task.maxInputTokens) throw new PromptTooLongError(task.name, prompt.length, task.maxInputTokens, item);
+    if (prompt.tokens.length > task.maxInputTokens) throw new PromptTooLongError(task.name, prompt.tokens.length, task.maxInputTokens, item);
     return prompt;
   }
 
@@ -73,13 +73,13 @@ export class InferenceService {
    * lock exclusively, so its batches never mix with another request's tokens: the same prompt gets
    * bit-identical scores whatever else is running.
    */
-  async classify(prompt: readonly Token[], labels: readonly string[], signal?: AbortSignal): Promise<Classification> {
+  async classify(prompt: Prompt, labels: readonly string[], signal?: AbortSignal): Promise<Classification> {
     const labelTokens = this.tokenizeLabels(labels);
-    const scores = await this.onSequence(async (sequence) => {
+    const scores = await this.onSequence(prompt, async (sequence, rest) => {
       const release = await this.models.decodeLock.exclusive();
       try {
         if (signal?.aborted) throw new RequestAbortedError();
-        return await scoreLabelSequences(sequence, prompt, labelTokens);
+        return await scoreLabelSequences(sequence, rest, labelTokens);
       } finally {
         release();
       }
@@ -90,8 +90,8 @@ export class InferenceService {
   }
 
   /** Greedy generation, stopped by an end-of-generation token, the token cap or the character cap. */
-  async generate(prompt: readonly Token[], limits: GenerationLimits, signal?: AbortSignal): Promise<Generation> {
-    const generated = await this.onSequence((sequence) => this.decodeGreedy(sequence, prompt, limits, signal), signal);
+  async generate(prompt: Prompt, limits: GenerationLimits, signal?: AbortSignal): Promise<Generation> {
+    const generated = await this.onSequence(prompt, (sequence, rest) => this.decodeGreedy(sequence, rest, limits, signal), signal);
     const text = this.models.model.detokenize(generated.tokens);
     return {
       text: trimReply(text, limits.maxChars, generated.stopped),
@@ -100,11 +100,11 @@ export class InferenceService {
     };
   }
 
-  private async decodeGreedy(sequence: LlamaContextSequence, prompt: readonly Token[], limits: GenerationLimits, signal?: AbortSignal) {
+  private async decodeGreedy(sequence: LlamaContextSequence, rest: readonly Token[], limits: GenerationLimits, signal?: AbortSignal) {
     const { model } = this.models;
     const tokens: Token[] = [];
     let streamed = '';
-    const steps = sequence.evaluate([...prompt], { temperature: 0 });
+    const steps = sequence.evaluate([...rest], { temperature: 0 });
     try {
       while (tokens.length < limits.maxTokens) {
         if (signal?.aborted) throw new RequestAbortedError();
@@ -132,9 +132,11 @@ export class InferenceService {
    * deadline is a 504; a client that left is a 499 (nginx's "client closed request"), which only
    * logs and metrics ever see.
    */
-  private async onSequence<T>(work: (sequence: LlamaContextSequence) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async onSequence<T>(prompt: Prompt, work: (sequence: LlamaContextSequence, rest: Token[]) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const prefix = prompt.tokens.slice(0, prompt.prefixLength);
+    const rest = prompt.tokens.slice(prompt.prefixLength);
     try {
-      return await this.usableModel().pool.use(work, signal);
+      return await this.usableModel().pool.use(prefix, (sequence) => work(sequence, rest), signal);
     } catch (error) {
       if (error instanceof QueueFullError) {
         throw new HttpException({ message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } }, HttpStatus.SERVICE_UNAVAILABLE);

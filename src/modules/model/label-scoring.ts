@@ -17,24 +17,26 @@ function logProbability(output: ControlledEvaluateIndexOutput | undefined, token
 
 /**
  * Scores each label as the log-probability of its whole token sequence right after the prompt,
- * in one pass over the prompt. Labels of several tokens get one extra evaluation of their own
- * tokens, erased again before the next label. The caller holds the sequence and the decode lock.
+ * in one pass over the prompt's remaining tokens (the sequence may already hold its prefix).
+ * Labels of several tokens get one extra evaluation of their own tokens, erased again before the
+ * next label. The caller holds the sequence and the decode lock.
  */
 export async function scoreLabelSequences(
   sequence: LlamaContextSequence,
-  prompt: readonly Token[],
+  rest: readonly Token[],
   labels: readonly (readonly Token[])[],
 ): Promise<number[]> {
   const firstTokens = [...new Set(labels.map((tokens) => tokens[0]))];
-  const promptItems: ControlledEvaluateInputItem[] = [...prompt.slice(0, -1), withNextLogits(prompt[prompt.length - 1], firstTokens)];
-  const promptOutput = (await sequence.controlledEvaluate(promptItems))[prompt.length - 1];
+  const promptItems: ControlledEvaluateInputItem[] = [...rest.slice(0, -1), withNextLogits(rest[rest.length - 1], firstTokens)];
+  const promptOutput = (await sequence.controlledEvaluate(promptItems))[rest.length - 1];
+  const promptEnd = sequence.nextTokenIndex;
   const scores: number[] = [];
   for (const tokens of labels) {
     let score = logProbability(promptOutput, tokens[0]);
     if (tokens.length > 1) {
       const steps = await sequence.controlledEvaluate(tokens.slice(0, -1).map((token, i) => withNextLogits(token, [tokens[i + 1]])));
       for (let i = 1; i < tokens.length; i++) score += logProbability(steps[i - 1], tokens[i]);
-      await sequence.eraseContextTokenRanges([{ start: prompt.length, end: sequence.nextTokenIndex }]);
+      await sequence.eraseContextTokenRanges([{ start: promptEnd, end: sequence.nextTokenIndex }]);
     }
     scores.push(score);
   }

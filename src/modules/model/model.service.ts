@@ -118,7 +118,7 @@ export class ModelService implements OnApplicationShutdown {
         threads: this.config.threads,
       });
       const sequences = Array.from({ length: this.config.sequences }, () => this.context!.getSequence());
-      this.sequencePool = new SequencePool(sequences, this.config.maxQueue);
+      this.sequencePool = new SequencePool(sequences, this.config.maxQueue, this.decodeLock, this.config.prefixCache);
       this.loadMs = Date.now() - started;
       this.state = 'ready';
       this.logger.log({ event: 'model_loaded', ...this.describe() });

@@ -1,4 +1,5 @@
-import type { LlamaContextSequence } from 'node-llama-cpp';
+import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import type { DecodeLock } from './decode-lock.js';
 
 /** Thrown when MAX_QUEUE requests already wait for a sequence: answer 503 now, not later. */
 export class QueueFullError extends Error {
@@ -14,17 +15,31 @@ export class RequestAbortedError extends Error {
   }
 }
 
+/** The system-prompt tokens a sequence holds evaluated between requests. */
+interface CachedPrefix {
+  key: string;
+  length: number;
+}
+
 /**
  * A fixed set of sequences of the one context, handed out one request at a time, in arrival
  * order, with a bounded line in front so latency cannot grow without bound.
+ *
+ * Prefix reuse: a prompt's system turn is the same for every request of a task, so a sequence
+ * keeps it evaluated between requests and everything after it is erased. Every prompt's prefix
+ * is evaluated alone (decode lock held exclusively) whether or not it is cached, so a cached
+ * prefix holds exactly the values a fresh one would.
  */
 export class SequencePool {
   private readonly idle: LlamaContextSequence[];
   private readonly waiters: Array<(sequence: LlamaContextSequence) => void> = [];
+  private readonly prefixes = new Map<LlamaContextSequence, CachedPrefix>();
 
   constructor(
     private readonly sequences: readonly LlamaContextSequence[],
     readonly maxQueue: number,
+    private readonly decodeLock: DecodeLock,
+    private readonly reusePrefixes: boolean,
   ) {
     this.idle = [...sequences];
   }
@@ -47,21 +62,57 @@ export class SequencePool {
   }
 
   /**
-   * Runs `work` on a sequence whose state was cleared first, and clears it again afterwards so
-   * nothing of one request stays in the KV cache for the next.
+   * Runs `work` on a sequence holding exactly `prefix` evaluated and nothing else; `work` evaluates
+   * the rest of its prompt. Afterwards everything past the prefix is erased (all of it without
+   * prefix reuse), so nothing of one request stays in the KV cache for the next.
    */
-  async use<T>(work: (sequence: LlamaContextSequence) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async use<T>(prefix: readonly Token[], work: (sequence: LlamaContextSequence) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) throw new RequestAbortedError();
     if (this.saturated) throw new QueueFullError(this.maxQueue);
-    const sequence = this.idle.pop() ?? (await this.waitInLine(signal));
+    const key = prefix.join(',');
+    const sequence = this.takeIdle(key) ?? (await this.waitInLine(signal));
     try {
-      await sequence.clearHistory();
+      await this.holdOnly(sequence, prefix, key);
       return await work(sequence);
     } finally {
-      await sequence.clearHistory();
+      await this.keepPrefix(sequence);
       const next = this.waiters.shift();
       if (next) next(sequence);
       else this.idle.push(sequence);
+    }
+  }
+
+  /** An idle sequence already holding this prefix, else the one idle longest. */
+  private takeIdle(key: string): LlamaContextSequence | undefined {
+    const cached = this.idle.findIndex((sequence) => this.prefixes.get(sequence)?.key === key);
+    return this.idle.splice(cached >= 0 ? cached : 0, 1)[0];
+  }
+
+  private async holdOnly(sequence: LlamaContextSequence, prefix: readonly Token[], key: string): Promise<void> {
+    const cached = this.prefixes.get(sequence);
+    if (cached?.key === key && sequence.nextTokenIndex === cached.length) return;
+    this.prefixes.delete(sequence);
+    await sequence.clearHistory();
+    if (prefix.length === 0) return;
+    const release = await this.decodeLock.exclusive();
+    try {
+      await sequence.evaluateWithoutGeneratingNewTokens([...prefix]);
+    } finally {
+      release();
+    }
+    if (this.reusePrefixes) this.prefixes.set(sequence, { key, length: prefix.length });
+  }
+
+  private async keepPrefix(sequence: LlamaContextSequence): Promise<void> {
+    const cached = this.prefixes.get(sequence);
+    try {
+      if (!cached) await sequence.clearHistory();
+      else if (sequence.nextTokenIndex > cached.length) {
+        await sequence.eraseContextTokenRanges([{ start: cached.length, end: sequence.nextTokenIndex }]);
+      }
+    } catch {
+      this.prefixes.delete(sequence);
+      await sequence.clearHistory();
     }
   }
 

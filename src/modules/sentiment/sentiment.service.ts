@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { Token } from 'node-llama-cpp';
 import { MetricsService } from '../metrics/metrics.service.js';
+import type { Prompt } from '../model/chatml.js';
 import { InferenceService } from '../model/inference.service.js';
 import { SENTIMENT_LABELS, SentimentLabel, sentimentPrompt } from '../../prompts/sentiment.prompt.js';
 
@@ -29,14 +29,14 @@ export class SentimentService {
     return results;
   }
 
-  private prepare(text: string, labels: readonly SentimentLabel[], item?: number): Token[] {
+  private prepare(text: string, labels: readonly SentimentLabel[], item?: number): Prompt {
     const turns = sentimentPrompt.buildTurns({ text, labels });
     return this.inference.renderPromptWithin(sentimentPrompt, turns, item);
   }
 
-  private async evaluate(prompt: Token[], labels: readonly SentimentLabel[], signal?: AbortSignal): Promise<SentimentResult> {
+  private async evaluate(prompt: Prompt, labels: readonly SentimentLabel[], signal?: AbortSignal): Promise<SentimentResult> {
     const { label, confidence } = await this.inference.classify(prompt, labels, signal);
-    this.metrics.countTokens(sentimentPrompt.name, 'prompt', prompt.length);
-    return { label: label as SentimentLabel, confidence, promptTokens: prompt.length };
+    this.metrics.countTokens(sentimentPrompt.name, 'prompt', prompt.tokens.length);
+    return { label: label as SentimentLabel, confidence, promptTokens: prompt.tokens.length };
   }
 }

@@ -1,3 +1,4 @@
+import { watchDecodeLock } from './support/decode-lock-watch.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from './support/test-app.js';
 
 const user = (content: string) => ({ role: 'user', content });
@@ -31,36 +32,6 @@ describe('fresh state per request', () => {
   });
 });
 
-/** Records, per decode-lock grant, what else held the lock at the same time. */
-function watchDecodeLock(t: TestApp) {
-  const lock = t.models.decodeLock;
-  const seen = { exclusive: 0, shared: 0, overlapsWithExclusive: 0, maxConcurrentShared: 0 };
-  let heldExclusive = 0;
-  let heldShared = 0;
-  const wrap = (kind: 'exclusive' | 'shared') => {
-    const acquire = lock[kind].bind(lock);
-    lock[kind] = async () => {
-      const release = await acquire();
-      if (kind === 'exclusive') {
-        seen.exclusive++;
-        if (heldExclusive + heldShared > 0) seen.overlapsWithExclusive++;
-        heldExclusive++;
-      } else {
-        seen.shared++;
-        if (heldExclusive > 0) seen.overlapsWithExclusive++;
-        seen.maxConcurrentShared = Math.max(seen.maxConcurrentShared, ++heldShared);
-      }
-      return () => {
-        if (kind === 'exclusive') heldExclusive--;
-        else heldShared--;
-        release();
-      };
-    };
-  };
-  wrap('exclusive');
-  wrap('shared');
-  return seen;
-}
 
 describe('sentiment determinism under concurrent mixed traffic', () => {
   let t: TestApp;

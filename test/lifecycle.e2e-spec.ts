@@ -56,6 +56,7 @@ describe('startup of the real entry point (dist/main.js)', () => {
     ['SEQUENCES', '1000'],
     ['LOG_CONTENT', 'maybe'],
     ['CHAT_MAX_TOKENS', '100000'],
+    ['SENTIMENT_BATCHING', 'fast'],
   ])('refuses an invalid %s with a message naming it', (name, value) => {
     const run = start({ MODEL_PATH: TINY_MODEL, [name]: value });
     expect(run.status).toBe(2);

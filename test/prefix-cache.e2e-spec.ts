@@ -1,3 +1,4 @@
+import { watchDecodeLock } from './support/decode-lock-watch.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from './support/test-app.js';
 
 const user = (content: string) => ({ role: 'user', content });
@@ -19,13 +20,6 @@ async function answers(t: TestApp): Promise<string[]> {
   return bodies;
 }
 
-function countPrefixEvaluations(t: TestApp) {
-  const counter = { exclusive: 0 };
-  const acquire = t.models.decodeLock.exclusive.bind(t.models.decodeLock);
-  t.models.decodeLock.exclusive = () => (counter.exclusive++, acquire());
-  return counter;
-}
-
 describe('system-prompt prefix reuse', () => {
   it('gives byte-identical answers with and without the prefix cache, and really reuses it', async () => {
     const cached = await startTestApp({ PREFIX_CACHE: 'true', SEQUENCES: '2' });
@@ -37,8 +31,8 @@ describe('system-prompt prefix reuse', () => {
 
       // A run sharing one system prompt: each classification is one exclusive decode, and each
       // prefix evaluation another. Cached, the prefix is evaluated once for the whole run.
-      const withCache = countPrefixEvaluations(cached);
-      const withoutCache = countPrefixEvaluations(uncached);
+      const withCache = watchDecodeLock(cached);
+      const withoutCache = watchDecodeLock(uncached);
       for (const text of PROBE_TEXTS) {
         const [x, y] = [await cached.post('/v1/sentiment', { text }), await uncached.post('/v1/sentiment', { text })];
         expect(x.body).toEqual(y.body);

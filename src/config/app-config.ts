@@ -20,6 +20,7 @@ export class AppConfig {
   readonly sequences: number;
   readonly batchSize: number;
   readonly prefixCache: boolean;
+  readonly sentimentBatching: Environment['SENTIMENT_BATCHING'];
   readonly maxQueue: number;
   readonly requestTimeoutMs: number;
   readonly memorySnapshotIntervalS: number;
@@ -50,6 +51,7 @@ export class AppConfig {
     this.sequences = env.SEQUENCES;
     this.batchSize = env.BATCH_SIZE;
     this.prefixCache = env.PREFIX_CACHE;
+    this.sentimentBatching = env.SENTIMENT_BATCHING;
     this.maxQueue = env.MAX_QUEUE;
     this.requestTimeoutMs = env.REQUEST_TIMEOUT_MS;
     this.memorySnapshotIntervalS = env.MEMORY_SNAPSHOT_INTERVAL_S;

@@ -6,6 +6,7 @@ import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matche
 export const DEFAULT_MODEL_PATH = 'models/qwen2.5-0.5b-instruct-q4_k_m.gguf';
 export const DEFAULT_MODEL_URL = 'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export const SENTIMENT_BATCHING_MODES = ['deterministic', 'throughput'] as const;
 
 // Reads the raw string: implicit conversion would already have turned any non-empty string into true.
 const toBoolean = ({ obj, key }: { obj: Record<string, unknown>; key: string }) => {
@@ -62,6 +63,10 @@ export class Environment {
   /** Keep each task's evaluated system prompt in its sequences between requests. */
   @Transform(toBoolean) @IsBoolean()
   PREFIX_CACHE: boolean = true;
+
+  /** deterministic: each classification decodes alone (bit-exact repeatable); throughput: classifications share decode batches. */
+  @IsIn(SENTIMENT_BATCHING_MODES)
+  SENTIMENT_BATCHING: (typeof SENTIMENT_BATCHING_MODES)[number] = 'deterministic';
 
   /** Memory snapshot log line every this many seconds; 0 turns it off. */
   @IsInt() @Min(0)

@@ -4,12 +4,13 @@ import type { AbortReason } from '../../common/request-signal.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { PromptModule, PromptTurn } from '../../prompts/prompt-module.js';
 import { Prompt, renderChatMlPrompt } from './chatml.js';
-import { checkLabelTokens, scoreLabelSequences, softmax } from './label-scoring.js';
+import { checkLabels, chooseLabel, LabelVocabulary, softmax } from './label-scoring.js';
 import { ModelService } from './model.service.js';
 import { QueueFullError, RequestAbortedError } from './sequence-pool.js';
 
-const CLIENT_CLOSED_REQUEST = 499;
 import { trimReply } from './trim-reply.js';
+
+const CLIENT_CLOSED_REQUEST = 499;
 
 export interface Classification {
   label: string;
@@ -43,10 +44,16 @@ export class PromptTooLongError extends HttpException {
   }
 }
 
+/** Waits for every promise (none may still run on a sequence once it is released), then rethrows the first failure. */
+async function settleAll(promises: Promise<void>[]): Promise<void> {
+  const failure = (await Promise.allSettled(promises)).find((outcome) => outcome.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
 /** The primitives every task shares: render a prompt, score a closed label set, generate text. */
 @Injectable()
 export class InferenceService {
-  private readonly labelTokenCache = new Map<string, Token[]>();
+  private labelVocabulary?: LabelVocabulary;
 
   constructor(
     private readonly models: ModelService,
@@ -69,29 +76,47 @@ export class InferenceService {
   }
 
   /**
-   * Picks the most likely label from one evaluation of the prompt. The evaluation holds the decode
-   * lock exclusively, so its batches never mix with another request's tokens: the same prompt gets
-   * bit-identical scores whatever else is running.
+   * Classifies prompts that share one system prompt, in one place in the queue: each is evaluated
+   * once and gets the label grammar-constrained greedy decoding would give. By default each
+   * evaluation holds the decode lock exclusively, so its batches never mix with another request's
+   * tokens and the same prompt always gets bit-identical scores; with SENTIMENT_BATCHING=throughput
+   * evaluations share batches (faster under load, repeatable only to float rounding) and a batch
+   * spreads over the sequences idle when it starts.
    */
-  async classify(prompt: Prompt, labels: readonly string[], signal?: AbortSignal): Promise<Classification> {
-    const labelTokens = this.tokenizeLabels(labels);
-    const scores = await this.onSequence(prompt, async (sequence, rest) => {
-      const release = await this.models.decodeLock.exclusive();
-      try {
-        if (signal?.aborted) throw new RequestAbortedError();
-        return await scoreLabelSequences(sequence, rest, labelTokens);
-      } finally {
-        release();
+  async classify(prompts: readonly Prompt[], labels: readonly string[], signal?: AbortSignal): Promise<Classification[]> {
+    const { model } = this.usableModel();
+    checkLabels(labels);
+    this.labelVocabulary ??= new LabelVocabulary(model);
+    const vocabulary = this.labelVocabulary;
+    const shareBatches = this.config.sentimentBatching === 'throughput';
+    const prefixLength = prompts[0].prefixLength;
+    const results: Classification[] = [];
+    let next = 0;
+    const drain = async (sequence: LlamaContextSequence) => {
+      for (let item = next++; item < prompts.length; item = next++) {
+        const release = await (shareBatches ? this.models.decodeLock.shared() : this.models.decodeLock.exclusive());
+        try {
+          if (signal?.aborted) throw new RequestAbortedError();
+          const { chosen, scores } = await chooseLabel(sequence, prompts[item].tokens.slice(prefixLength), labels, vocabulary);
+          results[item] = { label: labels[chosen], confidence: softmax(scores)[chosen] };
+          await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
+        } catch (error) {
+          next = prompts.length; // the other sequences stop after their current item
+          throw error;
+        } finally {
+          release();
+        }
       }
-    }, signal);
-    const probabilities = softmax(scores);
-    const best = probabilities.indexOf(Math.max(...probabilities));
-    return { label: labels[best], confidence: probabilities[best] };
+    };
+    const wanted = shareBatches ? prompts.length : 1;
+    await this.onSequences(prompts[0], wanted, (sequences) => settleAll(sequences.map(drain)), signal);
+    return results;
   }
 
   /** Greedy generation, stopped by an end-of-generation token, the token cap or the character cap. */
   async generate(prompt: Prompt, limits: GenerationLimits, signal?: AbortSignal): Promise<Generation> {
-    const generated = await this.onSequence(prompt, (sequence, rest) => this.decodeGreedy(sequence, rest, limits, signal), signal);
+    const rest = prompt.tokens.slice(prompt.prefixLength);
+    const generated = await this.onSequences(prompt, 1, ([sequence]) => this.decodeGreedy(sequence, rest, limits, signal), signal);
     const text = this.models.model.detokenize(generated.tokens);
     return {
       text: trimReply(text, limits.maxChars, generated.stopped),
@@ -128,15 +153,14 @@ export class InferenceService {
   }
 
   /**
-   * Runs work on a pooled sequence. A full queue is a 503 the client may retry; a request over its
+   * Runs work on pooled sequences (one place in the queue). A full queue is a 503 the client may retry; a request over its
    * deadline is a 504; a client that left is a 499 (nginx's "client closed request"), which only
    * logs and metrics ever see.
    */
-  private async onSequence<T>(prompt: Prompt, work: (sequence: LlamaContextSequence, rest: Token[]) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async onSequences<T>(prompt: Prompt, wanted: number, work: (sequences: LlamaContextSequence[]) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const prefix = prompt.tokens.slice(0, prompt.prefixLength);
-    const rest = prompt.tokens.slice(prompt.prefixLength);
     try {
-      return await this.usableModel().pool.use(prefix, (sequence) => work(sequence, rest), signal);
+      return await this.usableModel().pool.useSeveral(prefix, wanted, work, signal);
     } catch (error) {
       if (error instanceof QueueFullError) {
         throw new HttpException({ message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } }, HttpStatus.SERVICE_UNAVAILABLE);
@@ -147,17 +171,6 @@ export class InferenceService {
       if (error instanceof RequestAbortedError) throw new HttpException(error.message, CLIENT_CLOSED_REQUEST);
       throw error;
     }
-  }
-
-  private tokenizeLabels(labels: readonly string[]): Token[][] {
-    const { model } = this.usableModel();
-    const tokens = labels.map((label) => {
-      let cached = this.labelTokenCache.get(label);
-      if (!cached) this.labelTokenCache.set(label, (cached = model.tokenize(label, false)));
-      return cached;
-    });
-    checkLabelTokens(labels, tokens);
-    return tokens;
   }
 
   private usableModel(): ModelService {

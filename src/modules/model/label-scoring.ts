@@ -1,46 +1,103 @@
-import type { ControlledEvaluateIndexOutput, ControlledEvaluateInputItem, LlamaContextSequence, Token } from 'node-llama-cpp';
+import type { ControlledEvaluateIndexOutput, ControlledEvaluateInputItem, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 
-/** Asks for the logits of `candidates` (and the row's maximum and total weight) after `token`. */
-function withNextLogits(token: Token, candidates: readonly Token[]): ControlledEvaluateInputItem {
-  return [token, { generateNext: { logits: { filter: { tokens: candidates, includeMax: true } }, totalLogitWeight: true } }];
+/**
+ * For each label, the vocabulary tokens whose text continues it from each character offset: the
+ * tokens a grammar allowing only these labels lets the model emit there ("pos" as well as
+ * "positive"). Built by one scan of the vocabulary per new label (~0.2 s for Qwen2's 151,936).
+ */
+export class LabelVocabulary {
+  private readonly continuations = new Map<string, Token[][]>();
+  private readonly pieces = new Map<Token, string>();
+
+  constructor(private readonly model: LlamaModel) {}
+
+  /** Tokens that may come next when `text` has been emitted so far, given the allowed labels. */
+  allowedAfter(text: string, labels: readonly string[]): Token[] {
+    this.scan(labels);
+    const allowed = new Set<Token>();
+    for (const label of labels) {
+      if (label.length > text.length && label.startsWith(text)) for (const token of this.continuations.get(label)![text.length]) allowed.add(token);
+    }
+    return [...allowed].sort((a, b) => a - b);
+  }
+
+  piece(token: Token): string {
+    return this.pieces.get(token)!;
+  }
+
+  private scan(labels: readonly string[]): void {
+    const missing = labels.filter((label) => !this.continuations.has(label));
+    if (missing.length === 0) return;
+    for (const label of missing) this.continuations.set(label, Array.from(label, () => []));
+    const vocabularySize = this.model.fileInfo.metadata.tokenizer.ggml.tokens.length;
+    for (let token = 0 as Token; token < vocabularySize; token++) {
+      const piece = this.model.detokenize([token]);
+      if (!piece) continue;
+      for (const label of missing) {
+        for (let offset = 0; offset + piece.length <= label.length; offset++) {
+          if (label.startsWith(piece, offset)) {
+            this.continuations.get(label)![offset].push(token);
+            this.pieces.set(token, piece);
+          }
+        }
+      }
+    }
+  }
 }
 
-/** log p(token) from a filtered logit row: logit − max − ln Σ exp(logit − max). */
-function logProbability(output: ControlledEvaluateIndexOutput | undefined, token: Token): number {
+export interface LabelChoice {
+  /** Index of the label grammar-constrained greedy decoding would emit. */
+  chosen: number;
+  /** Per label: the best logit, right after the prompt, of a token that starts it. The chosen label's is the highest. */
+  scores: number[];
+}
+
+/** Asks for the logits of `candidates` after `token`. */
+function withNextLogits(token: Token, candidates: readonly Token[]): ControlledEvaluateInputItem {
+  return [token, { generateNext: { logits: { filter: { tokens: candidates } } } }];
+}
+
+function logitsOf(output: ControlledEvaluateIndexOutput | undefined): Map<Token, number> {
   const logits = output?.next.logits;
-  const totalWeight = output?.next.totalLogitWeight;
-  const logit = logits?.get(token);
-  if (!logits || totalWeight === undefined || logit === undefined) throw new Error('llama.cpp returned no logits for a label token');
-  const maxLogit = logits.values().next().value as number; // the map is sorted, highest first
-  return logit - maxLogit - Math.log(totalWeight);
+  if (!logits) throw new Error('llama.cpp returned no logits for the label tokens');
+  return logits;
+}
+
+/** The highest logit among `allowed`; ties go to the lowest token id, as llama.cpp's greedy sampler does. */
+function greedy(logits: Map<Token, number>, allowed: readonly Token[]): Token {
+  let best = allowed[0];
+  for (const token of allowed) if (logits.get(token)! > logits.get(best)!) best = token;
+  return best;
 }
 
 /**
- * Scores each label as the log-probability of its whole token sequence right after the prompt,
- * in one pass over the prompt's remaining tokens (the sequence may already hold its prefix).
- * Labels of several tokens get one extra evaluation of their own tokens, erased again before the
- * next label. The caller holds the sequence and the decode lock.
+ * Classifies from one evaluation of the prompt's remaining tokens (the sequence may already hold
+ * its prefix). The label is the one grammar-constrained greedy decoding would emit: the best
+ * allowed next token, and while that is only part of a label (a trained model rarely picks "pos"
+ * over "positive"; labels sharing their best token, like "n", need it too) the best continuation
+ * after it. Tokens evaluated after the prompt are erased again. The caller holds the sequence and
+ * the decode lock.
  */
-export async function scoreLabelSequences(
-  sequence: LlamaContextSequence,
-  rest: readonly Token[],
-  labels: readonly (readonly Token[])[],
-): Promise<number[]> {
-  const firstTokens = [...new Set(labels.map((tokens) => tokens[0]))];
-  const promptItems: ControlledEvaluateInputItem[] = [...rest.slice(0, -1), withNextLogits(rest[rest.length - 1], firstTokens)];
-  const promptOutput = (await sequence.controlledEvaluate(promptItems))[rest.length - 1];
+export async function chooseLabel(sequence: LlamaContextSequence, rest: readonly Token[], labels: readonly string[], vocabulary: LabelVocabulary): Promise<LabelChoice> {
+  let allowed = vocabulary.allowedAfter('', labels);
+  const promptItems: ControlledEvaluateInputItem[] = [...rest.slice(0, -1), withNextLogits(rest[rest.length - 1], allowed)];
+  let logits = logitsOf((await sequence.controlledEvaluate(promptItems))[rest.length - 1]);
   const promptEnd = sequence.nextTokenIndex;
-  const scores: number[] = [];
-  for (const tokens of labels) {
-    let score = logProbability(promptOutput, tokens[0]);
-    if (tokens.length > 1) {
-      const steps = await sequence.controlledEvaluate(tokens.slice(0, -1).map((token, i) => withNextLogits(token, [tokens[i + 1]])));
-      for (let i = 1; i < tokens.length; i++) score += logProbability(steps[i - 1], tokens[i]);
-      await sequence.eraseContextTokenRanges([{ start: promptEnd, end: sequence.nextTokenIndex }]);
+  const firstLogits = logits;
+  const scores = labels.map((label) => Math.max(...vocabulary.allowedAfter('', [label]).map((token) => firstLogits.get(token)!)));
+
+  let text = '';
+  for (;;) {
+    const token = greedy(logits, allowed);
+    text += vocabulary.piece(token);
+    const chosen = labels.indexOf(text);
+    if (chosen >= 0) {
+      if (sequence.nextTokenIndex > promptEnd) await sequence.eraseContextTokenRanges([{ start: promptEnd, end: sequence.nextTokenIndex }]);
+      return { chosen, scores };
     }
-    scores.push(score);
+    allowed = vocabulary.allowedAfter(text, labels);
+    logits = logitsOf((await sequence.controlledEvaluate([withNextLogits(token, allowed)]))[0]);
   }
-  return scores;
 }
 
 /** Softmax over the allowed labels only: the confidence of a label among its alternatives. */
@@ -51,13 +108,11 @@ export function softmax(scores: readonly number[]): number[] {
   return weights.map((w) => w / total);
 }
 
-/** Token sequences of a closed label set; no label may tokenize to a prefix of another, or scores would not be comparable. */
-export function checkLabelTokens(labels: readonly string[], tokens: readonly (readonly Token[])[]): void {
-  tokens.forEach((a, i) =>
-    tokens.forEach((b, j) => {
-      if (i !== j && a.length <= b.length && a.every((t, k) => t === b[k])) {
-        throw new Error(`label "${labels[i]}" tokenizes to a prefix of label "${labels[j]}"; rename one of them`);
-      }
-    }),
-  );
+/** No label may be a prefix of another: a grammar could then stop at either. */
+export function checkLabels(labels: readonly string[]): void {
+  for (const a of labels) {
+    for (const b of labels) {
+      if (a !== b && b.startsWith(a)) throw new Error(`label "${a}" is a prefix of label "${b}"; rename one of them`);
+    }
+  }
 }

@@ -66,20 +66,33 @@ export class SequencePool {
    * the rest of its prompt. Afterwards everything past the prefix is erased (all of it without
    * prefix reuse), so nothing of one request stays in the KV cache for the next.
    */
-  async use<T>(prefix: readonly Token[], work: (sequence: LlamaContextSequence) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  use<T>(prefix: readonly Token[], work: (sequence: LlamaContextSequence) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.useSeveral(prefix, 1, ([sequence]) => work(sequence), signal);
+  }
+
+  /**
+   * Like `use`, for a request that can keep several sequences busy: it waits in line for one, as
+   * any request does, then also takes up to `wanted - 1` sequences that are idle at that moment.
+   */
+  async useSeveral<T>(prefix: readonly Token[], wanted: number, work: (sequences: LlamaContextSequence[]) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) throw new RequestAbortedError();
     if (this.saturated) throw new QueueFullError(this.maxQueue);
     const key = prefix.join(',');
-    const sequence = this.takeIdle(key) ?? (await this.waitInLine(signal));
+    const held = [this.takeIdle(key) ?? (await this.waitInLine(signal))];
+    while (held.length < wanted && this.idle.length > 0) held.push(this.takeIdle(key)!);
     try {
-      await this.holdOnly(sequence, prefix, key);
-      return await work(sequence);
+      await Promise.all(held.map((sequence) => this.holdOnly(sequence, prefix, key)));
+      return await work(held);
     } finally {
-      await this.keepPrefix(sequence);
-      const next = this.waiters.shift();
-      if (next) next(sequence);
-      else this.idle.push(sequence);
+      for (const sequence of held) await this.release(sequence);
     }
+  }
+
+  private async release(sequence: LlamaContextSequence): Promise<void> {
+    await this.keepPrefix(sequence);
+    const next = this.waiters.shift();
+    if (next) next(sequence);
+    else this.idle.push(sequence);
   }
 
   /** An idle sequence already holding this prefix, else the one idle longest. */

@@ -18,15 +18,13 @@ export class SentimentService {
   ) {}
 
   async classify(text: string, labels: readonly SentimentLabel[] = SENTIMENT_LABELS, signal?: AbortSignal): Promise<SentimentResult> {
-    return this.evaluate(this.prepare(text, labels), labels, signal);
+    const [result] = await this.evaluate([this.prepare(text, labels)], labels, signal);
+    return result;
   }
 
   /** Every prompt is checked against the budget before any is evaluated, so a bad item costs no compute. */
-  async classifyBatch(texts: readonly string[], labels: readonly SentimentLabel[] = SENTIMENT_LABELS, signal?: AbortSignal): Promise<SentimentResult[]> {
-    const prompts = texts.map((text, item) => this.prepare(text, labels, item));
-    const results: SentimentResult[] = [];
-    for (const prompt of prompts) results.push(await this.evaluate(prompt, labels, signal));
-    return results;
+  classifyBatch(texts: readonly string[], labels: readonly SentimentLabel[] = SENTIMENT_LABELS, signal?: AbortSignal): Promise<SentimentResult[]> {
+    return this.evaluate(texts.map((text, item) => this.prepare(text, labels, item)), labels, signal);
   }
 
   private prepare(text: string, labels: readonly SentimentLabel[], item?: number): Prompt {
@@ -34,9 +32,12 @@ export class SentimentService {
     return this.inference.renderPromptWithin(sentimentPrompt, turns, item);
   }
 
-  private async evaluate(prompt: Prompt, labels: readonly SentimentLabel[], signal?: AbortSignal): Promise<SentimentResult> {
-    const { label, confidence } = await this.inference.classify(prompt, labels, signal);
-    this.metrics.countTokens(sentimentPrompt.name, 'prompt', prompt.tokens.length);
-    return { label: label as SentimentLabel, confidence, promptTokens: prompt.tokens.length };
+  private async evaluate(prompts: readonly Prompt[], labels: readonly SentimentLabel[], signal?: AbortSignal): Promise<SentimentResult[]> {
+    const classifications = await this.inference.classify(prompts, labels, signal);
+    return classifications.map(({ label, confidence }, item) => {
+      const promptTokens = prompts[item].tokens.length;
+      this.metrics.countTokens(sentimentPrompt.name, 'prompt', promptTokens);
+      return { label: label as SentimentLabel, confidence, promptTokens };
+    });
   }
 }

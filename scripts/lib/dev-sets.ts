@@ -1,0 +1,26 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { SENTIMENT_LABELS, SentimentLabel } from '../../src/prompts/sentiment.prompt.js';
+
+export interface DevSet {
+  name: string;
+  /** The labels the set uses (the Chinese sets have no neutral), in the prompt module's order. */
+  labels: SentimentLabel[];
+  rows: Array<{ text: string; label: SentimentLabel }>;
+}
+
+/** The labelled JSONL dev sets in `dir` (../shared/data, or the 30-row samples in test/fixtures/dev-sample). */
+export function loadDevSets(dir: string, rowsPerSet = Infinity): DevSet[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.jsonl'))
+    .sort()
+    .map((file) => {
+      const rows = readFileSync(join(dir, file), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .slice(0, rowsPerSet)
+        .map((line) => JSON.parse(line) as { text: string; label: SentimentLabel });
+      const labels = SENTIMENT_LABELS.filter((label) => rows.some((row) => row.label === label));
+      return { name: basename(file, '.jsonl'), labels, rows };
+    });
+}

@@ -1,0 +1,51 @@
+import type { Prompt } from '../../src/modules/model/chatml.js';
+import { LlamaContext, LlamaGrammar, LlamaGrammarEvaluationState, LlamaModel, Token } from 'node-llama-cpp';
+
+/**
+ * The slow reference for label scoring: greedy decoding constrained by a GBNF grammar that allows
+ * exactly the labels, token by token, on a context of its own. The system prompt is evaluated in
+ * its own batch first, as the service does (a different batch split changes float rounding).
+ */
+export class GrammarLabeler {
+  private readonly grammars = new Map<string, LlamaGrammar>();
+
+  private constructor(
+    private readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+  ) {}
+
+  static async open(model: LlamaModel): Promise<GrammarLabeler> {
+    return new GrammarLabeler(model, await model.createContext({ sequences: 1, contextSize: 2048 }));
+  }
+
+  async label(prompt: Prompt, labels: readonly string[]): Promise<string> {
+    const grammar = await this.grammarFor(labels);
+    const sequence = this.context.getSequence();
+    const emitted: Token[] = [];
+    try {
+      const state = new LlamaGrammarEvaluationState({ model: this.model, grammar });
+      await sequence.evaluateWithoutGeneratingNewTokens(prompt.tokens.slice(0, prompt.prefixLength));
+      for await (const token of sequence.evaluate(prompt.tokens.slice(prompt.prefixLength), { temperature: 0, grammarEvaluationState: state })) {
+        if (this.model.isEogToken(token) || emitted.length >= 16) break;
+        emitted.push(token);
+      }
+    } finally {
+      await sequence.dispose();
+    }
+    return this.model.detokenize(emitted);
+  }
+
+  async close(): Promise<void> {
+    await this.context.dispose();
+  }
+
+  private async grammarFor(labels: readonly string[]): Promise<LlamaGrammar> {
+    const key = labels.join('|');
+    let grammar = this.grammars.get(key);
+    if (!grammar) {
+      grammar = await this.model.llama.createGrammar({ grammar: `root ::= ${labels.map((label) => JSON.stringify(label)).join(' | ')}` });
+      this.grammars.set(key, grammar);
+    }
+    return grammar;
+  }
+}

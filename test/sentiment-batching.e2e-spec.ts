@@ -1,0 +1,58 @@
+import { SENTIMENT_LABELS } from '../src/prompts/sentiment.prompt.js';
+import { watchDecodeLock } from './support/decode-lock-watch.js';
+import { PROBE_TEXTS, startTestApp, TestApp } from './support/test-app.js';
+
+const items = (count: number) => Array.from({ length: count }, (_, i) => ({ text: `${PROBE_TEXTS[i % PROBE_TEXTS.length]} ${i}` }));
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+describe('batch endpoint', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ SEQUENCES: '1', MAX_QUEUE: '1' });
+  });
+  afterAll(() => t.close());
+
+  it('takes one place in the queue for all its items', async () => {
+    const { pool, decodeLock } = t.models;
+    const release = await decodeLock.exclusive(); // holds every decode back
+    const first = t.post('/v1/sentiment', { text: 'first' });
+    await until(() => pool.busy === 1);
+    const batch = t.post('/v1/sentiment/batch', { items: items(64) });
+    await until(() => pool.queued === 1);
+    const refused = await t.post('/v1/sentiment', { text: 'one too many' });
+    release();
+    expect(refused.statusCode).toBe(503);
+    expect((await first).statusCode).toBe(200);
+    const done = await batch;
+    expect(done.statusCode).toBe(200);
+    expect(done.json().results).toHaveLength(64);
+  });
+});
+
+describe('SENTIMENT_BATCHING=throughput', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ SEQUENCES: '4', SENTIMENT_BATCHING: 'throughput' });
+  });
+  afterAll(() => t.close());
+
+  it('spreads a batch over the idle sequences, whose classifications share decode batches', async () => {
+    await t.post('/v1/sentiment', { text: 'warm the system prompt' });
+    const seen = watchDecodeLock(t);
+    const res = await t.post('/v1/sentiment/batch', { items: items(12) });
+    expect(res.statusCode).toBe(200);
+    const { results } = res.json();
+    expect(results).toHaveLength(12);
+    for (const { label, confidence } of results) {
+      expect(SENTIMENT_LABELS).toContain(label);
+      expect(confidence).toBeGreaterThan(0);
+      expect(confidence).toBeLessThanOrEqual(1);
+    }
+    expect(seen.shared).toBeGreaterThanOrEqual(12);
+    expect(seen.exclusive).toBeLessThanOrEqual(3); // only system prompts of sequences that did not hold it yet
+    expect(seen.maxConcurrentShared).toBeGreaterThan(1);
+  });
+});

@@ -1,19 +1,23 @@
 // Benchmarks against the physical limits, every ratio from figures taken in the same run.
-// npm run bench [-- sentiment|chat|overhead|memory ...] [--model PATH] [--texts N]
+// npm run bench [-- sentiment|overload|labels|chat|overhead|memory ...] [--model PATH] [--texts N] [--rows N per dev set]
 // Each prints one JSON line. The raw baseline is node-llama-cpp in this process with the service's
 // settings; the service is dist/main.js on loopback. Run on a quiet machine: prompt speed drifts with load.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuQuota } from '../src/config/cpu-quota.js';
-import { SENTIMENT_LABELS, sentimentPrompt } from '../src/prompts/sentiment.prompt.js';
+import type { Prompt } from '../src/modules/model/chatml.js';
+import { chooseLabel, LabelVocabulary } from '../src/modules/model/label-scoring.js';
+import { SENTIMENT_LABELS, SentimentLabel, sentimentPrompt } from '../src/prompts/sentiment.prompt.js';
 import { chatPrompt } from '../src/prompts/chat.prompt.js';
+import { loadDevSets } from './lib/dev-sets.js';
+import { GrammarLabeler } from './lib/grammar-labels.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from './lib/server-process.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { model: { type: 'string', default: 'test/fixtures/models/qwen2.5-0.5b.gguf' }, tiny: { type: 'string', default: 'test/fixtures/models/tiny.gguf' }, texts: { type: 'string', default: '60' } },
+  options: { model: { type: 'string', default: 'test/fixtures/models/qwen2.5-0.5b.gguf' }, tiny: { type: 'string', default: 'test/fixtures/models/tiny.gguf' }, texts: { type: 'string', default: '64' }, rows: { type: 'string', default: '50' } },
 });
 const threads = cpuQuota();
 const report = (line: object) => console.log(JSON.stringify({ threads, ...line }));
@@ -44,42 +48,119 @@ async function withServer<T>(modelPath: string, env: Record<string, string>, run
   }
 }
 
+const sentimentTurns = (text: string, labels: readonly SentimentLabel[] = SENTIMENT_LABELS) => sentimentPrompt.buildTurns({ text, labels });
+const restTokens = (prompts: readonly Prompt[]) => prompts.reduce((sum, p) => sum + p.tokens.length - p.prefixLength, 0);
+
+/** Sends every text as a single classification, `concurrency` at a time; returns the seconds taken. */
+async function drive(server: ServerProcess, texts: readonly string[], concurrency: number): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < texts.length) await post(server, '/v1/sentiment', { text: texts[next++] });
+  }));
+  return (performance.now() - started) / 1000;
+}
+
+// Prompt tokens count those after the cached system prompt, the tokens actually evaluated, on both sides.
 async function sentiment(): Promise<void> {
   const texts = tweets(Number(values.texts));
-  const raw = await RawLlama.open(values.model!, threads);
-  const prompts = texts.map((text) => raw.render(sentimentPrompt.buildTurns({ text, labels: SENTIMENT_LABELS })));
+  const raw = await RawLlama.open(values.model!, threads, 4);
+  const prompts = texts.map((text) => raw.prompt(sentimentTurns(text)));
   await raw.promptTimes(prompts.slice(0, 5));
   const rawTimes = await raw.promptTimes(prompts);
+  const rawBatchedRate = await raw.batchedRate(prompts, 4);
   await raw.close();
-  const promptTokens = prompts.reduce((sum, p) => sum + p.length, 0);
-  const rawRate = promptTokens / (rawTimes.reduce((a, b) => a + b, 0) / 1000);
+  const tokens = restTokens(prompts);
+  const rawRate = tokens / (rawTimes.reduce((a, b) => a + b, 0) / 1000);
   const rawP50 = percentile(rawTimes, 50);
-  await withServer(values.model!, {}, async (server) => {
-    for (const text of texts.slice(0, 5)) await post(server, '/v1/sentiment', { text });
-    const times = [];
-    for (const text of texts) times.push((await post(server, '/v1/sentiment', { text })).ms);
-    report({ bench: 'sentiment.sequential', requests: texts.length, p50Ms: round(percentile(times, 50)), rawP50Ms: round(rawP50), ratio: round(percentile(times, 50) / rawP50, 3), target: '<= 1.10 x raw p50' });
-    for (const concurrency of [1, 4, 8]) {
-      let next = 0;
-      const started = performance.now();
-      await Promise.all(Array.from({ length: concurrency }, async () => {
-        while (next < texts.length) await post(server, '/v1/sentiment', { text: texts[next++] });
-      }));
-      const seconds = (performance.now() - started) / 1000;
-      report({ bench: 'sentiment.throughput', concurrency, requestsPerS: round(texts.length / seconds), promptTokensPerS: round(promptTokens / seconds, 1), rawPromptTokensPerS: round(rawRate, 1), ratio: round(promptTokens / seconds / rawRate, 3), target: '>= 0.95 x raw sequential rate' });
+  const batchItems = Array.from({ length: 64 }, (_, i) => ({ text: texts[i % texts.length] }));
+  const batchTokens = restTokens(batchItems.map((_, i) => prompts[i % prompts.length]));
+  for (const mode of ['deterministic', 'throughput'] as const) {
+    const [baseline, baselineName] = mode === 'deterministic' ? [rawRate, 'raw sequential rate'] : [rawBatchedRate, 'raw 4-sequence batched rate'];
+    const ratioTo = (rate: number) => ({ promptTokensPerS: round(rate, 1), baselineTokensPerS: round(baseline, 1), ratio: round(rate / baseline, 3) });
+    await withServer(values.model!, { SENTIMENT_BATCHING: mode }, async (server) => {
+      for (const text of texts.slice(0, 5)) await post(server, '/v1/sentiment', { text });
+      if (mode === 'deterministic') {
+        const times = [];
+        for (const text of texts) times.push((await post(server, '/v1/sentiment', { text })).ms);
+        report({ bench: 'sentiment.sequential', requests: texts.length, p50Ms: round(percentile(times, 50)), rawP50Ms: round(rawP50), ratio: round(percentile(times, 50) / rawP50, 3), target: '<= 1.10 x raw p50' });
+      }
+      for (const concurrency of [1, 4, 8]) {
+        const seconds = await drive(server, texts, concurrency);
+        report({ bench: 'sentiment.throughput', mode, concurrency, requestsPerS: round(texts.length / seconds), ...ratioTo(tokens / seconds), target: `>= ${mode === 'deterministic' ? 0.95 : 0.9} x ${baselineName}` });
+      }
+      const { ms } = await post(server, '/v1/sentiment/batch', { items: batchItems });
+      report({ bench: 'sentiment.batch', mode, items: batchItems.length, ...ratioTo(batchTokens / (ms / 1000)), target: `>= 0.95 x ${baselineName}` });
+    });
+  }
+}
+
+/** Overload at 4x measured capacity, open loop: every reply must be a 200 or a deliberate 503/504. */
+async function overload(): Promise<void> {
+  const texts = tweets(Number(values.texts));
+  for (const maxQueue of ['64', '4']) {
+    await withServer(values.model!, { MAX_QUEUE: maxQueue }, async (server) => {
+      for (const text of texts.slice(0, 5)) await post(server, '/v1/sentiment', { text });
+      const unloaded = [];
+      for (const text of texts) unloaded.push((await post(server, '/v1/sentiment', { text })).ms);
+      const capacity = texts.length / (await drive(server, texts, 4));
+      const statuses: Record<number, number> = {};
+      const accepted: number[] = [];
+      const sends = [];
+      const interval = 1000 / (4 * capacity);
+      const until = performance.now() + 20_000;
+      for (let i = 0; performance.now() < until; i++) {
+        const started = performance.now();
+        sends.push(fetch(`${server.url}/v1/sentiment`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: texts[i % texts.length] }) })
+          .then(async (response) => {
+            await response.arrayBuffer();
+            statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+            if (response.status === 200) accepted.push(performance.now() - started);
+          }));
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + interval - performance.now())));
+      }
+      await Promise.all(sends);
+      const unexpected = Object.entries(statuses).filter(([status]) => Number(status) >= 500 && status !== '503' && status !== '504').reduce((sum, [, n]) => sum + n, 0);
+      report({ bench: 'sentiment.overload', maxQueue: Number(maxQueue), capacityPerS: round(capacity), offeredPerS: round(4 * capacity), statuses, unexpected5xx: unexpected, acceptedP99Ms: round(percentile(accepted, 99)), unloadedP99Ms: round(percentile(unloaded, 99)), ratio: round(percentile(accepted, 99) / percentile(unloaded, 99), 2), target: 'zero unexpected 5xx; accepted p99 < 3 x unloaded p99' });
+    });
+  }
+}
+
+/** Single-pass label choice against grammar-constrained greedy decoding, and accuracy, on the dev sets. */
+async function labels(): Promise<void> {
+  const raw = await RawLlama.open(values.model!, threads);
+  const grammar = await GrammarLabeler.open(raw.model);
+  const vocabulary = new LabelVocabulary(raw.model);
+  const sequence = raw.context.getSequence();
+  for (const set of loadDevSets(join(process.cwd(), '..', 'shared', 'data'), Number(values.rows))) {
+    let agree = 0;
+    let correct = 0;
+    const singlePassMs: number[] = [];
+    const grammarMs: number[] = [];
+    for (const row of set.rows) {
+      const prompt = raw.prompt(sentimentTurns(row.text, set.labels));
+      await sequence.clearHistory();
+      await sequence.evaluateWithoutGeneratingNewTokens(prompt.tokens.slice(0, prompt.prefixLength));
+      let started = performance.now();
+      const { chosen } = await chooseLabel(sequence, prompt.tokens.slice(prompt.prefixLength), set.labels, vocabulary);
+      singlePassMs.push(performance.now() - started);
+      started = performance.now();
+      const reference = await grammar.label(prompt, set.labels);
+      grammarMs.push(performance.now() - started);
+      if (reference === set.labels[chosen]) agree++;
+      if (row.label === set.labels[chosen]) correct++;
     }
-    const items = texts.slice(0, 64);
-    const batchTokens = prompts.slice(0, 64).reduce((sum, p) => sum + p.length, 0);
-    const { ms } = await post(server, '/v1/sentiment/batch', { items: items.map((text) => ({ text })) });
-    report({ bench: 'sentiment.batch', items: items.length, promptTokensPerS: round(batchTokens / (ms / 1000), 1), rawPromptTokensPerS: round(rawRate, 1), ratio: round(batchTokens / (ms / 1000) / rawRate, 3), target: '>= 0.95 x raw sequential rate' });
-  });
+    report({ bench: 'labels.agreement', set: set.name, rows: set.rows.length, agreement: round(agree / set.rows.length, 4), accuracy: round(correct / set.rows.length, 4), singlePassP50Ms: round(percentile(singlePassMs, 50)), grammarP50Ms: round(percentile(grammarMs, 50)), target: 'agreement 1.0 (grammar time includes its system prompt)' });
+  }
+  await grammar.close();
+  await raw.close();
 }
 
 async function chat(): Promise<void> {
   const tokens = 32;
   const messages = [{ role: 'user' as const, content: 'Hi! Can you tell me how long shipping to Canada usually takes?' }];
   const raw = await RawLlama.open(values.model!, threads);
-  const prompt = raw.render(chatPrompt.buildTurns({ messages, maxChars: 2000 }));
+  const prompt = raw.prompt(chatPrompt.buildTurns({ messages, maxChars: 2000 }));
   await raw.generation(prompt, 4);
   const rawRun = await raw.generation(prompt, tokens);
   await raw.close();
@@ -110,7 +191,7 @@ async function chat(): Promise<void> {
 async function overhead(): Promise<void> {
   const texts = tweets(200);
   const raw = await RawLlama.open(values.tiny!, threads);
-  const prompts = texts.map((text) => raw.render(sentimentPrompt.buildTurns({ text, labels: SENTIMENT_LABELS })));
+  const prompts = texts.map((text) => raw.prompt(sentimentTurns(text)));
   await raw.promptTimes(prompts.slice(0, 20));
   const rawP50 = percentile(await raw.promptTimes(prompts), 50);
   await raw.close();
@@ -133,7 +214,7 @@ async function memory(): Promise<void> {
   });
 }
 
-const BENCHES: Record<string, () => Promise<void>> = { sentiment, chat, overhead, memory };
+const BENCHES: Record<string, () => Promise<void>> = { sentiment, overload, labels, chat, overhead, memory };
 const selected = positionals.length ? positionals : Object.keys(BENCHES);
 for (const name of selected) {
   if (!BENCHES[name]) throw new Error(`unknown benchmark ${name}: use ${Object.keys(BENCHES).join(', ')}`);

@@ -1,5 +1,5 @@
-import { getLlama, Llama, LlamaContext, LlamaModel, Token } from 'node-llama-cpp';
-import { renderChatMl } from '../../src/modules/model/chatml.js';
+import { getLlama, Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
+import { Prompt, renderChatMlPrompt } from '../../src/modules/model/chatml.js';
 import type { PromptTurn } from '../../src/prompts/prompt-module.js';
 
 /** node-llama-cpp alone, with the service's own settings: the in-process baseline every ratio is taken against. */
@@ -10,42 +10,66 @@ export class RawLlama {
     readonly context: LlamaContext,
   ) {}
 
-  static async open(modelPath: string, threads: number, batchSize = 512): Promise<RawLlama> {
+  static async open(modelPath: string, threads: number, sequences = 1): Promise<RawLlama> {
     const llama = await getLlama({ gpu: false, build: 'never', maxThreads: threads, logLevel: 'error' as never });
     const model = await llama.loadModel({ modelPath, useMmap: false });
-    const context = await model.createContext({ sequences: 1, contextSize: 2048, batchSize, threads });
+    const context = await model.createContext({ sequences, contextSize: 2048 * sequences, batchSize: 512, threads });
     return new RawLlama(llama, model, context);
   }
 
-  render(turns: readonly PromptTurn[]): Token[] {
-    return renderChatMl(this.model, turns);
+  prompt(turns: readonly PromptTurn[]): Prompt {
+    return renderChatMlPrompt(this.model, turns);
   }
 
-  /** Milliseconds to evaluate each prompt on a cleared sequence, one after another. */
-  async promptTimes(prompts: readonly Token[][]): Promise<number[]> {
-    const sequence = this.context.getSequence();
+  /**
+   * Milliseconds to evaluate each prompt after its cached system prompt (which is evaluated once,
+   * alone, and kept), one after another: llama.cpp's prompt-cache behaviour, the service's work.
+   */
+  async promptTimes(prompts: readonly Prompt[]): Promise<number[]> {
     const times: number[] = [];
-    try {
+    await this.onCachedSequences(prompts[0], 1, async ([sequence], prefixLength) => {
       for (const prompt of prompts) {
-        await sequence.clearHistory();
         const started = performance.now();
-        await sequence.controlledEvaluate([...prompt.slice(0, -1), [prompt[prompt.length - 1], { generateNext: { token: true } }]]);
+        await evaluateRest(sequence, prompt, prefixLength);
         times.push(performance.now() - started);
       }
-    } finally {
-      await sequence.dispose();
-    }
+    });
     return times;
   }
 
-  /** Greedy generation of exactly `tokens` tokens after `prompt`: [prompt ms, generation tokens/s]. */
-  async generation(prompt: readonly Token[], tokens: number): Promise<{ promptMs: number; tokensPerS: number }> {
+  /** Prompt tokens per second (cached system prompt excluded) with `sequences` prompts evaluated at once, sharing decode batches. */
+  async batchedRate(prompts: readonly Prompt[], sequences: number): Promise<number> {
+    let next = 0;
+    let seconds = 0;
+    await this.onCachedSequences(prompts[0], sequences, async (held, prefixLength) => {
+      const started = performance.now();
+      await Promise.all(held.map(async (sequence) => {
+        while (next < prompts.length) await evaluateRest(sequence, prompts[next++], prefixLength);
+      }));
+      seconds = (performance.now() - started) / 1000;
+    });
+    return prompts.reduce((sum, p) => sum + p.tokens.length - p.prefixLength, 0) / seconds;
+  }
+
+  private async onCachedSequences(first: Prompt, count: number, run: (sequences: LlamaContextSequence[], prefixLength: number) => Promise<void>): Promise<void> {
+    const sequences = Array.from({ length: count }, () => this.context.getSequence());
+    try {
+      for (const sequence of sequences) await sequence.evaluateWithoutGeneratingNewTokens(first.tokens.slice(0, first.prefixLength));
+      await run(sequences, first.prefixLength);
+    } finally {
+      for (const sequence of sequences) await sequence.dispose();
+    }
+  }
+
+  /** Greedy generation of exactly `tokens` tokens after `prompt` (system prompt cached): [time to first token, generation tokens/s]. */
+  async generation(prompt: Prompt, tokens: number): Promise<{ promptMs: number; tokensPerS: number }> {
     const sequence = this.context.getSequence();
     try {
+      await sequence.evaluateWithoutGeneratingNewTokens(prompt.tokens.slice(0, prompt.prefixLength));
       const started = performance.now();
       let firstAt = 0;
       let count = 0;
-      for await (const _token of sequence.evaluate([...prompt], { temperature: 0 })) {
+      for await (const _token of sequence.evaluate(prompt.tokens.slice(prompt.prefixLength), { temperature: 0 })) {
         if (count === 0) firstAt = performance.now();
         if (++count >= tokens) break;
       }
@@ -67,3 +91,10 @@ export const percentile = (values: readonly number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 };
+
+/** Evaluates a prompt's tokens after the system prompt and reads one next token, then erases them again. */
+async function evaluateRest(sequence: LlamaContextSequence, prompt: Prompt, prefixLength: number): Promise<void> {
+  const rest = prompt.tokens.slice(prefixLength);
+  await sequence.controlledEvaluate([...rest.slice(0, -1), [rest[rest.length - 1], { generateNext: { token: true } }]]);
+  await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
+}

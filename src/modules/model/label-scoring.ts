@@ -72,11 +72,11 @@ function greedy(logits: Map<Token, number>, allowed: readonly Token[]): Token {
 
 /**
  * Classifies from one evaluation of the prompt's remaining tokens (the sequence may already hold
- * its prefix). The label is the one grammar-constrained greedy decoding would emit: the best
- * allowed next token, and while that is only part of a label (a trained model rarely picks "pos"
- * over "positive"; labels sharing their best token, like "n", need it too) the best continuation
- * after it. Tokens evaluated after the prompt are erased again. The caller holds the sequence and
- * the decode lock.
+ * its prefix). The label is the one grammar-constrained greedy decoding would emit: the label
+ * that the best allowed next token starts ("pos" decides "positive" as well as "positive" does);
+ * only when that token starts several labels ("n": negative, neutral) is it evaluated and the best
+ * continuation taken, and so on. Tokens evaluated after the prompt are erased again. The caller
+ * holds the sequence and the decode lock.
  */
 export async function chooseLabel(sequence: LlamaContextSequence, rest: readonly Token[], labels: readonly string[], vocabulary: LabelVocabulary): Promise<LabelChoice> {
   let allowed = vocabulary.allowedAfter('', labels);
@@ -90,8 +90,10 @@ export async function chooseLabel(sequence: LlamaContextSequence, rest: readonly
   for (;;) {
     const token = greedy(logits, allowed);
     text += vocabulary.piece(token);
-    const chosen = labels.indexOf(text);
-    if (chosen >= 0) {
+    // Once one label alone starts with the text, every grammar path leads to it: no need to decode on.
+    const reachable = labels.filter((label) => label.startsWith(text));
+    if (reachable.length === 1) {
+      const chosen = labels.indexOf(reachable[0]);
       if (sequence.nextTokenIndex > promptEnd) await sequence.eraseContextTokenRanges([{ start: promptEnd, end: sequence.nextTokenIndex }]);
       return { chosen, scores };
     }

@@ -4,23 +4,19 @@ import type { PromptTurn } from '../../prompts/prompt-module.js';
 const TURN_START = '<|im_start|>';
 const TURN_END = '<|im_end|>';
 
-/**
- * Renders turns with Qwen2.5's ChatML template, ending with an open assistant turn. Text from the
- * request is tokenized with special tokens off, so a client writing "<|im_end|>" gets plain text,
- * never a turn boundary. Text between two special tokens is tokenized as one piece, exactly as
- * llama.cpp tokenizes the model's own template.
- */
-export function renderChatMl(model: LlamaModel, turns: readonly PromptTurn[]): Token[] {
-  return renderChatMlPrompt(model, turns).tokens;
-}
-
 /** A rendered prompt and how many of its first tokens are the system turn, shared by every request of a task. */
 export interface Prompt {
   tokens: Token[];
   prefixLength: number;
 }
 
-/** renderChatMl, also marking where the system turn (and its trailing newline) ends. */
+/**
+ * Renders turns with Qwen2.5's ChatML template, ending with an open assistant turn. Text from the
+ * request is tokenized with special tokens off, so a client writing "<|im_end|>" gets plain text,
+ * never a turn boundary. Text between two special tokens is tokenized as one piece, exactly as
+ * llama.cpp tokenizes the model's own template. Also marks where the system turn (and its trailing
+ * newline) ends: those tokens are the same for every request of a task.
+ */
 export function renderChatMlPrompt(model: LlamaModel, turns: readonly PromptTurn[]): Prompt {
   const start = specialToken(model, TURN_START);
   const end = specialToken(model, TURN_END);

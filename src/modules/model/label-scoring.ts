@@ -8,17 +8,24 @@ import type { ControlledEvaluateIndexOutput, ControlledEvaluateInputItem, LlamaC
 export class LabelVocabulary {
   private readonly continuations = new Map<string, Token[][]>();
   private readonly pieces = new Map<Token, string>();
+  /** Answers by text emitted and label set: bounded by the labels' prefixes times the label subsets in use. */
+  private readonly allowed = new Map<string, Token[]>();
 
   constructor(private readonly model: LlamaModel) {}
 
   /** Tokens that may come next when `text` has been emitted so far, given the allowed labels. */
   allowedAfter(text: string, labels: readonly string[]): Token[] {
-    this.scan(labels);
-    const allowed = new Set<Token>();
-    for (const label of labels) {
-      if (label.length > text.length && label.startsWith(text)) for (const token of this.continuations.get(label)![text.length]) allowed.add(token);
+    const key = `${text}\u0000${labels.join('\u0000')}`;
+    let allowed = this.allowed.get(key);
+    if (!allowed) {
+      this.scan(labels);
+      const tokens = new Set<Token>();
+      for (const label of labels) {
+        if (label.length > text.length && label.startsWith(text)) for (const token of this.continuations.get(label)![text.length]) tokens.add(token);
+      }
+      this.allowed.set(key, (allowed = [...tokens].sort((a, b) => a - b)));
     }
-    return [...allowed].sort((a, b) => a - b);
+    return allowed;
   }
 
   piece(token: Token): string {

@@ -1,6 +1,7 @@
 import { Controller, Get, Query, UseFilters } from '@nestjs/common';
 import { SkipThrottle } from '@nestjs/throttler';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { collectGarbage } from '../../common/collect-garbage.js';
 import { HealthCheckFailedFilter } from './health-check-failed.filter.js';
 import { MemoryHealthIndicator } from './memory.health.js';
 import { MemorySnapshotService } from './memory-snapshot.service.js';
@@ -41,9 +42,8 @@ export class HealthController {
    * GC first when the process was started with --expose-gc (soak runs do; production does not).
    */
   @Get('memory')
-  memorySnapshot(@Query('gc') gc?: string) {
-    const collect = (globalThis as { gc?: () => void }).gc;
-    if (gc === 'true' && collect) collect();
+  async memorySnapshot(@Query('gc') gc?: string) {
+    if (gc === 'true') await collectGarbage();
     return this.snapshots.snapshot();
   }
 }

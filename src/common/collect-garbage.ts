@@ -1,15 +1,40 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+type GcFunction = (options?: { type: 'major' | 'minor'; execution?: 'sync' | 'async' }) => void | Promise<void>;
+
+const exposedGc = (globalThis as { gc?: GcFunction }).gc;
+let runtimeGc: GcFunction | undefined;
+
+/** True when the process was started with --expose-gc (soak runs are; production need not be). */
+export const gcExposed = (): boolean => exposedGc !== undefined;
+
+/** V8's gc(), also without --expose-gc: a new context gets it once the flag is set, as jest's leak detector does. */
+function gcFunction(): GcFunction {
+  if (exposedGc) return exposedGc;
+  if (!runtimeGc) {
+    setFlagsFromString('--expose-gc');
+    runtimeGc = runInNewContext('gc') as GcFunction;
+    setFlagsFromString('--no-expose-gc');
+  }
+  return runtimeGc;
+}
+
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * A full V8 collection when the process runs with --expose-gc, then two event-loop turns so the
- * native finalizers it queued have run: node-llama-cpp frees a sampler's 1.8 MiB candidate buffer
- * (vocabulary size x 12 bytes, one sampler per evaluation) only in its finalizer, not on dispose.
+ * A full V8 collection, then two event-loop turns so the native finalizers it queued have run:
+ * node-llama-cpp frees a sampler's 1.8 MiB candidate buffer (vocabulary size x 12 bytes, one
+ * sampler per evaluation) only in its finalizer, not on dispose. `async` marks concurrently and
+ * in steps instead of pausing the event loop for the whole collection (tens of ms).
  */
-export async function collectGarbage(): Promise<boolean> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return false;
-  gc();
+export async function collectGarbage(execution: 'sync' | 'async' = 'sync'): Promise<void> {
+  await gcFunction()({ type: 'major', execution });
   await nextTurn();
   await nextTurn();
-  return true;
+}
+
+/** A young-generation collection (well under a millisecond): frees samplers that died since the last one. */
+export function collectYoungGarbage(): void {
+  gcFunction()({ type: 'minor' });
 }

@@ -1,7 +1,7 @@
 import { Controller, Get, Query, UseFilters } from '@nestjs/common';
 import { SkipThrottle } from '@nestjs/throttler';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { collectGarbage } from '../../common/collect-garbage.js';
+import { collectGarbage, gcExposed } from '../../common/collect-garbage.js';
 import { HealthCheckFailedFilter } from './health-check-failed.filter.js';
 import { MemoryHealthIndicator } from './memory.health.js';
 import { MemorySnapshotService } from './memory-snapshot.service.js';
@@ -43,7 +43,7 @@ export class HealthController {
    */
   @Get('memory')
   async memorySnapshot(@Query('gc') gc?: string) {
-    if (gc === 'true') await collectGarbage();
+    if (gc === 'true' && gcExposed()) await collectGarbage();
     return this.snapshots.snapshot();
   }
 }

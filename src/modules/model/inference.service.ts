@@ -6,8 +6,8 @@ import type { PromptModule, PromptTurn } from '../../prompts/prompt-module.js';
 import { Prompt, renderChatMlPrompt } from './chatml.js';
 import { checkLabels, chooseLabel, LabelVocabulary, softmax } from './label-scoring.js';
 import { ModelService } from './model.service.js';
+import { SamplerGarbage } from './sampler-garbage.js';
 import { QueueFullError, RequestAbortedError } from './sequence-pool.js';
-
 import { trimReply } from './trim-reply.js';
 
 const CLIENT_CLOSED_REQUEST = 499;
@@ -54,6 +54,7 @@ async function settleAll(promises: Promise<void>[]): Promise<void> {
 @Injectable()
 export class InferenceService {
   private labelVocabulary?: LabelVocabulary;
+  private readonly samplerGarbage = new SamplerGarbage();
 
   constructor(
     private readonly models: ModelService,
@@ -99,6 +100,7 @@ export class InferenceService {
           if (signal?.aborted) throw new RequestAbortedError();
           const { chosen, scores } = await chooseLabel(sequence, prompts[item].tokens.slice(prefixLength), labels, vocabulary);
           results[item] = { label: labels[chosen], confidence: softmax(scores)[chosen] };
+          this.samplerGarbage.evaluated();
           await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
         } catch (error) {
           next = prompts.length; // the other sequences stop after their current item
@@ -117,6 +119,7 @@ export class InferenceService {
   async generate(prompt: Prompt, limits: GenerationLimits, signal?: AbortSignal): Promise<Generation> {
     const rest = prompt.tokens.slice(prompt.prefixLength);
     const generated = await this.onSequences(prompt, 1, ([sequence]) => this.decodeGreedy(sequence, rest, limits, signal), signal);
+    this.samplerGarbage.evaluated();
     const text = this.models.model.detokenize(generated.tokens);
     return {
       text: trimReply(text, limits.maxChars, generated.stopped),
@@ -159,8 +162,10 @@ export class InferenceService {
    */
   private async onSequences<T>(prompt: Prompt, wanted: number, work: (sequences: LlamaContextSequence[]) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const prefix = prompt.tokens.slice(0, prompt.prefixLength);
+    const { pool } = this.usableModel();
+    this.samplerGarbage.busy();
     try {
-      return await this.usableModel().pool.useSeveral(prefix, wanted, work, signal);
+      return await pool.useSeveral(prefix, wanted, work, signal);
     } catch (error) {
       if (error instanceof QueueFullError) {
         throw new HttpException({ message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } }, HttpStatus.SERVICE_UNAVAILABLE);
@@ -170,6 +175,8 @@ export class InferenceService {
       }
       if (error instanceof RequestAbortedError) throw new HttpException(error.message, CLIENT_CLOSED_REQUEST);
       throw error;
+    } finally {
+      if (pool.busy === 0 && pool.queued === 0) this.samplerGarbage.idle();
     }
   }
 

@@ -1,5 +1,7 @@
 import { getLlama, Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { Prompt, renderChatMlPrompt } from '../../src/modules/model/chatml.js';
+import { chooseLabel, LabelVocabulary } from '../../src/modules/model/label-scoring.js';
+import { SEQUENCE_CONTEXT_SIZE } from '../../src/prompts/index.js';
 import type { PromptTurn } from '../../src/prompts/prompt-module.js';
 
 /** node-llama-cpp alone, with the service's own settings: the in-process baseline every ratio is taken against. */
@@ -13,7 +15,7 @@ export class RawLlama {
   static async open(modelPath: string, threads: number, sequences = 1): Promise<RawLlama> {
     const llama = await getLlama({ gpu: false, build: 'never', maxThreads: threads, logLevel: 'error' as never });
     const model = await llama.loadModel({ modelPath, useMmap: false });
-    const context = await model.createContext({ sequences, contextSize: 2048 * sequences, batchSize: 512, threads });
+    const context = await model.createContext({ sequences, contextSize: SEQUENCE_CONTEXT_SIZE, batchSize: 512, threads });
     return new RawLlama(llama, model, context);
   }
 
@@ -25,16 +27,26 @@ export class RawLlama {
    * Milliseconds to evaluate each prompt after its cached system prompt (which is evaluated once,
    * alone, and kept), one after another: llama.cpp's prompt-cache behaviour, the service's work.
    */
-  async promptTimes(prompts: readonly Prompt[]): Promise<number[]> {
+  async promptTimes(prompts: readonly Prompt[], evaluate = evaluateRest): Promise<number[]> {
     const times: number[] = [];
     await this.onCachedSequences(prompts[0], 1, async ([sequence], prefixLength) => {
       for (const prompt of prompts) {
         const started = performance.now();
-        await evaluateRest(sequence, prompt, prefixLength);
+        await evaluate(sequence, prompt, prefixLength);
         times.push(performance.now() - started);
       }
     });
     return times;
+  }
+
+  /** Like promptTimes, doing the service's whole classification: the label choice, second decode included where it needs one. */
+  async classificationTimes(prompts: readonly Prompt[], labels: readonly string[]): Promise<number[]> {
+    const vocabulary = new LabelVocabulary(this.model);
+    vocabulary.allowedAfter('', labels);
+    return this.promptTimes(prompts, async (sequence, prompt, prefixLength) => {
+      await chooseLabel(sequence, prompt.tokens.slice(prefixLength), labels, vocabulary);
+      await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
+    });
   }
 
   /** Prompt tokens per second (cached system prompt excluded) with `sequences` prompts evaluated at once, sharing decode batches. */
@@ -56,6 +68,26 @@ export class RawLlama {
     try {
       for (const sequence of sequences) await sequence.evaluateWithoutGeneratingNewTokens(first.tokens.slice(0, first.prefixLength));
       await run(sequences, first.prefixLength);
+    } finally {
+      for (const sequence of sequences) await sequence.dispose();
+    }
+  }
+
+  /**
+   * Generated tokens per second, prompt time included, of greedy generations of `tokens` tokens
+   * after each prompt (system prompts evaluated first, untimed), all at once so their decode steps
+   * share batches, as the service's concurrent chats do.
+   */
+  async generationRate(prompts: readonly Prompt[], tokens: number): Promise<number> {
+    const sequences = prompts.map(() => this.context.getSequence());
+    try {
+      await Promise.all(sequences.map((sequence, i) => sequence.evaluateWithoutGeneratingNewTokens(prompts[i].tokens.slice(0, prompts[i].prefixLength))));
+      const started = performance.now();
+      await Promise.all(sequences.map(async (sequence, i) => {
+        let count = 0;
+        for await (const _token of sequence.evaluate(prompts[i].tokens.slice(prompts[i].prefixLength), { temperature: 0 })) if (++count >= tokens) break;
+      }));
+      return (prompts.length * tokens) / ((performance.now() - started) / 1000);
     } finally {
       for (const sequence of sequences) await sequence.dispose();
     }

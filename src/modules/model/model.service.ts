@@ -3,15 +3,11 @@ import { basename } from 'node:path';
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { getLlama, Llama, LlamaContext, LlamaLogLevel, LlamaModel } from 'node-llama-cpp';
 import { AppConfig } from '../../config/app-config.js';
-import { PROMPT_MODULES } from '../../prompts/index.js';
+import { SEQUENCE_CONTEXT_SIZE } from '../../prompts/index.js';
 import { DecodeLock } from './decode-lock.js';
 import { SequencePool } from './sequence-pool.js';
 
 export type ModelState = 'not_loaded' | 'loading' | 'ready' | 'draining' | 'failed' | 'closed';
-
-/** Per-sequence context: the largest prompt plus the largest answer any task may need. */
-export const SEQUENCE_CONTEXT_SIZE =
-  Math.ceil(Math.max(...PROMPT_MODULES.map((m) => m.maxInputTokens + m.maxOutputTokens)) / 256) * 256;
 
 export class ModelFileError extends Error {}
 

@@ -69,14 +69,16 @@ async function sentiment(): Promise<void> {
   await raw.promptTimes(prompts.slice(0, 5));
   const rawTimes = await raw.promptTimes(prompts);
   const rawBatchedRate = await raw.batchedRate(prompts, 4);
+  const rawBatch128Rate = await raw.batch128Rate(prompts);
   await raw.close();
   const tokens = restTokens(prompts);
   const rawRate = tokens / (rawTimes.reduce((a, b) => a + b, 0) / 1000);
   const rawP50 = percentile(rawTimes, 50);
+  report({ bench: 'sentiment.raw', sequentialTokensPerS: round(rawRate, 1), fourSequencesTokensPerS: round(rawBatchedRate, 1), batch128TokensPerS: round(rawBatch128Rate, 1), p50Ms: round(rawP50) });
   const batchItems = Array.from({ length: 64 }, (_, i) => ({ text: texts[i % texts.length] }));
   const batchTokens = restTokens(batchItems.map((_, i) => prompts[i % prompts.length]));
   for (const mode of ['deterministic', 'throughput'] as const) {
-    const [baseline, baselineName] = mode === 'deterministic' ? [rawRate, 'raw sequential rate'] : [rawBatchedRate, 'raw 4-sequence batched rate'];
+    const [baseline, baselineName] = mode === 'deterministic' ? [rawRate, 'raw sequential rate'] : [rawBatch128Rate, 'raw batch-128 prompt rate'];
     const ratioTo = (rate: number) => ({ promptTokensPerS: round(rate, 1), baselineTokensPerS: round(baseline, 1), ratio: round(rate / baseline, 3) });
     await withServer(values.model!, { SENTIMENT_BATCHING: mode }, async (server) => {
       for (const text of texts.slice(0, 5)) await post(server, '/v1/sentiment', { text });

@@ -63,6 +63,25 @@ export class RawLlama {
     return prompts.reduce((sum, p) => sum + p.tokens.length - p.prefixLength, 0) / seconds;
   }
 
+  /**
+   * Prompt tokens per second evaluating 128 tokens at a time in one sequence (the prompts' own
+   * tokens after the system prompt, run together): llama.cpp's batch-128 prompt rate.
+   */
+  async batch128Rate(prompts: readonly Prompt[], rounds = 8): Promise<number> {
+    const chunk = prompts.flatMap((p) => p.tokens.slice(p.prefixLength)).slice(0, 128);
+    if (chunk.length < 128) throw new Error('batch128Rate needs at least 128 prompt tokens');
+    let seconds = 0;
+    await this.onCachedSequences(prompts[0], 1, async ([sequence], prefixLength) => {
+      for (let round = 0; round <= rounds; round++) {
+        const started = performance.now();
+        await sequence.evaluateWithoutGeneratingNewTokens(chunk);
+        if (round > 0) seconds += (performance.now() - started) / 1000; // round 0 warms up
+        await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
+      }
+    });
+    return (128 * rounds) / seconds;
+  }
+
   private async onCachedSequences(first: Prompt, count: number, run: (sequences: LlamaContextSequence[], prefixLength: number) => Promise<void>): Promise<void> {
     const sequences = Array.from({ length: count }, () => this.context.getSequence());
     try {

@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-type GcFunction = (options?: { type: 'major' | 'minor'; execution?: 'sync' | 'async' }) => void | Promise<void>;
+type GcFunction = (options?: { type: 'minor' }) => void;
 
 const exposedGc = (globalThis as { gc?: GcFunction }).gc;
 let runtimeGc: GcFunction | undefined;
@@ -25,11 +25,12 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 /**
  * A full V8 collection, then two event-loop turns so the native finalizers it queued have run:
  * node-llama-cpp frees a sampler's 1.8 MiB candidate buffer (vocabulary size x 12 bytes, one
- * sampler per evaluation) only in its finalizer, not on dispose. `async` marks concurrently and
- * in steps instead of pausing the event loop for the whole collection (tens of ms).
+ * sampler per evaluation) only in its finalizer, not on dispose. Plain gc(): with
+ * `{type: 'major'}` those buffers stayed (the tiny soak's slope went from flat to 180 MiB per
+ * 1,000 requests).
  */
-export async function collectGarbage(execution: 'sync' | 'async' = 'sync'): Promise<void> {
-  await gcFunction()({ type: 'major', execution });
+export async function collectGarbage(): Promise<void> {
+  gcFunction()();
   await nextTurn();
   await nextTurn();
 }

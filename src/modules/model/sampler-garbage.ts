@@ -32,6 +32,6 @@ export class SamplerGarbage {
   /** The pool has nothing to do: collect everything once it has stayed that way for a moment. */
   idle(): void {
     clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void collectGarbage('async'), this.idleDelayMs).unref();
+    this.idleTimer = setTimeout(() => void collectGarbage(), this.idleDelayMs).unref();
   }
 }

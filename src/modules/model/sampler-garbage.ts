@@ -17,9 +17,8 @@ export class SamplerGarbage {
     private readonly idleDelayMs = 1000,
   ) {}
 
-  evaluated(count = 1): void {
-    this.sinceCollection += count;
-    if (this.sinceCollection < this.evaluationsPerCollection) return;
+  evaluated(): void {
+    if (++this.sinceCollection < this.evaluationsPerCollection) return;
     this.sinceCollection = 0;
     collectYoungGarbage();
   }

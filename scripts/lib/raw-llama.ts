@@ -26,27 +26,29 @@ export class RawLlama {
   /**
    * Milliseconds to evaluate each prompt after its cached system prompt (which is evaluated once,
    * alone, and kept), one after another: llama.cpp's prompt-cache behaviour, the service's work.
+   * `between` runs untimed after each prompt (for measurements interleaved with this one).
    */
-  async promptTimes(prompts: readonly Prompt[], evaluate = evaluateRest): Promise<number[]> {
+  async promptTimes(prompts: readonly Prompt[], evaluate = evaluateRest, between?: (item: number) => Promise<void>): Promise<number[]> {
     const times: number[] = [];
     await this.onCachedSequences(prompts[0], 1, async ([sequence], prefixLength) => {
-      for (const prompt of prompts) {
+      for (const [item, prompt] of prompts.entries()) {
         const started = performance.now();
         await evaluate(sequence, prompt, prefixLength);
         times.push(performance.now() - started);
+        await between?.(item);
       }
     });
     return times;
   }
 
   /** Like promptTimes, doing the service's whole classification: the label choice, second decode included where it needs one. */
-  async classificationTimes(prompts: readonly Prompt[], labels: readonly string[]): Promise<number[]> {
+  async classificationTimes(prompts: readonly Prompt[], labels: readonly string[], between?: (item: number) => Promise<void>): Promise<number[]> {
     const vocabulary = new LabelVocabulary(this.model);
     vocabulary.allowedAfter('', labels);
     return this.promptTimes(prompts, async (sequence, prompt, prefixLength) => {
       await chooseLabel(sequence, prompt.tokens.slice(prefixLength), labels, vocabulary);
       await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
-    });
+    }, between);
   }
 
   /** Prompt tokens per second (cached system prompt excluded) with `sequences` prompts evaluated at once, sharing decode batches. */

@@ -222,14 +222,20 @@ async function overhead(): Promise<void> {
   }
 }
 
-/** RSS once the service is idle again after a load like production's: single and batch classifications and chats at once. */
+/**
+ * RSS once the service is idle again after a load like production's: single classifications,
+ * a batch of the longest dev-set reviews (~800 tokens: prompt batches fill the compute buffer)
+ * and two chats, one with a long message, all at once.
+ */
 async function memory(): Promise<void> {
   const texts = tweets(64);
+  const longest = loadDevSets(join(process.cwd(), '..', 'shared', 'data')).flatMap((set) => set.rows.map((row) => row.text)).sort((a, b) => b.length - a.length).slice(0, 8);
   await withServer(values.model!, {}, async (server) => {
     await Promise.all([
       drive(server, texts, 4),
-      post(server, '/v1/sentiment/batch', { items: texts.map((text) => ({ text })) }),
-      ...Array.from({ length: 2 }, (_, i) => post(server, '/v1/chat', { messages: [{ role: 'user', content: `Where is my order ${i}?` }] })),
+      post(server, '/v1/sentiment/batch', { items: longest.map((text) => ({ text })) }),
+      post(server, '/v1/chat', { messages: [{ role: 'user', content: longest[0] }] }),
+      post(server, '/v1/chat', { messages: [{ role: 'user', content: 'Where is my order?' }] }),
     ]);
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const snapshot = (await (await fetch(`${server.url}/health/memory`)).json()) as { rssBytes: number; rssAnonBytes: number; heapUsedBytes: number };

@@ -16,6 +16,12 @@ describe('configuration', () => {
     expect(config).toMatchObject({ port: 9000, sequences: 8, logContent: true, threads: 1 });
   });
 
+  it('sizes SEQUENCES to the threads unless set', () => {
+    expect([1, 2, 3, 4, 16].map((cpus) => new AppConfig(parseEnvironment({}), cpus).sequences)).toEqual([2, 4, 6, 8, 8]);
+    expect(new AppConfig(parseEnvironment({ THREADS: '1' }), 4).sequences).toBe(2);
+    expect(new AppConfig(parseEnvironment({ SEQUENCES: '3' }), 16).sequences).toBe(3);
+  });
+
   it('lowers THREADS to the CPU quota and remembers what was asked', () => {
     const config = new AppConfig(parseEnvironment({ THREADS: '16' }), 2);
     expect(config.threads).toBe(2);

@@ -37,8 +37,9 @@ export class Environment {
   @IsOptional() @IsInt() @Min(1)
   THREADS?: number;
 
-  @IsInt() @Min(1) @Max(64)
-  SEQUENCES: number = 4;
+  /** Defaults to two per thread, at most 8 (see AppConfig). */
+  @IsOptional() @IsInt() @Min(1) @Max(64)
+  SEQUENCES?: number;
 
   /** A request still unanswered after this long gets 504 and gives its sequence back. */
   @IsInt() @Min(100) @Max(600000)

@@ -7,6 +7,7 @@ describe('configuration', () => {
     expect(config).toMatchObject({
       port: 8080, host: '0.0.0.0', threads: 2, sequences: 4, batchSize: 512,
       chatMaxTokens: 64, chatMaxChars: 60, maxBodyBytes: 1048576, logLevel: 'info', logContent: false,
+      readyMaxRssBytes: 1100 * 1048576, readyMaxAnonSwapBytes: 1100 * 1048576,
     });
     expect(config.modelPath.endsWith(DEFAULT_MODEL_PATH)).toBe(true);
   });

@@ -77,8 +77,9 @@ export class Environment {
   @IsInt() @Min(0)
   READY_MAX_RSS_MB: number = 1100;
 
+  /** As high as the RSS ceiling: anonymous memory is most of RSS here, and swapped-out pages still count. */
   @IsInt() @Min(0)
-  READY_MAX_ANON_SWAP_MB: number = 700;
+  READY_MAX_ANON_SWAP_MB: number = 1100;
 
   @IsInt() @Min(0)
   READY_MAX_HEAP_MB: number = 256;

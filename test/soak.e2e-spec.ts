@@ -1,11 +1,22 @@
 import { startServerProcess } from '../scripts/lib/server-process.js';
-import { runSoak, slope } from '../scripts/lib/soak.js';
+import { floorOf, runSoak, slope } from '../scripts/lib/soak.js';
 import { TINY_MODEL } from './support/test-app.js';
 
 describe('soak (short version on the tiny model)', () => {
-  it('fits the memory slope by least squares', () => {
-    expect(slope([{ x: 0, y: 10 }, { x: 1, y: 12 }, { x: 2, y: 14 }])).toBeCloseTo(2);
-    expect(slope([{ x: 0, y: 5 }, { x: 1, y: 5 }])).toBe(0);
+  it('fits the memory slope by least squares, with its standard error', () => {
+    expect(slope([{ x: 0, y: 10 }, { x: 1, y: 12 }, { x: 2, y: 14 }])).toEqual({ slope: 2, standardError: 0 });
+    expect(slope([{ x: 0, y: 5 }, { x: 1, y: 5 }])).toEqual({ slope: 0, standardError: 0 });
+    const noisy = slope([0, 2, 0, 2].map((y, x) => ({ x, y })));
+    expect(noisy.slope).toBeCloseTo(0.4);
+    expect(noisy.standardError).toBeCloseTo(Math.sqrt(0.32));
+  });
+
+  it('fits the floor under allocator spikes, which still follows a real leak', () => {
+    const spiky = [0, 30, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0].map((spike, x) => ({ x, y: 200 + spike }));
+    expect(slope(spiky).slope).not.toBe(0);
+    expect(floorOf(spiky, 4).map((p) => p.y)).toEqual([200, 200, 200, 200]);
+    const leaking = spiky.map((p) => ({ x: p.x, y: p.y + 3 * p.x }));
+    expect(slope(floorOf(leaking, 4)).slope).toBeCloseTo(3);
   });
 
   it('serves ~1,500 mixed requests with no 5xx, every bad request its 4xx, and no memory growth', async () => {
@@ -22,6 +33,8 @@ describe('soak (short version on the tiny model)', () => {
       expect(report.requests).toBe(Number(process.env.SOAK_N ?? 1500));
       for (const status of ['200', '400', '413', '415', 'aborted']) expect(report.byStatus[status]).toBeGreaterThan(0);
       expect(report.memory.samples).toBeGreaterThan(10);
+      expect(report.memory.busySequencesAtSamples).toBe(0); // memory is read between requests, not during them
+      expect(report.memory.slopeStandardErrorKiB).toBeGreaterThan(0);
       expect(report.memory.slopeKiBPer1000).toBeLessThanOrEqual(64 * 1024);
       expect(report.pass).toBe(true);
       expect((await fetch(`${server.url}/health/ready`)).status).toBe(200);

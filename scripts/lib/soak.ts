@@ -42,7 +42,7 @@ export function slope(points: ReadonlyArray<{ x: number; y: number }>): { slope:
 /**
  * The floor memory returns to between requests: the lowest point of each of `windows` runs of
  * consecutive samples. Leaked memory raises the floor; memory freed but kept by the allocator
- * (measured: +5 to +37 MiB in one idle sample of five, gone by the next) only adds spikes above it.
+ * (measured: +5 to +37 MiB in about one idle sample in four, gone by the next) only adds spikes above it.
  */
 export function floorOf<T extends { y: number }>(points: readonly T[], windows: number): T[] {
   const size = Math.max(1, Math.ceil(points.length / windows));

@@ -10,7 +10,7 @@ import type { Prompt } from '../src/modules/model/chatml.js';
 import { chooseLabel, LabelVocabulary } from '../src/modules/model/label-scoring.js';
 import { SENTIMENT_LABELS, SentimentLabel, sentimentPrompt } from '../src/prompts/sentiment.prompt.js';
 import { chatPrompt } from '../src/prompts/chat.prompt.js';
-import { loadDevSets } from './lib/dev-sets.js';
+import { DEV_DATA_DIR, loadDevSets } from './lib/dev-sets.js';
 import { GrammarLabeler } from './lib/grammar-labels.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from './lib/server-process.js';
@@ -25,7 +25,7 @@ const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
 
 /** Short customer tweets from the English dev set (the reference workload). */
 function tweets(count: number): string[] {
-  const file = join(process.cwd(), '..', 'shared', 'data', 'sentiment-dev-en-airline.jsonl');
+  const file = join(DEV_DATA_DIR, 'sentiment-dev-en-airline.jsonl');
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
   return lines.slice(0, count).map((line) => (JSON.parse(line) as { text: string }).text);
 }
@@ -138,7 +138,7 @@ async function labels(): Promise<void> {
   const grammar = await GrammarLabeler.open(raw.model);
   const vocabulary = new LabelVocabulary(raw.model);
   const sequence = raw.context.getSequence();
-  for (const set of loadDevSets(join(process.cwd(), '..', 'shared', 'data'), Number(values.rows))) {
+  for (const set of loadDevSets(DEV_DATA_DIR, Number(values.rows))) {
     let agree = 0;
     let correct = 0;
     const singlePassMs: number[] = [];
@@ -229,7 +229,7 @@ async function overhead(): Promise<void> {
  */
 async function memory(): Promise<void> {
   const texts = tweets(64);
-  const longest = loadDevSets(join(process.cwd(), '..', 'shared', 'data')).flatMap((set) => set.rows.map((row) => row.text)).sort((a, b) => b.length - a.length).slice(0, 8);
+  const longest = loadDevSets(DEV_DATA_DIR).flatMap((set) => set.rows.map((row) => row.text)).sort((a, b) => b.length - a.length).slice(0, 8);
   await withServer(values.model!, {}, async (server) => {
     await Promise.all([
       drive(server, texts, 4),

@@ -2,6 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { SENTIMENT_LABELS, SentimentLabel } from '../../src/prompts/sentiment.prompt.js';
 
+/** Where the labelled dev sets live: ../shared/data beside the checkout (scripts run from its root). */
+export const DEV_DATA_DIR = join(process.cwd(), '..', 'shared', 'data');
+
 export interface DevSet {
   name: string;
   /** The labels the set uses (the Chinese sets have no neutral), in the prompt module's order. */

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEV_DATA_DIR } from './dev-sets.js';
 
 /** One soak request: what to send and which statuses count as correct. */
 export interface SoakRequest {
@@ -21,7 +22,7 @@ const FALLBACK_TEXTS = [
 ];
 
 /** Texts from ../shared/data when it is there (the labelled dev sets), else a few built-in ones. */
-export function loadSoakTexts(dataDir = join(process.cwd(), '..', 'shared', 'data')): string[] {
+export function loadSoakTexts(dataDir = DEV_DATA_DIR): string[] {
   if (!existsSync(dataDir)) return FALLBACK_TEXTS;
   const files = ['sentiment-dev-en-airline.jsonl', 'sentiment-dev-zh-waimai.jsonl', 'sentiment-dev-zh-hotel.jsonl'];
   const texts = files

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadSoakTexts, soakRequest, SoakRequest } from './soak-traffic.js';
 
 export interface SoakOptions {
@@ -89,7 +90,7 @@ async function sampleIdleMemory(url: string, requests: number): Promise<MemorySa
   for (let waited = 0; waited < 30_000; waited += 20) {
     const { activeSequences, queueLength } = await readMemory(url, false);
     if (activeSequences === 0 && queueLength === 0) break; // an aborted request may still hold one briefly
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
   const snapshot = await readMemory(url, true);
   return { requests, anonSwapKiB: (snapshot.rssAnonBytes + snapshot.swapBytes) / 1024, rssKiB: snapshot.rssBytes / 1024, busySequences: snapshot.activeSequences };
@@ -113,7 +114,7 @@ export async function runSoak(options: SoakOptions) {
   const pauseAndSample = (at: number) => {
     const sampled: Promise<void> = (paused ?? Promise.resolve())
       .then(async () => {
-        while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        while (inFlight > 0) await sleep(5);
         samples.push(await sampleIdleMemory(options.url, at));
       })
       .finally(() => {

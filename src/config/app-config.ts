@@ -9,7 +9,7 @@ const list = (value: string) => value.split(',').map((item) => item.trim()).filt
  * Two sequences per thread, at most 8: chats generating at once share decode batches (4 on 2
  * threads gain 1.68x), and each sequence holds its own KV cache (21 MiB on Qwen2.5-0.5B).
  */
-export const defaultSequences = (threads: number) => Math.min(2 * threads, 8);
+const defaultSequences = (threads: number) => Math.min(2 * threads, 8);
 
 /** Validated, derived settings; the one object every module reads its configuration from. */
 export class AppConfig {

@@ -230,7 +230,8 @@ async function overhead(): Promise<void> {
 async function memory(): Promise<void> {
   const texts = tweets(64);
   const longest = loadDevSets(DEV_DATA_DIR).flatMap((set) => set.rows.map((row) => row.text)).sort((a, b) => b.length - a.length).slice(0, 8);
-  await withServer(values.model!, {}, async (server) => {
+  // 8 x ~800 tokens take ~45 s at the Q4_K_M layout's ~150 prompt tok/s: past the default deadline.
+  await withServer(values.model!, { REQUEST_TIMEOUT_MS: '120000' }, async (server) => {
     await Promise.all([
       drive(server, texts, 4),
       post(server, '/v1/sentiment/batch', { items: longest.map((text) => ({ text })) }),

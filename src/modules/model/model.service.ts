@@ -103,9 +103,9 @@ export class ModelService implements OnApplicationShutdown {
         logLevel: LlamaLogLevel.warn,
         logger: (level, message) => this.logger.warn({ event: 'llama_log', level, message: message.trim() }),
       });
-      // No mmap: llama.cpp's CPU backend repacks the 4-bit weights into its own buffer for faster
-      // kernels, so mapped file pages would only double the weights in RSS (888 → 697 MiB measured
-      // on the 0.5B-shaped fixture), at no speed cost.
+      // No mmap: llama.cpp's CPU backend repacks Q4_0/Q4_K weights into its own buffer for faster
+      // kernels, so their mapped file pages would only double them in RSS (a Q4_0 0.5B: 888 → 697 MiB;
+      // the Q4_K_M layout, only ffn_down repacked: 806 → 786 MiB), at no speed cost.
       this.loadedModel = await this.llama.loadModel({ modelPath: this.config.modelPath, useMmap: false });
       this.context = await this.loadedModel.createContext({
         sequences: this.config.sequences,

@@ -1,4 +1,5 @@
 import { SENTIMENT_LABELS } from '../src/prompts/sentiment.prompt.js';
+import { watchDecodeBatches } from './support/decode-batch-watch.js';
 import { watchDecodeLock } from './support/decode-lock-watch.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from './support/test-app.js';
 
@@ -54,5 +55,39 @@ describe('SENTIMENT_BATCHING=throughput', () => {
     expect(seen.shared).toBeGreaterThanOrEqual(12);
     expect(seen.exclusive).toBeLessThanOrEqual(3); // only system prompts of sequences that did not hold it yet
     expect(seen.maxConcurrentShared).toBeGreaterThan(1);
+  });
+
+  it('evaluates a batch in rounds of one micro-batch: prompts padded to one length, sequences in id order', async () => {
+    // The sequences fall idle in the order 2, 0, 1, 3, which is the order a batch would take them in.
+    const { pool } = t.models;
+    const finish: Array<() => void> = [];
+    const held = [0, 1, 2, 3].map(() => pool.use([], () => new Promise<void>((resolve) => finish.push(resolve))));
+    await until(() => finish.length === 4);
+    for (const sequence of [2, 0, 1, 3]) {
+      finish[sequence]();
+      await held[sequence];
+    }
+    const watch = watchDecodeBatches(t.models);
+    const res = await t.post('/v1/sentiment/batch', { items: items(12) });
+    watch.stop();
+    expect(res.statusCode).toBe(200);
+    // Prompt rounds: not the system prompts (one sequence each) nor a second label step (one token
+    // each, where the first token starts two labels).
+    const rounds = watch.batches.filter((batch) => batch.length > 1 && batch.some((part) => part.tokens > 1));
+    expect(rounds).toHaveLength(3);
+    for (const round of rounds) {
+      expect(round.map((part) => part.sequence)).toEqual([0, 1, 2, 3]);
+      expect(new Set(round.map((part) => part.tokens)).size).toBe(1);
+    }
+    expect(new Set(rounds.map((round) => round[0].tokens)).size).toBe(3); // the texts' lengths differ: padding was needed
+  });
+
+  it('gives a batch the labels and confidences of the same texts classified one at a time', async () => {
+    const batch = (await t.post('/v1/sentiment/batch', { items: items(12) })).json().results;
+    for (const [item, { text }] of items(12).entries()) {
+      const single = (await t.post('/v1/sentiment', { text })).json();
+      expect(batch[item].label).toBe(single.label);
+      expect(batch[item].confidence).toBeCloseTo(single.confidence, 3);
+    }
   });
 });

@@ -84,7 +84,10 @@ export class InferenceService {
    * evaluation holds the decode lock exclusively, so its batches never mix with another request's
    * tokens and the same prompt always gets bit-identical scores; with SENTIMENT_BATCHING=throughput
    * evaluations share batches (faster under load, repeatable only to float rounding) and a batch
-   * spreads over the sequences idle when it starts.
+   * spreads over the sequences idle when it starts, in rounds of similar-length prompts padded to
+   * the same length: llama.cpp gives each sequence its own KV stream and cuts a multi-sequence
+   * batch into micro-batches of equal tokens per sequence, so ragged prompts leave small, slow
+   * micro-batches behind (see README, Benchmarks).
    */
   async classify(prompts: readonly Prompt[], labels: readonly string[], signal?: AbortSignal): Promise<Classification[]> {
     const { model } = this.usableModel();
@@ -93,27 +96,30 @@ export class InferenceService {
     const vocabulary = this.labelVocabulary;
     const shareBatches = this.config.sentimentBatching === 'throughput';
     const prefixLength = prompts[0].prefixLength;
+    const rests = prompts.map((prompt) => prompt.tokens.slice(prefixLength));
     const results: Classification[] = [];
-    let next = 0;
-    const drain = async (sequence: LlamaContextSequence) => {
-      for (let item = next++; item < prompts.length; item = next++) {
-        const release = await (shareBatches ? this.models.decodeLock.shared() : this.models.decodeLock.exclusive());
-        try {
-          if (signal?.aborted) throw new RequestAbortedError();
-          const { chosen, scores } = await chooseLabel(sequence, prompts[item].tokens.slice(prefixLength), labels, vocabulary);
-          results[item] = { label: labels[chosen], confidence: softmax(scores)[chosen] };
-          this.samplerGarbage.evaluated();
-          await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
-        } catch (error) {
-          next = prompts.length; // the other sequences stop after their current item
-          throw error;
-        } finally {
-          release();
-        }
+    const classifyOn = async (sequence: LlamaContextSequence, item: number, padding: number) => {
+      const release = await (shareBatches ? this.models.decodeLock.shared() : this.models.decodeLock.exclusive());
+      try {
+        if (signal?.aborted) throw new RequestAbortedError();
+        const { chosen, scores } = await chooseLabel(sequence, rests[item], labels, vocabulary, padding);
+        results[item] = { label: labels[chosen], confidence: softmax(scores)[chosen] };
+        this.samplerGarbage.evaluated();
+        await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
+      } finally {
+        release();
+      }
+    };
+    const classifyAll = async (sequences: LlamaContextSequence[]) => {
+      const byLength = rests.map((_, item) => item).sort((a, b) => rests[a].length - rests[b].length);
+      for (let start = 0; start < byLength.length; start += sequences.length) {
+        const round = byLength.slice(start, start + sequences.length);
+        const longest = Math.max(...round.map((item) => rests[item].length));
+        await settleAll(round.map((item, k) => classifyOn(sequences[k], item, longest - rests[item].length)));
       }
     };
     const wanted = shareBatches ? prompts.length : 1;
-    await this.onSequences(prompts[0], wanted, (sequences) => settleAll(sequences.map(drain)), signal);
+    await this.onSequences(prompts[0], wanted, classifyAll, signal);
     return results;
   }
 

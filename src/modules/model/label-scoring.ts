@@ -84,12 +84,22 @@ function greedy(logits: Map<Token, number>, allowed: readonly Token[]): Token {
  * only when that token starts several labels ("n": negative, neutral) is it evaluated and the best
  * continuation taken, and so on. Tokens evaluated after the prompt are erased again. The caller
  * holds the sequence and the decode lock.
+ *
+ * `padding` filler tokens after the prompt (its last token repeated; which one does not matter)
+ * let prompts of different lengths on several sequences fill one micro-batch (see classify in
+ * throughput mode). They come after the position whose logits are read, and attention is causal,
+ * so they change nothing but the batch's shape (and with it, float rounding).
  */
-export async function chooseLabel(sequence: LlamaContextSequence, rest: readonly Token[], labels: readonly string[], vocabulary: LabelVocabulary): Promise<LabelChoice> {
+export async function chooseLabel(sequence: LlamaContextSequence, rest: readonly Token[], labels: readonly string[], vocabulary: LabelVocabulary, padding = 0): Promise<LabelChoice> {
   let allowed = vocabulary.allowedAfter('', labels);
-  const promptItems: ControlledEvaluateInputItem[] = [...rest.slice(0, -1), withNextLogits(rest[rest.length - 1], allowed)];
+  const filler = Array<Token>(padding).fill(rest[rest.length - 1]);
+  const promptItems: ControlledEvaluateInputItem[] = [...rest.slice(0, -1), withNextLogits(rest[rest.length - 1], allowed), ...filler];
   let logits = logitsOf((await sequence.controlledEvaluate(promptItems))[rest.length - 1]);
-  const promptEnd = sequence.nextTokenIndex;
+  const promptEnd = sequence.nextTokenIndex - padding;
+  const eraseAfterPrompt = async () => {
+    if (sequence.nextTokenIndex > promptEnd) await sequence.eraseContextTokenRanges([{ start: promptEnd, end: sequence.nextTokenIndex }]);
+  };
+  await eraseAfterPrompt();
   const firstLogits = logits;
   const scores = labels.map((label) => Math.max(...vocabulary.allowedAfter('', [label]).map((token) => firstLogits.get(token)!)));
 
@@ -100,9 +110,8 @@ export async function chooseLabel(sequence: LlamaContextSequence, rest: readonly
     // Once one label alone starts with the text, every grammar path leads to it: no need to decode on.
     const reachable = labels.filter((label) => label.startsWith(text));
     if (reachable.length === 1) {
-      const chosen = labels.indexOf(reachable[0]);
-      if (sequence.nextTokenIndex > promptEnd) await sequence.eraseContextTokenRanges([{ start: promptEnd, end: sequence.nextTokenIndex }]);
-      return { chosen, scores };
+      await eraseAfterPrompt();
+      return { chosen: labels.indexOf(reachable[0]), scores };
     }
     allowed = vocabulary.allowedAfter(text, labels);
     logits = logitsOf((await sequence.controlledEvaluate([withNextLogits(token, allowed)]))[0]);

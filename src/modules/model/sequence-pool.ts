@@ -80,6 +80,9 @@ export class SequencePool {
     const key = prefix.join(',');
     const held = [this.takeIdle(key) ?? (await this.waitInLine(signal))];
     while (held.length < wanted && this.idle.length > 0) held.push(this.takeIdle(key)!);
+    // Creation order is llama.cpp's sequence id order; a batch of several sequences makes one
+    // micro-batch only from consecutive ids in increasing order.
+    held.sort((a, b) => this.sequences.indexOf(a) - this.sequences.indexOf(b));
     try {
       await Promise.all(held.map((sequence) => this.holdOnly(sequence, prefix, key)));
       return await work(held);

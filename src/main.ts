@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createApp } from './app.factory.js';
 import { drainOnSignals } from './common/graceful-shutdown.js';
 import { JsonLogger } from './common/json-logger.js';
+import { mallocTrimAvailable } from './common/malloc-trim.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigError } from './config/environment.js';
 import { ModelPullError, progressBar, pullModel } from './model-pull/pull-model.js';
@@ -23,6 +24,9 @@ async function bootstrap(): Promise<void> {
   checkModelFile(config.modelPath);
   const logger = new JsonLogger(config.logLevel);
   logger.log({ event: 'config', ...config.forLog() }, 'Bootstrap');
+  if (!mallocTrimAvailable()) {
+    logger.warn({ event: 'malloc_trim_unavailable', effect: 'memory freed by native code stays resident until reused' }, 'Config');
+  }
   if (config.threadsClampedFrom) {
     logger.warn({ event: 'threads_clamped', requested: config.threadsClampedFrom, used: config.threads }, 'Config');
   }

@@ -1,7 +1,7 @@
 import { Controller, Get, Query, UseFilters } from '@nestjs/common';
 import { SkipThrottle } from '@nestjs/throttler';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { collectGarbage, gcExposed } from '../../common/collect-garbage.js';
+import { gcExposed, releaseFreedMemory } from '../../common/collect-garbage.js';
 import { HealthCheckFailedFilter } from './health-check-failed.filter.js';
 import { MemoryHealthIndicator } from './memory.health.js';
 import { MemorySnapshotService } from './memory-snapshot.service.js';
@@ -39,11 +39,12 @@ export class HealthController {
 
   /**
    * The same figures as the periodic memory_snapshot log line, on demand. `?gc=true` runs a full
-   * GC first when the process was started with --expose-gc (soak runs do; production does not).
+   * GC and malloc_trim first when the process was started with --expose-gc (soak runs are;
+   * production need not be).
    */
   @Get('memory')
   async memorySnapshot(@Query('gc') gc?: string) {
-    if (gc === 'true' && gcExposed()) await collectGarbage();
+    if (gc === 'true' && gcExposed()) await releaseFreedMemory();
     return this.snapshots.snapshot();
   }
 }

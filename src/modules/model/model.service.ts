@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { getLlama, Llama, LlamaContext, LlamaLogLevel, LlamaModel } from 'node-llama-cpp';
+import { releaseFreedMemory } from '../../common/collect-garbage.js';
 import { AppConfig } from '../../config/app-config.js';
 import { SEQUENCE_CONTEXT_SIZE } from '../../prompts/index.js';
 import { DecodeLock } from './decode-lock.js';
@@ -117,6 +118,8 @@ export class ModelService implements OnApplicationShutdown {
       this.sequencePool = new SequencePool(sequences, this.config.maxQueue, this.decodeLock, this.config.prefixCache);
       this.loadMs = Date.now() - started;
       this.state = 'ready';
+      // The loader's buffers (GGUF metadata, tensor reads) are freed by now but still resident.
+      void releaseFreedMemory();
       this.logger.log({ event: 'model_loaded', ...this.describe() });
     } catch (error) {
       this.state = 'failed';

@@ -1,4 +1,4 @@
-import { collectGarbage, collectYoungGarbage } from '../../common/collect-garbage.js';
+import { collectYoungGarbage, releaseFreedMemory } from '../../common/collect-garbage.js';
 
 /**
  * Keeps the native memory of finished evaluations from piling up. Each node-llama-cpp evaluation
@@ -6,7 +6,8 @@ import { collectGarbage, collectYoungGarbage } from '../../common/collect-garbag
  * V8 cannot see that memory and this service allocates little JavaScript, so without help a
  * burst (one 64-item batch) left ~100 MiB waiting for the next collection. A young-generation
  * collection every `evaluationsPerCollection` evaluations caps the backlog (samplers die young),
- * and a full one once the pool has been idle for `idleDelayMs` returns the rest.
+ * and a full one plus malloc_trim once the pool has been idle for `idleDelayMs` returns the rest
+ * to the OS.
  */
 export class SamplerGarbage {
   private sinceCollection = 0;
@@ -28,9 +29,9 @@ export class SamplerGarbage {
     clearTimeout(this.idleTimer);
   }
 
-  /** The pool has nothing to do: collect everything once it has stayed that way for a moment. */
+  /** The pool has nothing to do: release everything once it has stayed that way for a moment. */
   idle(): void {
     clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void collectGarbage(), this.idleDelayMs).unref();
+    this.idleTimer = setTimeout(() => void releaseFreedMemory(), this.idleDelayMs).unref();
   }
 }

@@ -48,6 +48,12 @@ describe('health, memory and metrics', () => {
     expect(Date.parse(snapshot.timestamp)).not.toBeNaN();
   });
 
+  it('keeps no JavaScript copy of the vocabulary, only its size (label scoring walks it by that size)', () => {
+    const { tokens, merges } = t.models.model.fileInfo.metadata.tokenizer.ggml as { tokens: readonly string[]; merges: readonly string[] };
+    expect([tokens.length, merges.length]).toEqual([151936, 151387]);
+    expect(tokens.some((token) => token !== undefined) || merges.some((merge) => merge !== undefined)).toBe(false);
+  });
+
   it('exposes Prometheus metrics: requests by route and status, latency, tokens, queue, memory, load time', async () => {
     await t.post('/v1/sentiment', { text: '' });
     await t.post('/v1/chat', { messages: [user('hi')], maxChars: 20 });

@@ -1,10 +1,12 @@
+import { DEFAULT_BATCH_SIZE } from '../../src/config/environment.js';
 import type { Prompt } from '../../src/modules/model/chatml.js';
 import { LlamaContext, LlamaGrammar, LlamaGrammarEvaluationState, LlamaModel, Token } from 'node-llama-cpp';
 
 /**
  * The slow reference for label scoring: greedy decoding constrained by a GBNF grammar that allows
  * exactly the labels, token by token, on a context of its own. The system prompt is evaluated in
- * its own batch first, as the service does (a different batch split changes float rounding).
+ * its own batch first and batches are the service's size, as the service does (a different batch
+ * split changes float rounding).
  */
 export class GrammarLabeler {
   private readonly grammars = new Map<string, LlamaGrammar>();
@@ -15,7 +17,7 @@ export class GrammarLabeler {
   ) {}
 
   static async open(model: LlamaModel): Promise<GrammarLabeler> {
-    return new GrammarLabeler(model, await model.createContext({ sequences: 1, contextSize: 2048 }));
+    return new GrammarLabeler(model, await model.createContext({ sequences: 1, contextSize: 2048, batchSize: DEFAULT_BATCH_SIZE }));
   }
 
   async label(prompt: Prompt, labels: readonly string[]): Promise<string> {

@@ -1,4 +1,5 @@
 import { getLlama, Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
+import { DEFAULT_BATCH_SIZE } from '../../src/config/environment.js';
 import { Prompt, renderChatMlPrompt } from '../../src/modules/model/chatml.js';
 import { chooseLabel, LabelVocabulary } from '../../src/modules/model/label-scoring.js';
 import { SEQUENCE_CONTEXT_SIZE } from '../../src/prompts/index.js';
@@ -15,7 +16,7 @@ export class RawLlama {
   static async open(modelPath: string, threads: number, sequences = 1): Promise<RawLlama> {
     const llama = await getLlama({ gpu: false, build: 'never', maxThreads: threads, logLevel: 'error' as never });
     const model = await llama.loadModel({ modelPath, useMmap: false });
-    const context = await model.createContext({ sequences, contextSize: SEQUENCE_CONTEXT_SIZE, batchSize: 512, threads });
+    const context = await model.createContext({ sequences, contextSize: SEQUENCE_CONTEXT_SIZE, batchSize: DEFAULT_BATCH_SIZE, threads });
     return new RawLlama(llama, model, context);
   }
 

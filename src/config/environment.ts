@@ -7,6 +7,8 @@ export const DEFAULT_MODEL_PATH = 'models/qwen2.5-0.5b-instruct-q4_k_m.gguf';
 export const DEFAULT_MODEL_URL = 'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export const SENTIMENT_BATCHING_MODES = ['deterministic', 'throughput'] as const;
+/** Tokens per decode batch: a throughput-mode round (4 tweets, ~140 tokens) fits in one. */
+export const DEFAULT_BATCH_SIZE = 512;
 
 // Reads the raw string: implicit conversion would already have turned any non-empty string into true.
 const toBoolean = ({ obj, key }: { obj: Record<string, unknown>; key: string }) => {
@@ -46,7 +48,7 @@ export class Environment {
   REQUEST_TIMEOUT_MS: number = 30000;
 
   @IsInt() @Min(32) @Max(8192)
-  BATCH_SIZE: number = 512;
+  BATCH_SIZE: number = DEFAULT_BATCH_SIZE;
 
   /** Requests waiting for a sequence; one more is answered 503 at once. */
   @IsInt() @Min(0) @Max(10000)

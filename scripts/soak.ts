@@ -1,5 +1,5 @@
 // Soak test: mixed traffic at a live Duet server on loopback, with its memory slope.
-// npm run soak -- [--duration 30m] [--concurrency 4] [--requests N] [--max-slope-kib 1]
+// npm run soak -- [--duration 30m] [--concurrency 4] [--requests N] [--max-slope-kib 1] [--trace]
 //                 [--url http://127.0.0.1:8080 | --model path.gguf] [--warmup 0.2] [--sample-every 100]
 // Without --url it starts dist/main.js on a free loopback port (with --expose-gc, so memory is
 // sampled after a full GC) on --model (default: the tiny fixture). Prints one JSON line; exits 1
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
       url: { type: 'string' },
       model: { type: 'string', default: 'test/fixtures/models/tiny.gguf' },
       'max-body-bytes': { type: 'string', default: '1048576' },
+      trace: { type: 'boolean', default: false },
     },
   });
   const server = values.url
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
       sampleEvery: Number(values['sample-every']),
       maxSlopeKiBPer1000: Number(values['max-slope-kib']),
       maxBodyBytes: Number(values['max-body-bytes']),
+      onSample: values.trace ? (snapshot) => process.stderr.write(`${JSON.stringify(snapshot)}\n`) : undefined,
     });
     console.log(JSON.stringify({ ...report, model: values.url ? undefined : values.model }));
     process.exitCode = report.pass ? 0 : 1;

@@ -21,18 +21,21 @@ describe('soak (short version on the tiny model)', () => {
 
   it('serves ~1,500 mixed requests with no 5xx, every bad request its 4xx, and no memory growth', async () => {
     const server = await startServerProcess(TINY_MODEL, { MEMORY_SNAPSHOT_INTERVAL_S: '0', LOG_LEVEL: 'warn', MAX_BODY_BYTES: '65536' }, ['--expose-gc']);
+    const traced: Array<Record<string, unknown>> = [];
     try {
       const report = await runSoak({
         url: server.url, concurrency: 4, maxRequests: Number(process.env.SOAK_N ?? 1500), durationMs: 540_000, warmupFraction: 0.2, sampleEvery: 50,
         // A leak of the size seen in other servers (1-12 MiB per request) is 1,000-12,000 MiB per 1,000
         // requests; this run is too short to resolve the production bound (1 KiB), so it checks 64 MiB.
-        maxSlopeKiBPer1000: 64 * 1024, maxBodyBytes: 65536,
+        maxSlopeKiBPer1000: 64 * 1024, maxBodyBytes: 65536, onSample: (snapshot) => traced.push(snapshot),
       });
       expect(report.unexpected).toEqual({});
       expect(report.serverErrors).toBe(0);
       expect(report.requests).toBe(Number(process.env.SOAK_N ?? 1500));
       for (const status of ['200', '400', '413', '415', 'aborted']) expect(report.byStatus[status]).toBeGreaterThan(0);
       expect(report.memory.samples).toBeGreaterThan(10);
+      expect(traced).toHaveLength(1 + report.requests / 50 + 1); // at the start, every 50 requests, at the end
+      expect(traced.every((snapshot) => typeof snapshot.heapTotalBytes === 'number' && typeof snapshot.requests === 'number')).toBe(true);
       expect(report.memory.busySequencesAtSamples).toBe(0); // memory is read between requests, not during them
       expect(report.memory.slopeStandardErrorKiB).toBeGreaterThan(0);
       expect(report.memory.slopeKiBPer1000).toBeLessThanOrEqual(64 * 1024);

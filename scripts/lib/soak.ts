@@ -14,6 +14,8 @@ export interface SoakOptions {
   maxSlopeKiBPer1000: number;
   maxBodyBytes: number;
   texts?: readonly string[];
+  /** Gets each idle reading whole (V8 heap, external, ...): tells which part of a rise is whose. */
+  onSample?: (snapshot: MemorySnapshot & { requests: number }) => void;
 }
 
 /** The slope is fitted to the floor of each tenth of the samples after warm-up. */
@@ -71,12 +73,14 @@ async function send(url: string, request: SoakRequest): Promise<number | 'aborte
   }
 }
 
-interface MemorySnapshot {
+/** The fields of GET /health/memory this file reads; the reply has more (V8 heap, external, ...). */
+export interface MemorySnapshot {
   rssAnonBytes: number;
   swapBytes: number;
   rssBytes: number;
   activeSequences: number;
   queueLength: number;
+  [field: string]: unknown;
 }
 
 const readMemory = async (url: string, gc: boolean) => (await (await fetch(`${url}/health/memory${gc ? '?gc=true' : ''}`)).json()) as MemorySnapshot;
@@ -86,13 +90,14 @@ const readMemory = async (url: string, gc: boolean) => (await (await fetch(`${ur
  * exposes one. Idle, because memory read in the middle of requests carries their buffers: the
  * scatter then hides any slope under a few hundred KiB per 1,000 requests.
  */
-async function sampleIdleMemory(url: string, requests: number): Promise<MemorySample> {
+async function sampleIdleMemory(url: string, requests: number, onSample?: SoakOptions['onSample']): Promise<MemorySample> {
   for (let waited = 0; waited < 30_000; waited += 20) {
     const { activeSequences, queueLength } = await readMemory(url, false);
     if (activeSequences === 0 && queueLength === 0) break; // an aborted request may still hold one briefly
     await sleep(20);
   }
   const snapshot = await readMemory(url, true);
+  onSample?.({ ...snapshot, requests });
   return { requests, anonSwapKiB: (snapshot.rssAnonBytes + snapshot.swapBytes) / 1024, rssKiB: snapshot.rssBytes / 1024, busySequences: snapshot.activeSequences };
 }
 
@@ -105,7 +110,7 @@ export async function runSoak(options: SoakOptions) {
   const started = Date.now();
   const byStatus: Record<string, number> = {};
   const unexpected: Record<string, number> = {};
-  const samples: MemorySample[] = [await sampleIdleMemory(options.url, 0)];
+  const samples: MemorySample[] = [await sampleIdleMemory(options.url, 0, options.onSample)];
   let issued = 0;
   let done = 0;
   let inFlight = 0;
@@ -115,7 +120,7 @@ export async function runSoak(options: SoakOptions) {
     const sampled: Promise<void> = (paused ?? Promise.resolve())
       .then(async () => {
         while (inFlight > 0) await sleep(5);
-        samples.push(await sampleIdleMemory(options.url, at));
+        samples.push(await sampleIdleMemory(options.url, at, options.onSample));
       })
       .finally(() => {
         if (paused === sampled) paused = undefined;
@@ -137,7 +142,7 @@ export async function runSoak(options: SoakOptions) {
   };
   await Promise.all(Array.from({ length: options.concurrency }, client));
   await paused;
-  samples.push(await sampleIdleMemory(options.url, done));
+  samples.push(await sampleIdleMemory(options.url, done, options.onSample));
   const afterWarmup = samples.filter((s) => s.requests >= done * options.warmupFraction);
   const points = afterWarmup.map((s) => ({ x: s.requests / 1000, y: s.anonSwapKiB }));
   const fit = slope(floorOf(points, FLOOR_WINDOWS));

@@ -90,7 +90,7 @@ const readMemory = async (url: string, gc: boolean) => (await (await fetch(`${ur
  * exposes one. Idle, because memory read in the middle of requests carries their buffers: the
  * scatter then hides any slope under a few hundred KiB per 1,000 requests.
  */
-async function sampleIdleMemory(url: string, requests: number, onSample?: SoakOptions['onSample']): Promise<MemorySample> {
+async function sampleIdleMemory({ url, onSample }: Pick<SoakOptions, 'url' | 'onSample'>, requests: number): Promise<MemorySample> {
   for (let waited = 0; waited < 30_000; waited += 20) {
     const { activeSequences, queueLength } = await readMemory(url, false);
     if (activeSequences === 0 && queueLength === 0) break; // an aborted request may still hold one briefly
@@ -110,7 +110,7 @@ export async function runSoak(options: SoakOptions) {
   const started = Date.now();
   const byStatus: Record<string, number> = {};
   const unexpected: Record<string, number> = {};
-  const samples: MemorySample[] = [await sampleIdleMemory(options.url, 0, options.onSample)];
+  const samples: MemorySample[] = [await sampleIdleMemory(options, 0)];
   let issued = 0;
   let done = 0;
   let inFlight = 0;
@@ -120,7 +120,7 @@ export async function runSoak(options: SoakOptions) {
     const sampled: Promise<void> = (paused ?? Promise.resolve())
       .then(async () => {
         while (inFlight > 0) await sleep(5);
-        samples.push(await sampleIdleMemory(options.url, at, options.onSample));
+        samples.push(await sampleIdleMemory(options, at));
       })
       .finally(() => {
         if (paused === sampled) paused = undefined;
@@ -142,7 +142,7 @@ export async function runSoak(options: SoakOptions) {
   };
   await Promise.all(Array.from({ length: options.concurrency }, client));
   await paused;
-  samples.push(await sampleIdleMemory(options.url, done, options.onSample));
+  samples.push(await sampleIdleMemory(options, done));
   const afterWarmup = samples.filter((s) => s.requests >= done * options.warmupFraction);
   const points = afterWarmup.map((s) => ({ x: s.requests / 1000, y: s.anonSwapKiB }));
   const fit = slope(floorOf(points, FLOOR_WINDOWS));

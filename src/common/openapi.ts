@@ -5,7 +5,7 @@ import { getMetadataStorage } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getAbsoluteFSPath } from 'swagger-ui-dist';
+import getSwaggerUiPath from 'swagger-ui-dist/absolute-path.js';
 
 const UI_ASSETS: Record<string, string> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
@@ -32,7 +32,7 @@ export function serveOpenApi(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
   fastify.get('/docs/openapi.json', async () => (document ??= buildDocument(app)));
   fastify.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(UI_PAGE));
-  const assets = getAbsoluteFSPath();
+  const assets = getSwaggerUiPath();
   for (const [file, type] of Object.entries(UI_ASSETS)) {
     fastify.get(`/docs/assets/${file}`, async (_request, reply) => reply.type(type).header('cache-control', 'public, max-age=86400').send(readFileSync(join(assets, file))));
   }

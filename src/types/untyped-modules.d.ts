@@ -6,7 +6,8 @@ declare module 'class-transformer/cjs/storage.js' {
   export const defaultMetadataStorage: MetadataStorage;
 }
 
-// swagger-ui-dist ships no types; Duet only asks it where its files are.
-declare module 'swagger-ui-dist' {
-  export function getAbsoluteFSPath(): string;
+// swagger-ui-dist ships no types; Duet only asks it where its files are. Its index module would
+// also load the 3.5 MiB UI bundle into the server's heap.
+declare module 'swagger-ui-dist/absolute-path.js' {
+  export default function getAbsoluteFSPath(): string;
 }

@@ -12,13 +12,17 @@ import { SequencePool } from './sequence-pool.js';
  * node-llama-cpp keeps the GGUF metadata it parsed, the vocabulary's 151,936 tokens and 151,387
  * merges among it as JavaScript strings: 12.7 MiB of V8 heap for the whole process life, though
  * llama.cpp tokenizes from its own copy. After load only the arrays' lengths are read (the
- * vocabulary size, by node-llama-cpp and by label scoring), so arrays of holes keep those right.
+ * vocabulary size, by node-llama-cpp and by label scoring), so empty arrays of the same length
+ * keep those right. Sparse ones: `new Array(n)` would still take 8 bytes per element.
  */
 function dropVocabularyStrings(model: LlamaModel): void {
   const vocabulary = model.fileInfo.metadata.tokenizer?.ggml as Record<string, unknown> | undefined;
   for (const key of ['tokens', 'merges', 'token_type']) {
     const values = vocabulary?.[key];
-    if (Array.isArray(values)) vocabulary![key] = new Array(values.length);
+    if (!Array.isArray(values) || values.length === 0) continue;
+    const empty: unknown[] = [];
+    empty[values.length - 1] = undefined; // one element this far out makes V8 store them in a dictionary
+    vocabulary![key] = empty;
   }
 }
 

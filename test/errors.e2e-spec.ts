@@ -79,7 +79,7 @@ describe('error responses', () => {
       expect(body.details.promptTokens).toBeGreaterThan(1024);
       const batch = expectError(await big.post('/v1/sentiment/batch', { items: [{ text: 'fine' }, { text }] }), 413, /item 1/);
       expect(batch.details.item).toBe(1);
-      expectError(await big.post('/v1/chat', { messages: [user(text.repeat(2))] }), 413, /chat task.*at most 1536 are allowed/);
+      expectError(await big.post('/v1/chat', { messages: [user(text.repeat(2))] }), 413, /chat task.*at most 1024 are allowed/);
     } finally {
       await big.close();
     }

@@ -1,5 +1,6 @@
 import { SENTIMENT_LABELS } from '../src/prompts/sentiment.prompt.js';
-import { watchDecodeBatches } from './support/decode-batch-watch.js';
+import { DEFAULT_BATCH_SIZE } from '../src/config/environment.js';
+import { DecodeBatch, watchDecodeBatches } from './support/decode-batch-watch.js';
 import { watchDecodeLock } from './support/decode-lock-watch.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from './support/test-app.js';
 
@@ -57,7 +58,7 @@ describe('SENTIMENT_BATCHING=throughput', () => {
     expect(seen.maxConcurrentShared).toBeGreaterThan(1);
   });
 
-  it('evaluates a batch in rounds of one micro-batch: prompts padded to one length, sequences in id order', async () => {
+  it('evaluates a batch in rounds: prompts padded to one length, sequences in id order, split only at BATCH_SIZE', async () => {
     // The sequences fall idle in the order 2, 0, 1, 3, which is the order a batch would take them in.
     const { pool } = t.models;
     const finish: Array<() => void> = [];
@@ -71,15 +72,25 @@ describe('SENTIMENT_BATCHING=throughput', () => {
     const res = await t.post('/v1/sentiment/batch', { items: items(12) });
     watch.stop();
     expect(res.statusCode).toBe(200);
-    // Prompt rounds: not the system prompts (one sequence each) nor a second label step (one token
-    // each, where the first token starts two labels).
-    const rounds = watch.batches.filter((batch) => batch.length > 1 && batch.some((part) => part.tokens > 1));
-    expect(rounds).toHaveLength(3);
-    for (const round of rounds) {
-      expect(round.map((part) => part.sequence)).toEqual([0, 1, 2, 3]);
-      expect(new Set(round.map((part) => part.tokens)).size).toBe(1);
+    // Prompt micro-batches: not the system prompts (one sequence each) nor a second label step (one
+    // token each, where the first token starts two labels).
+    const microBatches = watch.batches.filter((batch) => batch.length > 1 && batch.some((part) => part.tokens > 1));
+    const size = (batch: DecodeBatch) => batch.reduce((sum, part) => sum + part.tokens, 0);
+    for (const batch of microBatches) {
+      expect(batch.map((part) => part.sequence)).toEqual([0, 1, 2, 3]);
+      expect(new Set(batch.map((part) => part.tokens)).size).toBe(1);
+      expect(size(batch)).toBeLessThanOrEqual(DEFAULT_BATCH_SIZE);
     }
-    expect(new Set(rounds.map((round) => round[0].tokens)).size).toBe(3); // the texts' lengths differ: padding was needed
+    // node-llama-cpp splits a round over BATCH_SIZE into a full micro-batch and the rest.
+    const roundLengths: number[] = [];
+    microBatches.forEach((batch, i) => {
+      const continues = i > 0 && size(microBatches[i - 1]) === DEFAULT_BATCH_SIZE;
+      if (continues) roundLengths[roundLengths.length - 1] += batch[0].tokens;
+      else roundLengths.push(batch[0].tokens);
+    });
+    expect(roundLengths).toHaveLength(3); // 12 items on 4 sequences
+    expect(new Set(roundLengths).size).toBe(3); // the texts' lengths differ: padding was needed
+    expect(roundLengths.some((length) => 4 * length > DEFAULT_BATCH_SIZE)).toBe(true); // one round was split
   });
 
   it('gives a batch the labels and confidences of the same texts classified one at a time', async () => {

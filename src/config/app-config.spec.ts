@@ -5,7 +5,7 @@ describe('configuration', () => {
   it('has the documented defaults', () => {
     const config = new AppConfig(parseEnvironment({}), 2);
     expect(config).toMatchObject({
-      port: 8080, host: '0.0.0.0', threads: 2, sequences: 4, batchSize: 512,
+      port: 8080, host: '0.0.0.0', threads: 2, sequences: 4, batchSize: 128,
       chatMaxTokens: 64, chatMaxChars: 60, maxBodyBytes: 1048576, logLevel: 'info', logContent: false,
       readyMaxRssBytes: 1100 * 1048576, readyMaxAnonSwapBytes: 1100 * 1048576,
     });

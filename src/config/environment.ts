@@ -7,8 +7,11 @@ export const DEFAULT_MODEL_PATH = 'models/qwen2.5-0.5b-instruct-q4_k_m.gguf';
 export const DEFAULT_MODEL_URL = 'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export const SENTIMENT_BATCHING_MODES = ['deterministic', 'throughput'] as const;
-/** Tokens per decode batch: a throughput-mode round (4 tweets, ~140 tokens) fits in one. */
-export const DEFAULT_BATCH_SIZE = 512;
+/**
+ * Tokens per decode batch. llama.cpp sizes its compute buffer for a batch of logits (0.5B: 75 MiB at
+ * 128, 300 at 512) and long prompts leave what they touched resident; prompt speed is the same.
+ */
+export const DEFAULT_BATCH_SIZE = 128;
 
 // Reads the raw string: implicit conversion would already have turned any non-empty string into true.
 const toBoolean = ({ obj, key }: { obj: Record<string, unknown>; key: string }) => {

@@ -12,7 +12,7 @@ export interface ChatInput {
 
 export const chatPrompt: PromptModule<ChatInput, TextContract> = {
   name: 'chat',
-  maxInputTokens: 1536,
+  maxInputTokens: 1024,
   // Ceiling for CHAT_MAX_TOKENS (default 64); sequences are sized for it.
   maxOutputTokens: 256,
   output: { kind: 'text', maxChars: 60 },

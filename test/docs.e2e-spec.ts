@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { SENTIMENT_LABELS } from '../src/prompts/sentiment.prompt.js';
 import { startTestApp, TestApp } from './support/test-app.js';
 
@@ -18,6 +19,17 @@ describe('OpenAPI docs', () => {
       expect(file.statusCode).toBe(200);
       expect(file.body.length).toBeGreaterThan(1000);
     }
+  });
+
+  it("keeps Swagger UI's 3.5 MiB bundle out of the server: only its files' path is imported", () => {
+    // The built app's whole import graph, in a process of its own (jest has its own module registry).
+    const loaded = execFileSync(process.execPath, ['--input-type=module', '-e', `
+      import { createRequire } from 'node:module';
+      await import('./dist/app.factory.js');
+      console.log(JSON.stringify(Object.keys(createRequire(process.cwd() + '/').cache)));
+    `], { encoding: 'utf8' });
+    const swaggerUiFiles = (JSON.parse(loaded) as string[]).filter((path) => path.includes('/swagger-ui-dist/'));
+    expect(swaggerUiFiles.map((path) => path.split('/swagger-ui-dist/')[1])).toEqual(['absolute-path.js']);
   });
 
   it('documents every endpoint, with request schemas taken from the DTO validation rules', async () => {

@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { startTestApp, TestApp } from './support/test-app.js';
 
 const user = (content: string) => ({ role: 'user', content });
@@ -52,6 +53,11 @@ describe('health, memory and metrics', () => {
     const { tokens, merges } = t.models.model.fileInfo.metadata.tokenizer.ggml as { tokens: readonly string[]; merges: readonly string[] };
     expect([tokens.length, merges.length]).toEqual([151936, 151387]);
     expect(tokens.some((token) => token !== undefined) || merges.some((merge) => merge !== undefined)).toBe(false);
+    // Sparse (dictionary elements), not 8 bytes of holes per element as `new Array(length)` would be.
+    v8.setFlagsFromString('--allow-natives-syntax');
+    const hasDictionaryElements = new Function('array', 'return %HasDictionaryElements(array)') as (array: unknown) => boolean;
+    expect([tokens, merges].map(hasDictionaryElements)).toEqual([true, true]);
+    expect(hasDictionaryElements(new Array(151936))).toBe(false);
   });
 
   it('exposes Prometheus metrics: requests by route and status, latency, tokens, queue, memory, load time', async () => {

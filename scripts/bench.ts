@@ -117,12 +117,12 @@ async function sentiment(): Promise<void> {
 
 /**
  * Overload at 4x measured capacity, open loop: every reply must be a 200 or a deliberate 503/504.
- * Defaults first, then a latency-bounded setting: deterministic classifications run one at a time,
- * so every admitted request (holding a sequence or waiting for one) is one more in line.
+ * Defaults first, then two latency-bounded settings: deterministic classifications run one at a
+ * time, so every admitted request (holding a sequence or waiting for one) is one more in line.
  */
 async function overload(): Promise<void> {
   const texts = tweets(Number(values.texts));
-  for (const { sequences, maxQueue } of [{ sequences: 4, maxQueue: 64 }, { sequences: 2, maxQueue: 1 }]) {
+  for (const { sequences, maxQueue } of [{ sequences: 4, maxQueue: 64 }, { sequences: 2, maxQueue: 1 }, { sequences: 2, maxQueue: 0 }]) {
     await withServer(values.model!, { SEQUENCES: String(sequences), MAX_QUEUE: String(maxQueue) }, async (server) => {
       for (const text of texts.slice(0, 5)) await post(server, '/v1/sentiment', { text });
       const unloaded = [];

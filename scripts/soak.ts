@@ -1,8 +1,9 @@
 // Soak test: mixed traffic at a live Duet server on loopback, with its memory slope.
 // npm run soak -- [--duration 30m] [--concurrency 4] [--requests N] [--max-slope-kib 1] [--trace]
-//                 [--url http://127.0.0.1:8080 | --model path.gguf] [--warmup 0.2] [--sample-every 100]
+//                 [--url http://127.0.0.1:8080 | --model path.gguf [--node-options="--no-opt --no-maglev"]]
+//                 [--warmup 0.2] [--sample-every 100]
 // Without --url it starts dist/main.js on a free loopback port (with --expose-gc, so memory is
-// sampled after a full GC) on --model (default: the tiny fixture). Prints one JSON line; exits 1
+// sampled after a full GC, and any --node-options) on --model (default: the tiny fixture). Prints one JSON line; exits 1
 // when any request got an unexpected status, any 5xx happened, or the slope is over the limit.
 import { parseArgs } from 'node:util';
 import { startServerProcess } from './lib/server-process.js';
@@ -28,12 +29,13 @@ async function main(): Promise<void> {
       url: { type: 'string' },
       model: { type: 'string', default: 'test/fixtures/models/tiny.gguf' },
       'max-body-bytes': { type: 'string', default: '1048576' },
+      'node-options': { type: 'string', default: '' },
       trace: { type: 'boolean', default: false },
     },
   });
   const server = values.url
     ? undefined
-    : await startServerProcess(values.model!, { MEMORY_SNAPSHOT_INTERVAL_S: '0', LOG_LEVEL: 'warn', MAX_BODY_BYTES: values['max-body-bytes']! }, ['--expose-gc']);
+    : await startServerProcess(values.model!, { MEMORY_SNAPSHOT_INTERVAL_S: '0', LOG_LEVEL: 'warn', MAX_BODY_BYTES: values['max-body-bytes']! }, ['--expose-gc', ...values['node-options']!.split(' ').filter(Boolean)]);
   try {
     const report = await runSoak({
       url: values.url ?? server!.url,

@@ -3,8 +3,9 @@
 //                 [--url http://127.0.0.1:8080 | --model path.gguf [--node-options="--no-opt --no-maglev"]]
 //                 [--warmup 0.2] [--sample-every 100]
 // Without --url it starts dist/main.js on a free loopback port (with --expose-gc, so memory is
-// sampled after a full GC, and any --node-options) on --model (default: the tiny fixture). Prints one JSON line; exits 1
-// when any request got an unexpected status, any 5xx happened, or the slope is over the limit.
+// sampled after a full GC, and any --node-options) on --model (default: the tiny fixture).
+// Prints one JSON line; exits 1 when any request got an unexpected status, any 5xx happened, or
+// the slope is over the limit.
 import { parseArgs } from 'node:util';
 import { startServerProcess } from './lib/server-process.js';
 import { runSoak } from './lib/soak.js';
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
       trace: { type: 'boolean', default: false },
     },
   });
+  if (values.url && values['node-options']) throw new Error('--node-options applies to the server the soak starts, not to one at --url');
   const server = values.url
     ? undefined
     : await startServerProcess(values.model!, { MEMORY_SNAPSHOT_INTERVAL_S: '0', LOG_LEVEL: 'warn', MAX_BODY_BYTES: values['max-body-bytes']! }, ['--expose-gc', ...values['node-options']!.split(' ').filter(Boolean)]);

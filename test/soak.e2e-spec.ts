@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { startServerProcess } from '../scripts/lib/server-process.js';
 import { floorOf, runSoak, slope } from '../scripts/lib/soak.js';
 import { TINY_MODEL } from './support/test-app.js';
@@ -47,4 +48,12 @@ describe('soak (short version on the tiny model)', () => {
       expect({ code: exit.code, log: exit.code === 0 ? [] : server.stdout.slice(-3), stderr: server.stderr.join('') }).toEqual({ code: 0, log: [], stderr: '' });
     }
   }, 600_000);
+
+  it('refuses --node-options with --url: the flags would silently not apply to a server it did not start', () => {
+    // Port 9 (discard) on loopback: were the flags ignored and the soak run, it would fail to connect instead.
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/soak.ts', '--url', 'http://127.0.0.1:9', '--node-options=--no-opt'], { encoding: 'utf8' });
+    expect({ status: cli.status, stdout: cli.stdout, stderr: cli.stderr.trim() }).toEqual({
+      status: 2, stdout: '', stderr: 'soak: --node-options applies to the server the soak starts, not to one at --url',
+    });
+  }, 60_000);
 });

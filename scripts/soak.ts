@@ -1,7 +1,7 @@
 // Soak test: mixed traffic at a live Duet server on loopback, with its memory slope.
 // npm run soak -- [--duration 30m] [--concurrency 4] [--requests N] [--max-slope-kib 1] [--trace]
 //                 [--url http://127.0.0.1:8080 | --model path.gguf [--node-options="--no-opt --no-maglev"]]
-//                 [--warmup 0.2] [--sample-every 100]
+//                 [--warmup 0.2] [--sample-every 100] [--text-chars N] [--chat-max-chars N]
 // Without --url it starts dist/main.js on a free loopback port (with --expose-gc, so memory is
 // sampled after a full GC, and any --node-options) on --model (default: the tiny fixture).
 // Prints one JSON line; exits 1 when any request got an unexpected status, any 5xx happened, or
@@ -31,6 +31,8 @@ async function main(): Promise<void> {
       model: { type: 'string', default: 'test/fixtures/models/tiny.gguf' },
       'max-body-bytes': { type: 'string', default: '1048576' },
       'node-options': { type: 'string', default: '' },
+      'text-chars': { type: 'string' },
+      'chat-max-chars': { type: 'string' },
       trace: { type: 'boolean', default: false },
     },
   });
@@ -48,6 +50,8 @@ async function main(): Promise<void> {
       sampleEvery: Number(values['sample-every']),
       maxSlopeKiBPer1000: Number(values['max-slope-kib']),
       maxBodyBytes: Number(values['max-body-bytes']),
+      textChars: values['text-chars'] === undefined ? undefined : Number(values['text-chars']),
+      chatMaxChars: values['chat-max-chars'] === undefined ? undefined : Number(values['chat-max-chars']),
       onSample: values.trace ? (snapshot) => process.stderr.write(`${JSON.stringify(snapshot)}\n`) : undefined,
     });
     console.log(JSON.stringify({ ...report, model: values.url ? undefined : values.model }));

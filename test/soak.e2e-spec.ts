@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { startServerProcess } from '../scripts/lib/server-process.js';
 import { floorOf, runSoak, slope } from '../scripts/lib/soak.js';
+import { shortenTexts, soakRequest } from '../scripts/lib/soak-traffic.js';
 import { TINY_MODEL } from './support/test-app.js';
 
 describe('soak (short version on the tiny model)', () => {
@@ -18,6 +19,14 @@ describe('soak (short version on the tiny model)', () => {
     expect(floorOf(spiky, 4).map((p) => p.y)).toEqual([200, 200, 200, 200]);
     const leaking = spiky.map((p) => ({ x: p.x, y: p.y + 3 * p.x }));
     expect(slope(floorOf(leaking, 4)).slope).toBeCloseTo(3);
+  });
+
+  it('shortens texts by characters, not UTF-16 units, and caps chat replies only when asked', () => {
+    expect(shortenTexts(['😀😀😀 great', '送餐很快，味道也不错。', 'ok'], 3)).toEqual(['😀😀😀', '送餐很', 'ok']);
+    const chatBody = (chatMaxChars?: number) => JSON.parse(soakRequest(10, ['hi'], { maxBodyBytes: 100, chatMaxChars }).body) as { maxChars?: number };
+    expect(soakRequest(10, ['hi'], { maxBodyBytes: 100 }).kind).toBe('chat');
+    expect(chatBody().maxChars).toBeUndefined();
+    expect(chatBody(8).maxChars).toBe(8);
   });
 
   it('serves ~1,500 mixed requests with no 5xx, every bad request its 4xx, and no memory growth', async () => {

@@ -31,19 +31,33 @@ export function loadSoakTexts(dataDir = DEV_DATA_DIR): string[] {
   return texts.length ? texts : FALLBACK_TEXTS;
 }
 
+/**
+ * Each text cut to its first `maxChars` characters (code points, so no emoji is split). Short texts
+ * keep every request's code path and allocations but cut its compute, for long soaks on a big model.
+ */
+export function shortenTexts(texts: readonly string[], maxChars: number): string[] {
+  return texts.map((text) => Array.from(text).slice(0, maxChars).join(''));
+}
+
+/** What the traffic is sized by: the server's body limit (for the 413 case) and, optionally, a cap on chat replies. */
+export interface SoakShape {
+  maxBodyBytes: number;
+  chatMaxChars?: number;
+}
+
 const json = (value: unknown) => JSON.stringify(value);
 
 /**
  * The i-th request of a fixed mix: 40% sentiment, 10% batch, 20% chat, 20% bad requests (each
  * with the 4xx it must get), 10% client aborts. Deterministic: the same index, the same request.
  */
-export function soakRequest(i: number, texts: readonly string[], maxBodyBytes: number): SoakRequest {
+export function soakRequest(i: number, texts: readonly string[], { maxBodyBytes, chatMaxChars }: SoakShape): SoakRequest {
   const text = texts[(i * 7919) % texts.length];
   const slot = i % 20;
   const sentiment = (body: unknown): SoakRequest => ({ kind: 'sentiment', path: '/v1/sentiment', body: json(body), contentType: 'application/json', expect: [200] });
   const chat = (content: string): SoakRequest => ({
     kind: 'chat', path: '/v1/chat', contentType: 'application/json', expect: [200],
-    body: json({ messages: [{ role: 'user', content: 'Hello' }, { role: 'assistant', content: 'Hi! How can I help?' }, { role: 'user', content }] }),
+    body: json({ messages: [{ role: 'user', content: 'Hello' }, { role: 'assistant', content: 'Hi! How can I help?' }, { role: 'user', content }], maxChars: chatMaxChars }),
   });
   const bad = (kind: string, body: string, status: number, contentType = 'application/json'): SoakRequest =>
     ({ kind: `bad:${kind}`, path: '/v1/sentiment', body, contentType, expect: [status] });

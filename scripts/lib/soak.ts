@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadSoakTexts, soakRequest, SoakRequest } from './soak-traffic.js';
+import { loadSoakTexts, shortenTexts, soakRequest, SoakRequest, SoakShape } from './soak-traffic.js';
 
-export interface SoakOptions {
+export interface SoakOptions extends SoakShape {
   url: string;
   concurrency: number;
   /** Stop after this many requests or this long, whichever comes first. */
@@ -12,8 +12,9 @@ export interface SoakOptions {
   /** Memory is sampled every this many requests. */
   sampleEvery: number;
   maxSlopeKiBPer1000: number;
-  maxBodyBytes: number;
   texts?: readonly string[];
+  /** Cut every text to this many characters (see shortenTexts). */
+  textChars?: number;
   /** Gets each idle reading whole (V8 heap, external, ...): tells which part of a rise is whose. */
   onSample?: (snapshot: MemorySnapshot & { requests: number }) => void;
 }
@@ -106,7 +107,8 @@ async function sampleIdleMemory({ url, onSample }: Pick<SoakOptions, 'url' | 'on
  * and fits the slope of RssAnon + VmSwap after warm-up (its floor, see floorOf), in KiB per 1,000 requests.
  */
 export async function runSoak(options: SoakOptions) {
-  const texts = options.texts ?? loadSoakTexts();
+  const allTexts = options.texts ?? loadSoakTexts();
+  const texts = options.textChars ? shortenTexts(allTexts, options.textChars) : allTexts;
   const started = Date.now();
   const byStatus: Record<string, number> = {};
   const unexpected: Record<string, number> = {};
@@ -131,7 +133,7 @@ export async function runSoak(options: SoakOptions) {
     for (;;) {
       while (paused) await paused;
       if (issued >= options.maxRequests || Date.now() - started >= options.durationMs) return;
-      const request = soakRequest(issued++, texts, options.maxBodyBytes);
+      const request = soakRequest(issued++, texts, options);
       inFlight++;
       const status = await send(options.url, request).catch((error: Error) => `failed:${error.message}`);
       inFlight--;
@@ -156,6 +158,8 @@ export async function runSoak(options: SoakOptions) {
     durationS: Math.round((Date.now() - started) / 100) / 10,
     requestsPerS: Math.round((done / ((Date.now() - started) / 1000)) * 10) / 10,
     concurrency: options.concurrency,
+    textChars: options.textChars,
+    chatMaxChars: options.chatMaxChars,
     byStatus,
     unexpected,
     serverErrors,

@@ -12,6 +12,14 @@ import { runSoak } from './lib/soak.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
+/** An option that is either absent or a whole number of at least 1; anything else is refused, not ignored. */
+function optionalPositiveInteger(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number of at least 1, got "${text}"`);
+  return value;
+}
+
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
   if (!match) throw new Error(`invalid duration "${text}": use e.g. 90s, 30m, 2h`);
@@ -37,6 +45,8 @@ async function main(): Promise<void> {
     },
   });
   if (values.url && values['node-options']) throw new Error('--node-options applies to the server the soak starts, not to one at --url');
+  const textChars = optionalPositiveInteger('text-chars', values['text-chars']);
+  const chatMaxChars = optionalPositiveInteger('chat-max-chars', values['chat-max-chars']);
   const server = values.url
     ? undefined
     : await startServerProcess(values.model!, { MEMORY_SNAPSHOT_INTERVAL_S: '0', LOG_LEVEL: 'warn', MAX_BODY_BYTES: values['max-body-bytes']! }, ['--expose-gc', ...values['node-options']!.split(' ').filter(Boolean)]);
@@ -50,8 +60,8 @@ async function main(): Promise<void> {
       sampleEvery: Number(values['sample-every']),
       maxSlopeKiBPer1000: Number(values['max-slope-kib']),
       maxBodyBytes: Number(values['max-body-bytes']),
-      textChars: values['text-chars'] === undefined ? undefined : Number(values['text-chars']),
-      chatMaxChars: values['chat-max-chars'] === undefined ? undefined : Number(values['chat-max-chars']),
+      textChars,
+      chatMaxChars,
       onSample: values.trace ? (snapshot) => process.stderr.write(`${JSON.stringify(snapshot)}\n`) : undefined,
     });
     console.log(JSON.stringify({ ...report, model: values.url ? undefined : values.model }));

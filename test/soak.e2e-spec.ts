@@ -65,4 +65,13 @@ describe('soak (short version on the tiny model)', () => {
       status: 2, stdout: '', stderr: 'soak: --node-options applies to the server the soak starts, not to one at --url',
     });
   }, 60_000);
+
+  it('refuses a --text-chars or --chat-max-chars that is not a whole number of at least 1, before starting anything', () => {
+    for (const [flag, value] of [['text-chars', '0'], ['chat-max-chars', 'abc']]) {
+      const cli = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/soak.ts', '--url', 'http://127.0.0.1:9', `--${flag}=${value}`], { encoding: 'utf8' });
+      expect({ status: cli.status, stdout: cli.stdout, stderr: cli.stderr.trim() }).toEqual({
+        status: 2, stdout: '', stderr: `soak: --${flag} must be a whole number of at least 1, got "${value}"`,
+      });
+    }
+  }, 60_000);
 });

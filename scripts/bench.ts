@@ -10,6 +10,7 @@ import type { Prompt } from '../src/modules/model/chatml.js';
 import { chooseLabel, LabelVocabulary } from '../src/modules/model/label-scoring.js';
 import { SENTIMENT_LABELS, SentimentLabel, sentimentPrompt } from '../src/prompts/sentiment.prompt.js';
 import { chatPrompt } from '../src/prompts/chat.prompt.js';
+import { wholeNumber } from './lib/cli-options.js';
 import { DEV_DATA_DIR, loadDevSets } from './lib/dev-sets.js';
 import { GrammarLabeler } from './lib/grammar-labels.js';
 import { postJson } from './lib/post-json.js';
@@ -20,6 +21,8 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { model: { type: 'string', default: 'test/fixtures/models/qwen2.5-0.5b.gguf' }, tiny: { type: 'string', default: 'test/fixtures/models/tiny.gguf' }, texts: { type: 'string', default: '64' }, rows: { type: 'string', default: '50' } },
 });
+const textCount = wholeNumber('texts', values.texts!);
+const rowsPerSet = wholeNumber('rows', values.rows!);
 const threads = cpuQuota();
 const report = (line: object) => console.log(JSON.stringify({ threads, ...line }));
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -78,7 +81,7 @@ function bracketedBy(rawRate: () => Promise<number>) {
 
 // Prompt tokens count those after the cached system prompt, the tokens actually evaluated, on both sides.
 async function sentiment(): Promise<void> {
-  const texts = tweets(Number(values.texts));
+  const texts = tweets(textCount);
   const raw = await RawLlama.open(values.model!, threads, 4);
   try {
     const prompts = texts.map((text) => raw.prompt(sentimentTurns(text)));
@@ -121,7 +124,7 @@ async function sentiment(): Promise<void> {
  * time, so every admitted request (holding a sequence or waiting for one) is one more in line.
  */
 async function overload(): Promise<void> {
-  const texts = tweets(Number(values.texts));
+  const texts = tweets(textCount);
   for (const { sequences, maxQueue } of [{ sequences: 4, maxQueue: 64 }, { sequences: 2, maxQueue: 1 }, { sequences: 2, maxQueue: 0 }]) {
     await withServer(values.model!, { SEQUENCES: String(sequences), MAX_QUEUE: String(maxQueue) }, async (server) => {
       for (const text of texts.slice(0, 5)) await post(server, '/v1/sentiment', { text });
@@ -154,7 +157,7 @@ async function labels(): Promise<void> {
   const grammar = await GrammarLabeler.open(raw.model);
   const vocabulary = new LabelVocabulary(raw.model);
   const sequence = raw.context.getSequence();
-  for (const set of loadDevSets(DEV_DATA_DIR, Number(values.rows))) {
+  for (const set of loadDevSets(DEV_DATA_DIR, rowsPerSet)) {
     let agree = 0;
     let correct = 0;
     const singlePassMs: number[] = [];
@@ -278,7 +281,7 @@ async function memory(): Promise<void> {
 
 const BENCHES: Record<string, () => Promise<void>> = { sentiment, overload, labels, chat, overhead, memory };
 const selected = positionals.length ? positionals : Object.keys(BENCHES);
-for (const name of selected) {
-  if (!BENCHES[name]) throw new Error(`unknown benchmark ${name}: use ${Object.keys(BENCHES).join(', ')}`);
-  await BENCHES[name]();
-}
+// Checked before the first benchmark starts: a typo in the last name should not cost the minutes of the others.
+const unknown = selected.filter((name) => !BENCHES[name]);
+if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}: use ${Object.keys(BENCHES).join(', ')}`);
+for (const name of selected) await BENCHES[name]();

@@ -7,24 +7,9 @@
 // Prints one JSON line; exits 1 when any request got an unexpected status, any 5xx happened, or
 // the slope is over the limit.
 import { parseArgs } from 'node:util';
+import { duration, fraction, nonNegativeNumber, optionalWholeNumber, wholeNumber } from './lib/cli-options.js';
 import { startServerProcess } from './lib/server-process.js';
 import { runSoak } from './lib/soak.js';
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** An option that is either absent or a whole number of at least 1; anything else is refused, not ignored. */
-function optionalPositiveInteger(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number of at least 1, got "${text}"`);
-  return value;
-}
-
-export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
-  if (!match) throw new Error(`invalid duration "${text}": use e.g. 90s, 30m, 2h`);
-  return Number(match[1]) * DURATION_UNITS[match[2]];
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -45,23 +30,25 @@ async function main(): Promise<void> {
     },
   });
   if (values.url && values['node-options']) throw new Error('--node-options applies to the server the soak starts, not to one at --url');
-  const textChars = optionalPositiveInteger('text-chars', values['text-chars']);
-  const chatMaxChars = optionalPositiveInteger('chat-max-chars', values['chat-max-chars']);
+  // Every option is read before a server starts, so a bad one costs nothing.
+  const soakOptions = {
+    concurrency: wholeNumber('concurrency', values.concurrency!),
+    maxRequests: wholeNumber('requests', values.requests!),
+    durationMs: duration('duration', values.duration!),
+    warmupFraction: fraction('warmup', values.warmup!),
+    sampleEvery: wholeNumber('sample-every', values['sample-every']!),
+    maxSlopeKiBPer1000: nonNegativeNumber('max-slope-kib', values['max-slope-kib']!),
+    maxBodyBytes: wholeNumber('max-body-bytes', values['max-body-bytes']!),
+    textChars: optionalWholeNumber('text-chars', values['text-chars']),
+    chatMaxChars: optionalWholeNumber('chat-max-chars', values['chat-max-chars']),
+  };
   const server = values.url
     ? undefined
-    : await startServerProcess(values.model!, { MEMORY_SNAPSHOT_INTERVAL_S: '0', LOG_LEVEL: 'warn', MAX_BODY_BYTES: values['max-body-bytes']! }, ['--expose-gc', ...values['node-options']!.split(' ').filter(Boolean)]);
+    : await startServerProcess(values.model!, { MEMORY_SNAPSHOT_INTERVAL_S: '0', LOG_LEVEL: 'warn', MAX_BODY_BYTES: String(soakOptions.maxBodyBytes) }, ['--expose-gc', ...values['node-options']!.split(' ').filter(Boolean)]);
   try {
     const report = await runSoak({
+      ...soakOptions,
       url: values.url ?? server!.url,
-      concurrency: Number(values.concurrency),
-      maxRequests: Number(values.requests),
-      durationMs: parseDuration(values.duration!),
-      warmupFraction: Number(values.warmup),
-      sampleEvery: Number(values['sample-every']),
-      maxSlopeKiBPer1000: Number(values['max-slope-kib']),
-      maxBodyBytes: Number(values['max-body-bytes']),
-      textChars,
-      chatMaxChars,
       onSample: values.trace ? (snapshot) => process.stderr.write(`${JSON.stringify(snapshot)}\n`) : undefined,
     });
     console.log(JSON.stringify({ ...report, model: values.url ? undefined : values.model }));

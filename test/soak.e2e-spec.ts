@@ -66,11 +66,12 @@ describe('soak (short version on the tiny model)', () => {
     });
   }, 60_000);
 
-  it('refuses a --text-chars or --chat-max-chars that is not a whole number of at least 1, before starting anything', () => {
-    for (const [flag, value] of [['text-chars', '0'], ['chat-max-chars', 'abc']]) {
+  it('refuses a malformed number before starting anything (NaN clients or warm-up would report a pass)', () => {
+    const refused = [['concurrency', 'abc', 'a whole number of at least 1'], ['warmup', '1', 'a fraction from 0 up to (not including) 1'], ['text-chars', '0', 'a whole number of at least 1'], ['chat-max-chars', 'abc', 'a whole number of at least 1']];
+    for (const [flag, value, kind] of refused) {
       const cli = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/soak.ts', '--url', 'http://127.0.0.1:9', `--${flag}=${value}`], { encoding: 'utf8' });
       expect({ status: cli.status, stdout: cli.stdout, stderr: cli.stderr.trim() }).toEqual({
-        status: 2, stdout: '', stderr: `soak: --${flag} must be a whole number of at least 1, got "${value}"`,
+        status: 2, stdout: '', stderr: `soak: --${flag} must be ${kind}, got "${value}"`,
       });
     }
   }, 60_000);

@@ -1,5 +1,5 @@
 // Numbers on the soak's and the benches' command lines. A typo is refused with the option's name:
-// read as NaN it would, for example, start no soak clients at all and report a pass.
+// read as NaN it would start a run with no clients, no readings or no texts, and say so nowhere.
 
 /** A whole number of at least `min`. */
 export function wholeNumber(name: string, text: string, min = 1): number {

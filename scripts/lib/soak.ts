@@ -150,7 +150,9 @@ export async function runSoak(options: SoakOptions) {
   const fit = slope(floorOf(points, FLOOR_WINDOWS));
   const slopeKiBPer1000 = fit.slope;
   const serverErrors = Object.entries(byStatus).filter(([status]) => /^5\d\d$/.test(status)).reduce((s, [, n]) => s + n, 0);
-  const pass = Object.keys(unexpected).length === 0 && serverErrors === 0 && slopeKiBPer1000 <= options.maxSlopeKiBPer1000;
+  // Fewer readings than floor windows fit a slope to next to nothing (none at all: slope 0), which is no pass.
+  const enoughSamples = afterWarmup.length >= FLOOR_WINDOWS;
+  const pass = enoughSamples && Object.keys(unexpected).length === 0 && serverErrors === 0 && slopeKiBPer1000 <= options.maxSlopeKiBPer1000;
   return {
     event: 'soak',
     pass,
@@ -165,6 +167,7 @@ export async function runSoak(options: SoakOptions) {
     serverErrors,
     memory: {
       samples: afterWarmup.length,
+      minSamples: FLOOR_WINDOWS,
       warmupRequests: Math.round(done * options.warmupFraction),
       slopeKiBPer1000: Math.round(slopeKiBPer1000 * 100) / 100,
       slopeStandardErrorKiB: Math.round(fit.standardError * 100) / 100,

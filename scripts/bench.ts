@@ -1,7 +1,8 @@
 // Benchmarks against the physical limits, every ratio from figures taken in the same run.
 // npm run bench [-- sentiment|overload|labels|chat|overhead|memory ...] [--model PATH] [--texts N] [--rows N per dev set]
-// Each prints one JSON line. The raw baseline is node-llama-cpp in this process with the service's
-// settings; the service is dist/main.js on loopback. Run on a quiet machine: prompt speed drifts with load.
+// Each prints one JSON line; a malformed command line exits 2 before any starts. The raw baseline
+// is node-llama-cpp in this process with the service's settings; the service is dist/main.js on
+// loopback. Run on a quiet machine: prompt speed drifts with load.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,12 +18,24 @@ import { postJson } from './lib/post-json.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from './lib/server-process.js';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { model: { type: 'string', default: 'test/fixtures/models/qwen2.5-0.5b.gguf' }, tiny: { type: 'string', default: 'test/fixtures/models/tiny.gguf' }, texts: { type: 'string', default: '64' }, rows: { type: 'string', default: '50' } },
-});
-const textCount = wholeNumber('texts', values.texts!);
-const rowsPerSet = wholeNumber('rows', values.rows!);
+const BENCH_NAMES = ['sentiment', 'overload', 'labels', 'chat', 'overhead', 'memory'];
+
+/** The command line, read whole before the first benchmark starts: a typo in the last name should not cost the minutes of the others. */
+function readCommandLine() {
+  try {
+    const { values, positionals } = parseArgs({
+      allowPositionals: true,
+      options: { model: { type: 'string', default: 'test/fixtures/models/qwen2.5-0.5b.gguf' }, tiny: { type: 'string', default: 'test/fixtures/models/tiny.gguf' }, texts: { type: 'string', default: '64' }, rows: { type: 'string', default: '50' } },
+    });
+    const unknown = positionals.filter((name) => !BENCH_NAMES.includes(name));
+    if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}: use ${BENCH_NAMES.join(', ')}`);
+    return { values, selected: positionals.length ? positionals : BENCH_NAMES, textCount: wholeNumber('texts', values.texts!), rowsPerSet: wholeNumber('rows', values.rows!) };
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}`);
+    process.exit(2);
+  }
+}
+const { values, selected, textCount, rowsPerSet } = readCommandLine();
 const threads = cpuQuota();
 const report = (line: object) => console.log(JSON.stringify({ threads, ...line }));
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -280,8 +293,4 @@ async function memory(): Promise<void> {
 }
 
 const BENCHES: Record<string, () => Promise<void>> = { sentiment, overload, labels, chat, overhead, memory };
-const selected = positionals.length ? positionals : Object.keys(BENCHES);
-// Checked before the first benchmark starts: a typo in the last name should not cost the minutes of the others.
-const unknown = selected.filter((name) => !BENCHES[name]);
-if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}: use ${Object.keys(BENCHES).join(', ')}`);
 for (const name of selected) await BENCHES[name]();

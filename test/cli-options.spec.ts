@@ -29,8 +29,10 @@ describe('command-line numbers (soak, bench)', () => {
   it.each([
     [['--texts=0'], '--texts must be a whole number of at least 1, got "0"'],
     [['sentiment', 'labls'], 'unknown benchmark labls: use sentiment, overload, labels, chat, overhead, memory'],
-  ])('bench %j stops before any benchmark starts', (args, message) => {
+    [['--text=8'], "Unknown option '--text'"],
+  ])('bench %j stops with a usage error (exit 2) before any benchmark starts', (args, message) => {
     const bench = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', ...args, '--model=missing.gguf'], { encoding: 'utf8' });
-    expect({ failed: bench.status !== 0, stdout: bench.stdout, message: bench.stderr.includes(`Error: ${message}`) }).toEqual({ failed: true, stdout: '', message: true });
+    const { status, stdout, stderr } = bench;
+    expect({ status, stdout, usage: stderr.startsWith(`bench: ${message}`), stackTrace: /\n\s+at /.test(stderr) }).toEqual({ status: 2, stdout: '', usage: true, stackTrace: false });
   }, 60_000);
 });

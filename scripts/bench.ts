@@ -18,7 +18,8 @@ import { postJson } from './lib/post-json.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from './lib/server-process.js';
 
-const BENCH_NAMES = ['sentiment', 'overload', 'labels', 'chat', 'overhead', 'memory'];
+// The benchmark functions are declarations below, hoisted.
+const BENCHES: Record<string, () => Promise<void>> = { sentiment, overload, labels, chat, overhead, memory };
 
 /** The command line, read whole before the first benchmark starts: a typo in the last name should not cost the minutes of the others. */
 function readCommandLine() {
@@ -27,9 +28,9 @@ function readCommandLine() {
       allowPositionals: true,
       options: { model: { type: 'string', default: 'test/fixtures/models/qwen2.5-0.5b.gguf' }, tiny: { type: 'string', default: 'test/fixtures/models/tiny.gguf' }, texts: { type: 'string', default: '64' }, rows: { type: 'string', default: '50' } },
     });
-    const unknown = positionals.filter((name) => !BENCH_NAMES.includes(name));
-    if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}: use ${BENCH_NAMES.join(', ')}`);
-    return { values, selected: positionals.length ? positionals : BENCH_NAMES, textCount: wholeNumber('texts', values.texts!), rowsPerSet: wholeNumber('rows', values.rows!) };
+    const unknown = positionals.filter((name) => !Object.hasOwn(BENCHES, name));
+    if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}: use ${Object.keys(BENCHES).join(', ')}`);
+    return { values, selected: positionals.length ? positionals : Object.keys(BENCHES), textCount: wholeNumber('texts', values.texts!), rowsPerSet: wholeNumber('rows', values.rows!) };
   } catch (error) {
     console.error(`bench: ${(error as Error).message}`);
     process.exit(2);
@@ -292,5 +293,4 @@ async function memory(): Promise<void> {
   });
 }
 
-const BENCHES: Record<string, () => Promise<void>> = { sentiment, overload, labels, chat, overhead, memory };
 for (const name of selected) await BENCHES[name]();

@@ -21,7 +21,8 @@ describe('error responses', () => {
 
   it.each([
     ['empty text', '/v1/sentiment', { text: '' }, /text must not be empty/],
-    ['missing text', '/v1/sentiment', {}, /text/],
+    ['text of only whitespace', '/v1/sentiment', { text: ' \n\t' }, /text must not be empty or only whitespace/],
+    ['missing text', '/v1/sentiment', {}, /text is required/],
     ['text of the wrong type', '/v1/sentiment', { text: 42 }, /text must be a string/],
     ['an unknown field', '/v1/sentiment', { text: 'hi', temperature: 1 }, /property temperature should not exist/],
     ['an unknown label', '/v1/sentiment', { text: 'hi', labels: ['positive', 'angry'] }, /each label must be one of: positive, negative, neutral/],
@@ -35,6 +36,7 @@ describe('error responses', () => {
     ['no messages', '/v1/chat', { messages: [] }, /messages must contain at least 1 elements/],
     ['a last message from the assistant', '/v1/chat', { messages: [user('hi'), { role: 'assistant', content: 'yo' }] }, /last message must be from the user/],
     ['empty content', '/v1/chat', { messages: [user('')] }, /content must not be empty/],
+    ['content of only whitespace', '/v1/chat', { messages: [user('  ')] }, /content must not be empty or only whitespace/],
     ['maxChars of zero', '/v1/chat', { messages: [user('hi')], maxChars: 0 }, /maxChars must not be less than 1/],
     ['maxChars above CHAT_MAX_CHARS', '/v1/chat', { messages: [user('hi')], maxChars: 61 }, /maxChars must be at most 60 \(CHAT_MAX_CHARS\)/],
   ])('400 for %s', async (_case, url, payload, message) => {
@@ -46,6 +48,20 @@ describe('error responses', () => {
     expect(body.details.map((d: { field: string }) => d.field).sort()).toEqual(['labels', 'text']);
   });
 
+  it.each([
+    ['a missing field', { labels: ['positive', 'negative'] }, 'text', 'text is required'],
+    ['text of the wrong type', { text: 42 }, 'text', 'text must be a string'],
+    ['labels that are a string', { text: 'hi', labels: 'positive' }, 'labels', 'labels must be an array'],
+  ])('400 for %s names only that problem, not every rule the field has', async (_case, payload, field, problem) => {
+    const body = expectError(await t.post('/v1/sentiment', payload), 400, /./);
+    expect(body.details).toEqual([{ field, problems: [problem] }]);
+  });
+
+  it('400 for batch items of the wrong type names only the type problem', async () => {
+    const body = expectError(await t.post('/v1/sentiment/batch', { items: 'x' }), 400, /items must be an array/);
+    expect(body.details).toEqual([{ field: 'items', problems: ['items must be an array'] }]);
+  });
+
   it('400, not 500, for malformed JSON', async () => {
     expectError(await t.post('/v1/sentiment', '{"text": "unterminated'), 400, /JSON/);
   });
@@ -53,7 +69,8 @@ describe('error responses', () => {
   it.each([['a string', '"just a string"'], ['an array', '[{"text":"hi"}]'], ['null', 'null'], ['a number', '3']])(
     '400 for a JSON body that is %s, not an object',
     async (_case, payload) => {
-      expectError(await t.post('/v1/sentiment', payload), 400, /./);
+      const body = expectError(await t.post('/v1/sentiment', payload), 400, /^Invalid request: body: the body must be a JSON object$/);
+      expect(body.details).toEqual([{ field: 'body', problems: ['the body must be a JSON object'] }]);
     },
   );
 

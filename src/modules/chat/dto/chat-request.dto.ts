@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, MaxLength, Min, ValidateBy,
+  ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, MaxLength, Min, ValidateBy,
   ValidateNested, ValidationOptions,
 } from 'class-validator';
 
@@ -11,7 +11,7 @@ export class ChatMessageDto {
   role: (typeof CHAT_ROLES)[number];
 
   @IsString()
-  @IsNotEmpty({ message: 'content must not be empty' })
+  @Matches(/\S/u, { message: 'content must not be empty or only whitespace' })
   @MaxLength(8000)
   content: string;
 }

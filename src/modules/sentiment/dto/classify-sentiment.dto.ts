@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsNotEmpty, IsOptional, IsString, MaxLength, ValidateNested,
+  ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength, ValidateNested,
 } from 'class-validator';
 import { SENTIMENT_LABELS, SentimentLabel } from '../../../prompts/sentiment.prompt.js';
 
@@ -20,7 +20,7 @@ export class LabelSubsetDto {
 
 export class ClassifySentimentDto extends LabelSubsetDto {
   @IsString()
-  @IsNotEmpty({ message: 'text must not be empty' })
+  @Matches(/\S/u, { message: 'text must not be empty or only whitespace' })
   @MaxLength(MAX_TEXT_CHARS)
   text: string;
 }
@@ -32,7 +32,7 @@ export class SentimentBatchItemDto {
   id?: string;
 
   @IsString()
-  @IsNotEmpty({ message: 'text must not be empty' })
+  @Matches(/\S/u, { message: 'text must not be empty or only whitespace' })
   @MaxLength(MAX_TEXT_CHARS)
   text: string;
 }

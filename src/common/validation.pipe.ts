@@ -27,7 +27,7 @@ function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
 const invalid = (details: FieldProblem[]) =>
   new BadRequestException({ message: `Invalid request: ${details.map((d) => `${d.field}: ${d.problems.join(', ')}`).join('; ')}`, details });
 
-/** Whitelist, reject unknown fields, transform to DTO classes; 400 lists every field problem. */
+/** ValidationPipe that first refuses a body that is not a JSON object, whatever the DTO. */
 class RequestValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     // Without this an array body reads "property 0 should not exist" and null lists every field.
@@ -38,6 +38,7 @@ class RequestValidationPipe extends ValidationPipe {
   }
 }
 
+/** Whitelist, reject unknown fields, transform to DTO classes; 400 lists every field with its problems. */
 export function createValidationPipe(): ValidationPipe {
   return new RequestValidationPipe({
     whitelist: true,

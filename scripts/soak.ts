@@ -29,7 +29,8 @@ async function main(): Promise<void> {
       trace: { type: 'boolean', default: false },
     },
   });
-  if (values.url && values['node-options']) throw new Error('--node-options applies to the server the soak starts, not to one at --url');
+  if (values.url && values['node-options'])
+    throw new Error('--node-options applies to the server the soak starts, not to one at --url');
   // Every option is read before a server starts, so a bad one costs nothing.
   const soakOptions = {
     concurrency: wholeNumber('concurrency', values.concurrency!),
@@ -44,7 +45,11 @@ async function main(): Promise<void> {
   };
   const server = values.url
     ? undefined
-    : await startServerProcess(values.model!, { MEMORY_SNAPSHOT_INTERVAL_S: '0', LOG_LEVEL: 'warn', MAX_BODY_BYTES: String(soakOptions.maxBodyBytes) }, ['--expose-gc', ...values['node-options']!.split(' ').filter(Boolean)]);
+    : await startServerProcess(
+        values.model!,
+        { MEMORY_SNAPSHOT_INTERVAL_S: '0', LOG_LEVEL: 'warn', MAX_BODY_BYTES: String(soakOptions.maxBodyBytes) },
+        ['--expose-gc', ...values['node-options']!.split(' ').filter(Boolean)],
+      );
   try {
     const report = await runSoak({
       ...soakOptions,

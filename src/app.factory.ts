@@ -15,16 +15,27 @@ import { MetricsService } from './modules/metrics/metrics.service.js';
  * Builds the application (used by main.ts and the e2e tests); loading the model and handling
  * signals are the caller's moves.
  */
-export async function createApp(config: AppConfig, logger = new JsonLogger(config.logLevel)): Promise<NestFastifyApplication> {
+export async function createApp(
+  config: AppConfig,
+  logger = new JsonLogger(config.logLevel),
+): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.maxBodyBytes });
   // JSON only: Fastify's own JSON parser and nothing else, so any other body is a 415 (Nest's
   // default parsers would also accept text and forms).
   adapter.getInstance().removeContentTypeParser(['text/plain']);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { logger, bodyParser: false });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger,
+    bodyParser: false,
+  });
   observeRequests(adapter.getInstance(), logger, app.get(MetricsService), config.logContent);
   requireApiKeys(adapter.getInstance(), config);
   if (config.corsOrigins.length > 0) {
-    app.enableCors({ origin: [...config.corsOrigins], methods: ['GET', 'POST'], allowedHeaders: ['content-type', 'authorization'], maxAge: 600 });
+    app.enableCors({
+      origin: [...config.corsOrigins],
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['content-type', 'authorization'],
+      maxAge: 600,
+    });
   }
   registerRequestSignals(adapter.getInstance(), config.requestTimeoutMs);
   app.useGlobalPipes(createValidationPipe());

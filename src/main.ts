@@ -11,7 +11,7 @@ import { checkModelFile, ModelFileError, ModelService } from './modules/model/mo
 /** Startup problems an operator can fix end the process with one line, not a stack trace. */
 function exitWith(error: unknown): never {
   const known = error instanceof ConfigError || error instanceof ModelFileError || error instanceof ModelPullError;
-  process.stderr.write(`duet: ${known ? (error as Error).message : (error as Error)?.stack ?? String(error)}\n`);
+  process.stderr.write(`duet: ${known ? (error as Error).message : ((error as Error)?.stack ?? String(error))}\n`);
   process.exit(known ? 2 : 1);
 }
 
@@ -19,13 +19,21 @@ async function bootstrap(): Promise<void> {
   const config = AppConfig.fromEnvironment();
   if (config.modelPathIsDefault && !existsSync(config.modelPath)) {
     process.stderr.write(`duet: no model at ${config.modelPath}; downloading ${config.modelUrl}\n`);
-    await pullModel({ url: config.modelUrl, destination: config.modelPath, sha256: config.modelSha256, onProgress: progressBar() });
+    await pullModel({
+      url: config.modelUrl,
+      destination: config.modelPath,
+      sha256: config.modelSha256,
+      onProgress: progressBar(),
+    });
   }
   checkModelFile(config.modelPath);
   const logger = new JsonLogger(config.logLevel);
   logger.log({ event: 'config', ...config.forLog() }, 'Bootstrap');
   if (!mallocTrimAvailable()) {
-    logger.warn({ event: 'malloc_trim_unavailable', effect: 'memory freed by native code stays resident until reused' }, 'Config');
+    logger.warn(
+      { event: 'malloc_trim_unavailable', effect: 'memory freed by native code stays resident until reused' },
+      'Config',
+    );
   }
   if (config.threadsClampedFrom) {
     logger.warn({ event: 'threads_clamped', requested: config.threadsClampedFrom, used: config.threads }, 'Config');

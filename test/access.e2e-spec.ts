@@ -14,7 +14,11 @@ describe('API keys', () => {
     const missing = await t.post('/v1/sentiment', '{not even json');
     expect(missing.statusCode).toBe(401);
     expect(missing.headers['www-authenticate']).toBe('Bearer');
-    expect(missing.json()).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Missing API key: send Authorization: Bearer <key>' });
+    expect(missing.json()).toEqual({
+      statusCode: 401,
+      error: 'Unauthorized',
+      message: 'Missing API key: send Authorization: Bearer <key>',
+    });
     expect((await t.post('/v1/sentiment', { text: 'hi' }, auth('wrong'))).json().message).toBe('Invalid API key');
     expect((await t.post('/v1/sentiment', { text: 'hi' }, auth('key-two'))).statusCode).toBe(200);
     expect((await t.post('/v1/sentiment', { text: 'hi' }, auth('ops-key'))).statusCode).toBe(401);
@@ -52,10 +56,16 @@ describe('CORS', () => {
     const t = await startTestApp({ CORS_ORIGINS: 'https://shop.example', API_KEYS: 'k' });
     try {
       const fastify = t.app.getHttpAdapter().getInstance();
-      const preflight = (origin: string) => fastify.inject({
-        method: 'OPTIONS', url: '/v1/chat',
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
-      });
+      const preflight = (origin: string) =>
+        fastify.inject({
+          method: 'OPTIONS',
+          url: '/v1/chat',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'content-type,authorization',
+          },
+        });
       const allowed = await preflight('https://shop.example');
       expect(allowed.statusCode).toBe(204);
       expect(allowed.headers['access-control-allow-origin']).toBe('https://shop.example');

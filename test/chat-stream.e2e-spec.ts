@@ -1,6 +1,9 @@
 import { serverPerSuite } from './support/suite-server.js';
 
-interface StreamEvent { event: string; data: any }
+interface StreamEvent {
+  event: string;
+  data: any;
+}
 
 /** Reads an SSE response into events, optionally stopping (and disconnecting) after `stopAfter` events. */
 async function readEvents(response: Response, stopAfter = Infinity, abort?: AbortController): Promise<StreamEvent[]> {
@@ -28,7 +31,12 @@ async function readEvents(response: Response, stopAfter = Infinity, abort?: Abor
 }
 
 const chat = (url: string, body: object, signal?: AbortSignal) =>
-  fetch(`${url}/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+  fetch(`${url}/v1/chat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  });
 const messages = [{ role: 'user', content: 'Tell me about your return policy, please.' }];
 
 describe('POST /v1/chat with "stream": true', () => {
@@ -43,12 +51,18 @@ describe('POST /v1/chat with "stream": true', () => {
     const events = await readEvents(response);
     const deltas = events.filter((e) => e.event === 'delta');
     expect(deltas.length).toBeGreaterThan(3);
-    expect(events[events.length - 1]).toEqual({ event: 'done', data: { finishReason: 'length', usage: expect.any(Object) } });
+    expect(events[events.length - 1]).toEqual({
+      event: 'done',
+      data: { finishReason: 'length', usage: expect.any(Object) },
+    });
     const streamed = deltas.map((e) => e.data.text).join('');
     expect([...streamed].length).toBeLessThanOrEqual(80);
     for (const delta of deltas) expect(delta.data.text).not.toMatch(/\uFFFD$/u); // a split character is held back
     // The same request without streaming: same tokens, and its reply (trimmed to a boundary) begins the stream.
-    const plain = (await (await chat(server().url, { messages, maxChars: 80 })).json()) as { reply: string; usage: object };
+    const plain = (await (await chat(server().url, { messages, maxChars: 80 })).json()) as {
+      reply: string;
+      usage: object;
+    };
     expect(events[events.length - 1].data.usage).toEqual(plain.usage);
     expect(streamed.startsWith(plain.reply)).toBe(true);
   });
@@ -67,7 +81,11 @@ describe('POST /v1/chat with "stream": true', () => {
 
   it('stops generating when the client disconnects mid-stream', async () => {
     const completionTokens = async () =>
-      Number(/duet_tokens_total\{task="chat",kind="completion"\} (\d+)/.exec(await (await fetch(`${server().url}/metrics`)).text())?.[1] ?? 0);
+      Number(
+        /duet_tokens_total\{task="chat",kind="completion"\} (\d+)/.exec(
+          await (await fetch(`${server().url}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
     const before = await completionTokens();
     const client = new AbortController();
     const response = await chat(server().url, { messages, maxChars: 2000, stream: true }, client.signal);
@@ -76,10 +94,13 @@ describe('POST /v1/chat with "stream": true', () => {
     let active = 1;
     for (let i = 0; i < 100 && active > 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      active = ((await (await fetch(`${server().url}/health/memory`)).json()) as { activeSequences: number }).activeSequences;
+      active = ((await (await fetch(`${server().url}/health/memory`)).json()) as { activeSequences: number })
+        .activeSequences;
     }
     expect(active).toBe(0);
     expect(await completionTokens()).toBe(before); // the generation never finished: its tokens were never counted
-    expect(await (await fetch(`${server().url}/metrics`)).text()).toMatch(/duet_requests_total\{route="\/v1\/chat",status="499"\} 1/);
+    expect(await (await fetch(`${server().url}/metrics`)).text()).toMatch(
+      /duet_requests_total\{route="\/v1\/chat",status="499"\} 1/,
+    );
   });
 });

@@ -51,12 +51,15 @@ describe('POST /v1/chat (tiny model)', () => {
 
   it('uses the history: an earlier turn changes the prompt', async () => {
     const short = (await t.post('/v1/chat', { messages: [user('Where is my order?')] })).json();
-    const long = (await t.post('/v1/chat', { messages: [user('hello'), assistant('Hi!'), user('Where is my order?')] })).json();
+    const long = (
+      await t.post('/v1/chat', { messages: [user('hello'), assistant('Hi!'), user('Where is my order?')] })
+    ).json();
     expect(long.usage.promptTokens).toBeGreaterThan(short.usage.promptTokens);
   });
 
   it('trims history oldest-first to fit the prompt budget', async () => {
-    const filler = (i: number) => `Message ${i}: ` + 'the parcel was supposed to arrive on Monday but it did not. '.repeat(12);
+    const filler = (i: number) =>
+      `Message ${i}: ` + 'the parcel was supposed to arrive on Monday but it did not. '.repeat(12);
     const history = Array.from({ length: 30 }, (_, i) => (i % 2 ? assistant(filler(i)) : user(filler(i))));
     const messages = [...history, user('So where is it now?')];
     const trimmed = (await t.post('/v1/chat', { messages })).json();
@@ -67,7 +70,9 @@ describe('POST /v1/chat (tiny model)', () => {
     expect((await t.post('/v1/chat', { messages: changedOldest })).json()).toEqual(trimmed);
     // The newest history message was kept, so changing it changes the prompt.
     const changedNewest = [...messages.slice(0, -2), assistant('short'), messages[messages.length - 1]];
-    expect((await t.post('/v1/chat', { messages: changedNewest })).json().usage.promptTokens).not.toBe(trimmed.usage.promptTokens);
+    expect((await t.post('/v1/chat', { messages: changedNewest })).json().usage.promptTokens).not.toBe(
+      trimmed.usage.promptTokens,
+    );
   });
 
   it('treats special-token text from the client as plain text', async () => {

@@ -3,9 +3,21 @@ import { duration, fraction, nonNegativeNumber, optionalWholeNumber, wholeNumber
 
 describe('command-line numbers (soak, bench)', () => {
   it('reads well-formed values', () => {
-    expect([wholeNumber('n', '4'), wholeNumber('n', '0', 0), optionalWholeNumber('n', undefined), optionalWholeNumber('n', '12')]).toEqual([4, 0, undefined, 12]);
-    expect([fraction('f', '0'), fraction('f', '0.45'), nonNegativeNumber('k', '0'), nonNegativeNumber('k', '2.5')]).toEqual([0, 0.45, 0, 2.5]);
-    expect([duration('d', '250ms'), duration('d', '90s'), duration('d', '1.5m'), duration('d', '2h')]).toEqual([250, 90_000, 90_000, 7_200_000]);
+    expect([
+      wholeNumber('n', '4'),
+      wholeNumber('n', '0', 0),
+      optionalWholeNumber('n', undefined),
+      optionalWholeNumber('n', '12'),
+    ]).toEqual([4, 0, undefined, 12]);
+    expect([
+      fraction('f', '0'),
+      fraction('f', '0.45'),
+      nonNegativeNumber('k', '0'),
+      nonNegativeNumber('k', '2.5'),
+    ]).toEqual([0, 0.45, 0, 2.5]);
+    expect([duration('d', '250ms'), duration('d', '90s'), duration('d', '1.5m'), duration('d', '2h')]).toEqual([
+      250, 90_000, 90_000, 7_200_000,
+    ]);
   });
 
   it.each([
@@ -30,9 +42,22 @@ describe('command-line numbers (soak, bench)', () => {
     [['--texts=0'], '--texts must be a whole number of at least 1, got "0"'],
     [['sentiment', 'labls'], 'unknown benchmark labls: use sentiment, overload, labels, chat, overhead, memory'],
     [['--text=8'], "Unknown option '--text'"],
-  ])('bench %j stops with a usage error (exit 2) before any benchmark starts', (args, message) => {
-    const bench = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', ...args, '--model=missing.gguf'], { encoding: 'utf8' });
-    const { status, stdout, stderr } = bench;
-    expect({ status, stdout, usage: stderr.startsWith(`bench: ${message}`), stackTrace: /\n\s+at /.test(stderr) }).toEqual({ status: 2, stdout: '', usage: true, stackTrace: false });
-  }, 60_000);
+  ])(
+    'bench %j stops with a usage error (exit 2) before any benchmark starts',
+    (args, message) => {
+      const bench = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/bench.ts', ...args, '--model=missing.gguf'],
+        { encoding: 'utf8' },
+      );
+      const { status, stdout, stderr } = bench;
+      expect({
+        status,
+        stdout,
+        usage: stderr.startsWith(`bench: ${message}`),
+        stackTrace: /\n\s+at /.test(stderr),
+      }).toEqual({ status: 2, stdout: '', usage: true, stackTrace: false });
+    },
+    60_000,
+  );
 });

@@ -9,7 +9,13 @@ describe('demo chat widget in headless Chromium', () => {
     server = await startServerProcess(TINY_MODEL, { CHAT_MAX_TOKENS: '48', CHAT_MAX_CHARS: '200' });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium', // Debian's chromium package (.ci/run installs it)
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
     });
   });
   afterAll(async () => {
@@ -34,7 +40,11 @@ describe('demo chat widget in headless Chromium', () => {
 
     await page.fill('#message', 'And to Mexico?');
     await page.click('#send');
-    await page.locator('.bubble.assistant').nth(1).locator('xpath=self::*[@data-state="done"]').waitFor({ timeout: 30000 });
+    await page
+      .locator('.bubble.assistant')
+      .nth(1)
+      .locator('xpath=self::*[@data-state="done"]')
+      .waitFor({ timeout: 30000 });
     expect(await page.locator('.bubble').count()).toBe(4);
     expect(pageErrors).toEqual([]);
   });

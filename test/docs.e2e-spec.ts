@@ -23,11 +23,19 @@ describe('OpenAPI docs', () => {
 
   it("keeps Swagger UI's 3.5 MiB bundle out of the server: only its files' path is imported", () => {
     // The built app's whole import graph, in a process of its own (jest has its own module registry).
-    const loaded = execFileSync(process.execPath, ['--input-type=module', '-e', `
+    const loaded = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       import { createRequire } from 'node:module';
       await import('./dist/app.factory.js');
       console.log(JSON.stringify(Object.keys(createRequire(process.cwd() + '/').cache)));
-    `], { encoding: 'utf8' });
+    `,
+      ],
+      { encoding: 'utf8' },
+    );
     const swaggerUiFiles = (JSON.parse(loaded) as string[]).filter((path) => path.includes('/swagger-ui-dist/'));
     expect(swaggerUiFiles.map((path) => path.split('/swagger-ui-dist/')[1])).toEqual(['absolute-path.js']);
   });
@@ -35,14 +43,31 @@ describe('OpenAPI docs', () => {
   it('documents every endpoint, with request schemas taken from the DTO validation rules', async () => {
     const doc = (await t.get('/docs/openapi.json')).json();
     expect(Object.keys(doc.paths).sort()).toEqual([
-      '/health/live', '/health/memory', '/health/ready', '/metrics',
-      '/v1/chat', '/v1/chat/completions', '/v1/models', '/v1/sentiment', '/v1/sentiment/batch',
+      '/health/live',
+      '/health/memory',
+      '/health/ready',
+      '/metrics',
+      '/v1/chat',
+      '/v1/chat/completions',
+      '/v1/models',
+      '/v1/sentiment',
+      '/v1/sentiment/batch',
     ]);
-    expect(doc.paths['/v1/sentiment'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ClassifySentimentDto' });
+    expect(doc.paths['/v1/sentiment'].post.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/ClassifySentimentDto',
+    });
     const { schemas } = doc.components;
     expect(schemas.ClassifySentimentDto.required).toEqual(['text']);
-    expect(schemas.ClassifySentimentDto.properties.labels).toMatchObject({ minItems: 2, uniqueItems: true, items: { enum: [...SENTIMENT_LABELS] } });
-    expect(schemas.ClassifySentimentBatchDto.properties.items).toMatchObject({ minItems: 1, maxItems: 64, items: { $ref: '#/components/schemas/SentimentBatchItemDto' } });
+    expect(schemas.ClassifySentimentDto.properties.labels).toMatchObject({
+      minItems: 2,
+      uniqueItems: true,
+      items: { enum: [...SENTIMENT_LABELS] },
+    });
+    expect(schemas.ClassifySentimentBatchDto.properties.items).toMatchObject({
+      minItems: 1,
+      maxItems: 64,
+      items: { $ref: '#/components/schemas/SentimentBatchItemDto' },
+    });
     expect(schemas.ChatRequestDto.properties.messages.items).toEqual({ $ref: '#/components/schemas/ChatMessageDto' });
     expect(schemas.ChatMessageDto.properties.role.enum).toEqual(['user', 'assistant']);
     expect(JSON.stringify(doc)).not.toContain('#/components/schemas/Array');

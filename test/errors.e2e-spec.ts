@@ -25,20 +25,50 @@ describe('error responses', () => {
     ['missing text', '/v1/sentiment', {}, /text is required/],
     ['text of the wrong type', '/v1/sentiment', { text: 42 }, /text must be a string/],
     ['an unknown field', '/v1/sentiment', { text: 'hi', temperature: 1 }, /property temperature should not exist/],
-    ['an unknown label', '/v1/sentiment', { text: 'hi', labels: ['positive', 'angry'] }, /each label must be one of: positive, negative, neutral/],
+    [
+      'an unknown label',
+      '/v1/sentiment',
+      { text: 'hi', labels: ['positive', 'angry'] },
+      /each label must be one of: positive, negative, neutral/,
+    ],
     ['a single label', '/v1/sentiment', { text: 'hi', labels: ['positive'] }, /at least 2 labels/],
     ['repeated labels', '/v1/sentiment', { text: 'hi', labels: ['positive', 'positive'] }, /must not repeat/],
     ['labels that are not an array', '/v1/sentiment', { text: 'hi', labels: 'positive' }, /labels/],
     ['an empty batch', '/v1/sentiment/batch', { items: [] }, /items must contain at least 1 elements/],
-    ['a batch over 64 items', '/v1/sentiment/batch', { items: Array.from({ length: 65 }, () => ({ text: 'a' })) }, /items must contain no more than 64 elements/],
+    [
+      'a batch over 64 items',
+      '/v1/sentiment/batch',
+      { items: Array.from({ length: 65 }, () => ({ text: 'a' })) },
+      /items must contain no more than 64 elements/,
+    ],
     ['a batch item without text', '/v1/sentiment/batch', { items: [{ text: 'ok' }, { id: 'x' }] }, /items\.1\.text/],
-    ['a bad role', '/v1/chat', { messages: [{ role: 'system', content: 'hi' }] }, /role must be one of: user, assistant/],
+    [
+      'a bad role',
+      '/v1/chat',
+      { messages: [{ role: 'system', content: 'hi' }] },
+      /role must be one of: user, assistant/,
+    ],
     ['no messages', '/v1/chat', { messages: [] }, /messages must contain at least 1 elements/],
-    ['a last message from the assistant', '/v1/chat', { messages: [user('hi'), { role: 'assistant', content: 'yo' }] }, /last message must be from the user/],
+    [
+      'a last message from the assistant',
+      '/v1/chat',
+      { messages: [user('hi'), { role: 'assistant', content: 'yo' }] },
+      /last message must be from the user/,
+    ],
     ['empty content', '/v1/chat', { messages: [user('')] }, /content must not be empty/],
-    ['content of only whitespace', '/v1/chat', { messages: [user('  ')] }, /content must not be empty or only whitespace/],
+    [
+      'content of only whitespace',
+      '/v1/chat',
+      { messages: [user('  ')] },
+      /content must not be empty or only whitespace/,
+    ],
     ['maxChars of zero', '/v1/chat', { messages: [user('hi')], maxChars: 0 }, /maxChars must not be less than 1/],
-    ['maxChars above CHAT_MAX_CHARS', '/v1/chat', { messages: [user('hi')], maxChars: 61 }, /maxChars must be at most 60 \(CHAT_MAX_CHARS\)/],
+    [
+      'maxChars above CHAT_MAX_CHARS',
+      '/v1/chat',
+      { messages: [user('hi')], maxChars: 61 },
+      /maxChars must be at most 60 \(CHAT_MAX_CHARS\)/,
+    ],
   ])('400 for %s', async (_case, url, payload, message) => {
     expectError(await t.post(url, payload), 400, message);
   });
@@ -51,32 +81,55 @@ describe('error responses', () => {
   it.each([
     ['a missing field', '/v1/sentiment', { labels: ['positive', 'negative'] }, 'text', 'text is required'],
     ['text of the wrong type', '/v1/sentiment', { text: 42 }, 'text', 'text must be a string'],
-    ['labels that are a string', '/v1/sentiment', { text: 'hi', labels: 'positive' }, 'labels', 'labels must be an array'],
+    [
+      'labels that are a string',
+      '/v1/sentiment',
+      { text: 'hi', labels: 'positive' },
+      'labels',
+      'labels must be an array',
+    ],
     ['batch items that are a string', '/v1/sentiment/batch', { items: 'x' }, 'items', 'items must be an array'],
-  ])('400 for %s names only that problem, not every rule the field has', async (_case, url, payload, field, problem) => {
-    const body = expectError(await t.post(url, payload), 400, new RegExp(`${field}: ${problem}$`));
-    expect(body.details).toEqual([{ field, problems: [problem] }]);
-  });
+  ])(
+    '400 for %s names only that problem, not every rule the field has',
+    async (_case, url, payload, field, problem) => {
+      const body = expectError(await t.post(url, payload), 400, new RegExp(`${field}: ${problem}$`));
+      expect(body.details).toEqual([{ field, problems: [problem] }]);
+    },
+  );
 
   it('400, not 500, for malformed JSON', async () => {
     expectError(await t.post('/v1/sentiment', '{"text": "unterminated'), 400, /JSON/);
   });
 
-  it.each([['a string', '"just a string"'], ['an array', '[{"text":"hi"}]'], ['null', 'null'], ['a number', '3']])(
-    '400 for a JSON body that is %s, not an object',
-    async (_case, payload) => {
-      const body = expectError(await t.post('/v1/sentiment', payload), 400, /^Invalid request: body: the body must be a JSON object$/);
-      expect(body.details).toEqual([{ field: 'body', problems: ['the body must be a JSON object'] }]);
-    },
-  );
+  it.each([
+    ['a string', '"just a string"'],
+    ['an array', '[{"text":"hi"}]'],
+    ['null', 'null'],
+    ['a number', '3'],
+  ])('400 for a JSON body that is %s, not an object', async (_case, payload) => {
+    const body = expectError(
+      await t.post('/v1/sentiment', payload),
+      400,
+      /^Invalid request: body: the body must be a JSON object$/,
+    );
+    expect(body.details).toEqual([{ field: 'body', problems: ['the body must be a JSON object'] }]);
+  });
 
   it('400 for an empty JSON body', async () => {
     expectError(await t.post('/v1/sentiment', ''), 400, /./);
   });
 
   it('415 for a body that is not JSON', async () => {
-    expectError(await t.post('/v1/sentiment', 'text=hello', { 'content-type': 'text/plain' }), 415, /application\/json/);
-    expectError(await t.post('/v1/sentiment', 'text=hello', { 'content-type': 'application/x-www-form-urlencoded' }), 415, /application\/json/);
+    expectError(
+      await t.post('/v1/sentiment', 'text=hello', { 'content-type': 'text/plain' }),
+      415,
+      /application\/json/,
+    );
+    expectError(
+      await t.post('/v1/sentiment', 'text=hello', { 'content-type': 'application/x-www-form-urlencoded' }),
+      415,
+      /application\/json/,
+    );
   });
 
   it('413 for a body over MAX_BODY_BYTES', async () => {
@@ -90,9 +143,17 @@ describe('error responses', () => {
       const body = expectError(await big.post('/v1/sentiment', { text }), 413, /at most 1024 are allowed/);
       expect(body.details.maxInputTokens).toBe(1024);
       expect(body.details.promptTokens).toBeGreaterThan(1024);
-      const batch = expectError(await big.post('/v1/sentiment/batch', { items: [{ text: 'fine' }, { text }] }), 413, /item 1/);
+      const batch = expectError(
+        await big.post('/v1/sentiment/batch', { items: [{ text: 'fine' }, { text }] }),
+        413,
+        /item 1/,
+      );
       expect(batch.details.item).toBe(1);
-      expectError(await big.post('/v1/chat', { messages: [user(text.repeat(2))] }), 413, /chat task.*at most 1024 are allowed/);
+      expectError(
+        await big.post('/v1/chat', { messages: [user(text.repeat(2))] }),
+        413,
+        /chat task.*at most 1024 are allowed/,
+      );
     } finally {
       await big.close();
     }

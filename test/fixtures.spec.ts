@@ -3,7 +3,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlledEvaluateInputItem, getLlama, readGgufFileInfo } from 'node-llama-cpp';
-import { generateModel, generateModelOfShape, qwen2Tensors, readQwen2Vocab, SHAPES } from './fixtures/generate-models.js';
+import {
+  generateModel,
+  generateModelOfShape,
+  qwen2Tensors,
+  readQwen2Vocab,
+  SHAPES,
+} from './fixtures/generate-models.js';
 import { GgmlType, tensorByteSize } from './fixtures/gguf.js';
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -41,7 +47,14 @@ describe('GGUF fixture generator', () => {
   });
 
   it('knows the exact Qwen2.5-0.5B shapes', () => {
-    expect(SHAPES['qwen2.5-0.5b']).toEqual({ quantization: 'Q4_K_M', layers: 24, embedding: 896, feedForward: 4864, heads: 14, kvHeads: 2 });
+    expect(SHAPES['qwen2.5-0.5b']).toEqual({
+      quantization: 'Q4_K_M',
+      layers: 24,
+      embedding: 896,
+      feedForward: 4864,
+      heads: 14,
+      kvHeads: 2,
+    });
   });
 
   it("lays the 0.5B shape out tensor for tensor like Qwen's published qwen2.5-0.5b-instruct-q4_k_m.gguf", () => {
@@ -55,7 +68,11 @@ describe('GGUF fixture generator', () => {
     expect((params / 1e6).toFixed(2)).toBe('630.17');
     expect((tensors.reduce((sum, t) => sum + tensorByteSize(t), 0) / 2 ** 20).toFixed(2)).toBe('462.96');
     const type = (name: string) => GgmlType[tensors.find((t) => t.name === name)!.type];
-    expect([type('token_embd.weight'), type('output.weight'), type('blk.0.attn_q.weight')]).toEqual(['Q5_0', 'Q8_0', 'Q5_0']);
+    expect([type('token_embd.weight'), type('output.weight'), type('blk.0.attn_q.weight')]).toEqual([
+      'Q5_0',
+      'Q8_0',
+      'Q5_0',
+    ]);
     // attn_v and ffn_down "use more bits" in layers 0-2, 21-23 and every third between.
     expect([4, 5, 20, 21].map((i) => type(`blk.${i}.attn_v.weight`))).toEqual(['Q5_0', 'Q8_0', 'Q8_0', 'Q8_0']);
     expect([3, 5, 6, 23].map((i) => type(`blk.${i}.ffn_down.weight`))).toEqual(['Q4_K', 'Q6_K', 'Q4_K', 'Q6_K']);
@@ -64,9 +81,17 @@ describe('GGUF fixture generator', () => {
   it('writes blocks llama.cpp accepts and decodes to finite scores, in every quantized format', async () => {
     // 256-wide rows take the K-quants, the 288-wide ffn_down falls back to Q5_0 and Q8_0.
     const path = join(dir, 'formats.gguf');
-    generateModelOfShape({ quantization: 'Q4_K_M', layers: 2, embedding: 256, feedForward: 288, heads: 4, kvHeads: 2 }, 'formats', path, 3, vocab);
+    generateModelOfShape(
+      { quantization: 'Q4_K_M', layers: 2, embedding: 256, feedForward: 288, heads: 4, kvHeads: 2 },
+      'formats',
+      path,
+      3,
+      vocab,
+    );
     const info = await readGgufFileInfo(path, { readTensorInfo: true });
-    expect(new Set(info.tensorInfo!.map((t) => GgmlType[t.ggmlType]))).toEqual(new Set(['F32', 'Q4_K', 'Q6_K', 'Q5_0', 'Q8_0']));
+    expect(new Set(info.tensorInfo!.map((t) => GgmlType[t.ggmlType]))).toEqual(
+      new Set(['F32', 'Q4_K', 'Q6_K', 'Q5_0', 'Q8_0']),
+    );
     const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
     // checkTensors validates every block's scales: one read from the wrong bytes (random quants)
     // is a NaN or infinity about once in 32 blocks.
@@ -75,7 +100,9 @@ describe('GGUF fixture generator', () => {
       const context = await model.createContext({ contextSize: 256, threads: 2 });
       const sequence = context.getSequence();
       const prompt = model.tokenize('Hello, how are you today?');
-      const items = prompt.map((token, i): ControlledEvaluateInputItem => (i < prompt.length - 1 ? token : [token, { generateNext: { probabilities: true } }]));
+      const items = prompt.map((token, i): ControlledEvaluateInputItem =>
+        i < prompt.length - 1 ? token : [token, { generateNext: { probabilities: true } }],
+      );
       const next = (await sequence.controlledEvaluate(items))[prompt.length - 1]!.next;
       const probabilities = [...next.probabilities!.values()];
       expect(probabilities).toHaveLength(151936);

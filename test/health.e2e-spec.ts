@@ -6,7 +6,13 @@ const user = (content: string) => ({ role: 'user', content });
 describe('health, memory and metrics', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ SEQUENCES: '1', MAX_QUEUE: '0', CHAT_MAX_TOKENS: '256', CHAT_MAX_CHARS: '2000', READY_MAX_ANON_SWAP_MB: '100000' });
+    t = await startTestApp({
+      SEQUENCES: '1',
+      MAX_QUEUE: '0',
+      CHAT_MAX_TOKENS: '256',
+      CHAT_MAX_CHARS: '2000',
+      READY_MAX_ANON_SWAP_MB: '100000',
+    });
   });
   afterAll(() => t.close());
 
@@ -40,7 +46,15 @@ describe('health, memory and metrics', () => {
     const res = await t.get('/health/memory');
     expect(res.statusCode).toBe(200);
     const snapshot = res.json();
-    for (const field of ['rssBytes', 'rssAnonBytes', 'swapBytes', 'heapUsedBytes', 'heapTotalBytes', 'externalBytes', 'arrayBuffersBytes']) {
+    for (const field of [
+      'rssBytes',
+      'rssAnonBytes',
+      'swapBytes',
+      'heapUsedBytes',
+      'heapTotalBytes',
+      'externalBytes',
+      'arrayBuffersBytes',
+    ]) {
       expect(typeof snapshot[field]).toBe('number');
     }
     expect(snapshot.rssAnonBytes).toBeGreaterThan(0);
@@ -50,12 +64,17 @@ describe('health, memory and metrics', () => {
   });
 
   it('keeps no JavaScript copy of the vocabulary, only its size (label scoring walks it by that size)', () => {
-    const { tokens, merges } = t.models.model.fileInfo.metadata.tokenizer.ggml as { tokens: readonly string[]; merges: readonly string[] };
+    const { tokens, merges } = t.models.model.fileInfo.metadata.tokenizer.ggml as {
+      tokens: readonly string[];
+      merges: readonly string[];
+    };
     expect([tokens.length, merges.length]).toEqual([151936, 151387]);
     expect(tokens.some((token) => token !== undefined) || merges.some((merge) => merge !== undefined)).toBe(false);
     // Sparse (dictionary elements), not 8 bytes of holes per element as `new Array(length)` would be.
     v8.setFlagsFromString('--allow-natives-syntax');
-    const hasDictionaryElements = new Function('array', 'return %HasDictionaryElements(array)') as (array: unknown) => boolean;
+    const hasDictionaryElements = new Function('array', 'return %HasDictionaryElements(array)') as (
+      array: unknown,
+    ) => boolean;
     expect([tokens, merges].map(hasDictionaryElements)).toEqual([true, true]);
     expect(hasDictionaryElements(new Array(151936))).toBe(false);
   });

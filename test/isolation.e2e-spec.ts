@@ -3,7 +3,9 @@ import { PROBE_TEXTS, startTestApp, TestApp } from './support/test-app.js';
 
 const user = (content: string) => ({ role: 'user', content });
 const CHAT_B = { messages: [user('Can I change my delivery address?')] };
-const CHAT_A = { messages: [user('我的订单还没到，怎么办？'), { role: 'assistant', content: '请提供订单号。' }, user('12345')] };
+const CHAT_A = {
+  messages: [user('我的订单还没到，怎么办？'), { role: 'assistant', content: '请提供订单号。' }, user('12345')],
+};
 
 /** Every response body a client could compare, for a fixed set of requests. */
 async function probeAnswers(t: TestApp) {
@@ -32,7 +34,6 @@ describe('fresh state per request', () => {
   });
 });
 
-
 describe('sentiment determinism under concurrent mixed traffic', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -43,14 +44,21 @@ describe('sentiment determinism under concurrent mixed traffic', () => {
   it('each text gets the same label and confidence, bit for bit, alone or alongside other requests', async () => {
     const alone = [];
     for (const text of PROBE_TEXTS) alone.push((await t.post('/v1/sentiment', { text })).json());
-    const chats = Array.from({ length: 4 }, (_, i) => t.post('/v1/chat', { messages: [user(`question number ${i}, please answer`)] }));
+    const chats = Array.from({ length: 4 }, (_, i) =>
+      t.post('/v1/chat', { messages: [user(`question number ${i}, please answer`)] }),
+    );
     const batch = t.post('/v1/sentiment/batch', { items: PROBE_TEXTS.map((text) => ({ text })) });
-    const concurrent = await Promise.all([...PROBE_TEXTS, ...PROBE_TEXTS].map((text) => t.post('/v1/sentiment', { text })));
+    const concurrent = await Promise.all(
+      [...PROBE_TEXTS, ...PROBE_TEXTS].map((text) => t.post('/v1/sentiment', { text })),
+    );
     const others = await Promise.all([...chats, batch]);
     expect(others.every((r) => r.statusCode === 200)).toBe(true);
     expect(concurrent.map((r) => r.json())).toEqual([...alone, ...alone]);
-    expect(others[others.length - 1].json().results.map(({ label, confidence }: { label: string; confidence: number }) => ({ label, confidence })))
-      .toEqual(alone.map(({ label, confidence }) => ({ label, confidence })));
+    expect(
+      others[others.length - 1]
+        .json()
+        .results.map(({ label, confidence }: { label: string; confidence: number }) => ({ label, confidence })),
+    ).toEqual(alone.map(({ label, confidence }) => ({ label, confidence })));
   });
 
   it('evaluates each classification alone, while concurrent chats share decode batches', async () => {

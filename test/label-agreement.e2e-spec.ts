@@ -20,17 +20,20 @@ describe('single-pass label scoring', () => {
     await t.close();
   });
 
-  it.each(DEV_SETS.map((set) => [set.name, set] as const))('agrees with grammar-constrained greedy decoding on %s', async (_name, set) => {
-    const service: string[] = [];
-    const reference: string[] = [];
-    for (const { text } of set.rows) {
-      const res = await t.post('/v1/sentiment', { text, labels: set.labels });
-      expect(res.statusCode).toBe(200);
-      service.push(res.json().label);
-      const prompt = renderChatMlPrompt(t.models.model, sentimentPrompt.buildTurns({ text, labels: set.labels }));
-      reference.push(await grammar.label(prompt, set.labels));
-    }
-    expect(service).toEqual(reference);
-    expect(new Set(reference).size).toBeGreaterThan(1); // the texts really are told apart
-  });
+  it.each(DEV_SETS.map((set) => [set.name, set] as const))(
+    'agrees with grammar-constrained greedy decoding on %s',
+    async (_name, set) => {
+      const service: string[] = [];
+      const reference: string[] = [];
+      for (const { text } of set.rows) {
+        const res = await t.post('/v1/sentiment', { text, labels: set.labels });
+        expect(res.statusCode).toBe(200);
+        service.push(res.json().label);
+        const prompt = renderChatMlPrompt(t.models.model, sentimentPrompt.buildTurns({ text, labels: set.labels }));
+        reference.push(await grammar.label(prompt, set.labels));
+      }
+      expect(service).toEqual(reference);
+      expect(new Set(reference).size).toBeGreaterThan(1); // the texts really are told apart
+    },
+  );
 });

@@ -10,7 +10,10 @@ describe('readiness', () => {
     try {
       const before = await t.get('/health/ready');
       expect(before.statusCode).toBe(503);
-      expect(before.json()).toMatchObject({ status: 'error', error: { model: { status: 'down', state: 'not_loaded' } } });
+      expect(before.json()).toMatchObject({
+        status: 'error',
+        error: { model: { status: 'down', state: 'not_loaded' } },
+      });
       expect((await t.get('/health/live')).statusCode).toBe(200);
       const early = await t.post('/v1/sentiment', { text: 'too early' });
       expect(early.statusCode).toBe(503);
@@ -20,7 +23,10 @@ describe('readiness', () => {
       await t.models.load();
       const after = await t.get('/health/ready');
       expect(after.statusCode).toBe(200);
-      expect(after.json()).toMatchObject({ status: 'ok', info: { model: { status: 'up', state: 'ready', sequences: 4 } } });
+      expect(after.json()).toMatchObject({
+        status: 'ok',
+        info: { model: { status: 'up', state: 'ready', sequences: 4 } },
+      });
       expect((await t.post('/v1/sentiment', { text: 'now' })).statusCode).toBe(200);
     } finally {
       await t.close();
@@ -30,7 +36,11 @@ describe('readiness', () => {
 
 describe('startup of the real entry point (dist/main.js)', () => {
   const start = (env: Record<string, string>) =>
-    spawnSync(process.execPath, ['dist/main.js'], { env: { PATH: process.env.PATH, PORT: '0', ...env }, encoding: 'utf8', timeout: 30000 });
+    spawnSync(process.execPath, ['dist/main.js'], {
+      env: { PATH: process.env.PATH, PORT: '0', ...env },
+      encoding: 'utf8',
+      timeout: 30000,
+    });
 
   it('exits non-zero with one line naming the path and what to do when the model file is missing', () => {
     const run = start({ MODEL_PATH: '/nonexistent/model.gguf' });
@@ -45,7 +55,10 @@ describe('startup of the real entry point (dist/main.js)', () => {
     writeFileSync(corrupt, Buffer.alloc(4096, 7));
     const run = start({ MODEL_PATH: corrupt });
     expect(run.status).toBe(2);
-    const errorLines = run.stderr.trim().split('\n').filter((line) => line.startsWith('duet:'));
+    const errorLines = run.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('duet:'));
     expect(errorLines).toEqual([expect.stringMatching(new RegExp(`^duet: Could not load model ${corrupt}: `))]);
     expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });

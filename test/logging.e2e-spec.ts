@@ -33,7 +33,9 @@ describe('request logs', () => {
   });
 
   it('include request and response bodies only with LOG_CONTENT=true', async () => {
-    const requests = (await requestLogs(true)).map((line) => JSON.parse(line)).filter((entry) => entry.event === 'request');
+    const requests = (await requestLogs(true))
+      .map((line) => JSON.parse(line))
+      .filter((entry) => entry.event === 'request');
     expect(requests[0].requestBody).toEqual({ text: SECRET });
     expect(JSON.parse(requests[0].responseBody)).toHaveProperty('label');
   });

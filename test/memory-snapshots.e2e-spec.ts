@@ -15,8 +15,22 @@ describe('periodic memory snapshots', () => {
     const snapshots = lines.map((line) => JSON.parse(line)).filter((entry) => entry.event === 'memory_snapshot');
     expect(snapshots.length).toBeGreaterThanOrEqual(2);
     expect(snapshots.length).toBeLessThanOrEqual(Math.floor(elapsedS));
-    expect(snapshots[snapshots.length - 1]).toMatchObject({ requests: { '/v1/sentiment': 1 }, activeSequences: 0, queueLength: 0 });
-    for (const key of ['timestamp', 'uptimeS', 'rssBytes', 'rssAnonBytes', 'swapBytes', 'heapUsedBytes', 'heapTotalBytes', 'externalBytes', 'arrayBuffersBytes']) {
+    expect(snapshots[snapshots.length - 1]).toMatchObject({
+      requests: { '/v1/sentiment': 1 },
+      activeSequences: 0,
+      queueLength: 0,
+    });
+    for (const key of [
+      'timestamp',
+      'uptimeS',
+      'rssBytes',
+      'rssAnonBytes',
+      'swapBytes',
+      'heapUsedBytes',
+      'heapTotalBytes',
+      'externalBytes',
+      'arrayBuffersBytes',
+    ]) {
       expect(snapshots[0]).toHaveProperty(key);
     }
   });

@@ -23,7 +23,10 @@ function fileHost(options: { cutFirstTransferAt?: number; linkedHash?: string } 
     }
     const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
     const body = model.subarray(start);
-    res.writeHead(start > 0 ? 206 : 200, { 'content-length': body.length, ...(start > 0 ? { 'content-range': `bytes ${start}-${model.length - 1}/${model.length}` } : {}) });
+    res.writeHead(start > 0 ? 206 : 200, {
+      'content-length': body.length,
+      ...(start > 0 ? { 'content-range': `bytes ${start}-${model.length - 1}/${model.length}` } : {}),
+    });
     if (transfers++ === 0 && options.cutFirstTransferAt) {
       res.write(body.subarray(0, options.cutFirstTransferAt), () => res.destroy());
       return;
@@ -65,7 +68,9 @@ describe('model pull', () => {
     const url = await host.listen();
     const dest = destination();
     try {
-      await expect(pullModel({ url, destination: dest })).rejects.toThrow(/interrupted|ended early.*run it again to resume/);
+      await expect(pullModel({ url, destination: dest })).rejects.toThrow(
+        /interrupted|ended early.*run it again to resume/,
+      );
       expect(existsSync(dest)).toBe(false);
       const kept = statSync(`${dest}.partial`).size;
       expect(kept).toBeGreaterThan(0);
@@ -83,11 +88,15 @@ describe('model pull', () => {
     const url = await host.listen();
     const dest = destination();
     try {
-      await expect(pullModel({ url, destination: dest })).rejects.toThrow(`Checksum mismatch for ${url}: expected ${'a'.repeat(64)}, got ${modelHash}`);
+      await expect(pullModel({ url, destination: dest })).rejects.toThrow(
+        `Checksum mismatch for ${url}: expected ${'a'.repeat(64)}, got ${modelHash}`,
+      );
       expect(existsSync(dest)).toBe(false);
       expect(existsSync(`${dest}.partial`)).toBe(false);
       // MODEL_SHA256 takes precedence over the header.
-      await expect(pullModel({ url, destination: dest, sha256: modelHash })).resolves.toMatchObject({ sha256: modelHash });
+      await expect(pullModel({ url, destination: dest, sha256: modelHash })).resolves.toMatchObject({
+        sha256: modelHash,
+      });
     } finally {
       await host.close();
     }
@@ -97,7 +106,11 @@ describe('model pull', () => {
     const url = `http://127.0.0.1:${await freePort()}/model.gguf`;
     const error = await pullModel({ url, destination: destination() }).catch((e: Error) => e);
     expect(error).toBeInstanceOf(ModelPullError);
-    expect((error as Error).message).toMatch(new RegExp(`^Could not download the model from ${url} \\(.+\\): .*set MODEL_PATH to the file, or set MODEL_URL to a reachable mirror\\.$`));
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `^Could not download the model from ${url} \\(.+\\): .*set MODEL_PATH to the file, or set MODEL_URL to a reachable mirror\\.$`,
+      ),
+    );
   });
 
   it('runs on npm start when MODEL_PATH is unset and the default file is missing', async () => {
@@ -106,14 +119,19 @@ describe('model pull', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'duet-start-'));
     const port = await freePort();
     const child = spawn(process.execPath, [resolve('dist/main.js')], {
-      cwd, env: { PATH: process.env.PATH, MODEL_URL: url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'],
+      cwd,
+      env: { PATH: process.env.PATH, MODEL_URL: url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     try {
       let ready = false;
       for (let i = 0; i < 300 && !ready; i++) {
-        ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status === 200, () => false);
+        ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
         if (!ready) await new Promise((done) => setTimeout(done, 100));
       }
       expect(ready).toBe(true);

@@ -28,19 +28,30 @@ describe('OpenAI-compatible API, through the official openai client', () => {
     expect(completion.usage!.completion_tokens).toBe(24);
     expect(completion.usage!.total_tokens).toBe(completion.usage!.prompt_tokens + 24);
     const native = await fetch(`${server().url}/v1/chat`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: messages.slice(1), maxChars: 500 }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: messages.slice(1), maxChars: 500 }),
     }).then((r) => r.json() as Promise<{ reply: string; usage: { promptTokens: number } }>);
     expect(completion.choices[0].message.content).toBe(native.reply);
     expect(completion.usage!.prompt_tokens).toBe(native.usage.promptTokens);
   });
 
   it('caps max_tokens at CHAT_MAX_TOKENS and honours lower values', async () => {
-    expect((await client.chat.completions.create({ model: 'x', messages, max_tokens: 5 })).usage!.completion_tokens).toBe(5);
-    expect((await client.chat.completions.create({ model: 'x', messages, max_tokens: 1000 })).usage!.completion_tokens).toBe(24);
+    expect(
+      (await client.chat.completions.create({ model: 'x', messages, max_tokens: 5 })).usage!.completion_tokens,
+    ).toBe(5);
+    expect(
+      (await client.chat.completions.create({ model: 'x', messages, max_tokens: 1000 })).usage!.completion_tokens,
+    ).toBe(24);
   });
 
   it('streams chunks in OpenAI format, ending with finish_reason, usage and [DONE]', async () => {
-    const stream = await client.chat.completions.create({ model: 'x', messages, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'x',
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id)).toBe(true);
@@ -55,7 +66,11 @@ describe('OpenAI-compatible API, through the official openai client', () => {
 
   it('rejects what it cannot serve with a 400', async () => {
     await expect(client.chat.completions.create({ model: 'x', messages, n: 2 })).rejects.toMatchObject({ status: 400 });
-    await expect(client.chat.completions.create({ model: 'x', messages: [{ role: 'assistant', content: 'hi' }] })).rejects.toMatchObject({ status: 400 });
-    await expect(client.chat.completions.create({ model: 'x', messages, logit_bias: { 1: 2 } } as never)).rejects.toMatchObject({ status: 400 });
+    await expect(
+      client.chat.completions.create({ model: 'x', messages: [{ role: 'assistant', content: 'hi' }] }),
+    ).rejects.toMatchObject({ status: 400 });
+    await expect(
+      client.chat.completions.create({ model: 'x', messages, logit_bias: { 1: 2 } } as never),
+    ).rejects.toMatchObject({ status: 400 });
   });
 });

@@ -7,10 +7,18 @@ const LABEL_SETS = [undefined, ['positive', 'negative'], ['negative', 'neutral']
 /** A fixed list of requests touching every prefix variant: label subsets, chat with two maxChars. */
 function probeRequests() {
   return [
-    ...PROBE_TEXTS.flatMap((text) => LABEL_SETS.map((labels) => ['/v1/sentiment', labels ? { text, labels } : { text }] as const)),
-    ['/v1/sentiment/batch', { items: PROBE_TEXTS.map((text) => ({ text })), labels: ['positive', 'negative'] }] as const,
+    ...PROBE_TEXTS.flatMap((text) =>
+      LABEL_SETS.map((labels) => ['/v1/sentiment', labels ? { text, labels } : { text }] as const),
+    ),
+    [
+      '/v1/sentiment/batch',
+      { items: PROBE_TEXTS.map((text) => ({ text })), labels: ['positive', 'negative'] },
+    ] as const,
     ['/v1/chat', { messages: [user('Where is my parcel?')] }] as const,
-    ['/v1/chat', { messages: [user('你好'), { role: 'assistant', content: '你好！' }, user('几点关门？')], maxChars: 30 }] as const,
+    [
+      '/v1/chat',
+      { messages: [user('你好'), { role: 'assistant', content: '你好！' }, user('几点关门？')], maxChars: 30 },
+    ] as const,
   ];
 }
 
@@ -56,7 +64,8 @@ describe('system-prompt prefix reuse', () => {
           const i = next++;
           const text = texts[i % texts.length] + ` #${i}`;
           if (i % 10 === 0) await warm.post('/v1/chat', { messages: [user(text)], maxChars: 20 + (i % 3) * 10 });
-          else if (i % 10 === 1) await warm.post('/v1/sentiment/batch', { items: [{ text }, { text: texts[(i + 1) % texts.length] }] });
+          else if (i % 10 === 1)
+            await warm.post('/v1/sentiment/batch', { items: [{ text }, { text: texts[(i + 1) % texts.length] }] });
           else await warm.post('/v1/sentiment', { text, ...(LABEL_SETS[i % 3] ? { labels: LABEL_SETS[i % 3] } : {}) });
         }
       };

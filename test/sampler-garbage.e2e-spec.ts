@@ -1,6 +1,7 @@
 import { serverPerSuite } from './support/suite-server.js';
 
-const rssAnonMiB = async (url: string) => ((await (await fetch(`${url}/health/memory`)).json()) as { rssAnonBytes: number }).rssAnonBytes / 1048576;
+const rssAnonMiB = async (url: string) =>
+  ((await (await fetch(`${url}/health/memory`)).json()) as { rssAnonBytes: number }).rssAnonBytes / 1048576;
 
 const batch = (url: string, round: number) =>
   fetch(`${url}/v1/sentiment/batch`, {

@@ -4,7 +4,8 @@ import { DecodeBatch, watchDecodeBatches } from './support/decode-batch-watch.js
 import { watchDecodeLock } from './support/decode-lock-watch.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from './support/test-app.js';
 
-const items = (count: number) => Array.from({ length: count }, (_, i) => ({ text: `${PROBE_TEXTS[i % PROBE_TEXTS.length]} ${i}` }));
+const items = (count: number) =>
+  Array.from({ length: count }, (_, i) => ({ text: `${PROBE_TEXTS[i % PROBE_TEXTS.length]} ${i}` }));
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));

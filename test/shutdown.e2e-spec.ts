@@ -12,15 +12,26 @@ describe('graceful shutdown of the real process', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)(
     '%s: in-flight requests get their answers, late ones are refused, the process exits 0 within the drain deadline',
     async (signal) => {
-      const server = await startServerProcess(TINY_MODEL, { SEQUENCES: '2', CHAT_MAX_TOKENS: '80', CHAT_MAX_CHARS: '2000', SHUTDOWN_DRAIN_MS: '20000' });
+      const server = await startServerProcess(TINY_MODEL, {
+        SEQUENCES: '2',
+        CHAT_MAX_TOKENS: '80',
+        CHAT_MAX_CHARS: '2000',
+        SHUTDOWN_DRAIN_MS: '20000',
+      });
       const inFlight = [1, 2, 3, 4].map((i) => chat(server.url, `long question ${i}`));
       await new Promise((resolve) => setTimeout(resolve, 150)); // accepted: two decoding, two queued
       const signalled = Date.now();
       server.child.kill(signal);
       const answers = await Promise.all(inFlight);
       expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
-      for (const answer of answers) expect(((await answer.json()) as { usage: { completionTokens: number } }).usage.completionTokens).toBeGreaterThan(0);
-      const late = await chat(server.url, 'too late').then((r) => r.status, () => 'refused');
+      for (const answer of answers)
+        expect(
+          ((await answer.json()) as { usage: { completionTokens: number } }).usage.completionTokens,
+        ).toBeGreaterThan(0);
+      const late = await chat(server.url, 'too late').then(
+        (r) => r.status,
+        () => 'refused',
+      );
       expect([503, 'refused']).toContain(late);
       const exit = await server.exited;
       expect({ ...exit, stderr: server.stderr.join('') }).toEqual({ code: 0, signal: null, stderr: '' });

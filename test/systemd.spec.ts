@@ -37,7 +37,9 @@ describe('systemd unit', () => {
 
   it('has an environment example naming only variables Duet reads', () => {
     const known = Object.keys(new Environment());
-    const names = readFileSync('deploy/systemd/duet.env.example', 'utf8').match(/^#? ?([A-Z_]+)=/gm)!.map((line) => line.replace(/^#? ?/, '').slice(0, -1));
+    const names = readFileSync('deploy/systemd/duet.env.example', 'utf8')
+      .match(/^#? ?([A-Z_]+)=/gm)!
+      .map((line) => line.replace(/^#? ?/, '').slice(0, -1));
     expect(names.length).toBeGreaterThan(5);
     expect(names.filter((name) => !known.includes(name))).toEqual([]);
   });

@@ -17,7 +17,10 @@ export class GrammarLabeler {
   ) {}
 
   static async open(model: LlamaModel): Promise<GrammarLabeler> {
-    return new GrammarLabeler(model, await model.createContext({ sequences: 1, contextSize: 2048, batchSize: DEFAULT_BATCH_SIZE }));
+    return new GrammarLabeler(
+      model,
+      await model.createContext({ sequences: 1, contextSize: 2048, batchSize: DEFAULT_BATCH_SIZE }),
+    );
   }
 
   async label(prompt: Prompt, labels: readonly string[]): Promise<string> {
@@ -27,7 +30,10 @@ export class GrammarLabeler {
     try {
       const state = new LlamaGrammarEvaluationState({ model: this.model, grammar });
       await sequence.evaluateWithoutGeneratingNewTokens(prompt.tokens.slice(0, prompt.prefixLength));
-      for await (const token of sequence.evaluate(prompt.tokens.slice(prompt.prefixLength), { temperature: 0, grammarEvaluationState: state })) {
+      for await (const token of sequence.evaluate(prompt.tokens.slice(prompt.prefixLength), {
+        temperature: 0,
+        grammarEvaluationState: state,
+      })) {
         if (this.model.isEogToken(token) || emitted.length >= 16) break;
         emitted.push(token);
       }
@@ -45,7 +51,9 @@ export class GrammarLabeler {
     const key = labels.join('|');
     let grammar = this.grammars.get(key);
     if (!grammar) {
-      grammar = await this.model.llama.createGrammar({ grammar: `root ::= ${labels.map((label) => JSON.stringify(label)).join(' | ')}` });
+      grammar = await this.model.llama.createGrammar({
+        grammar: `root ::= ${labels.map((label) => JSON.stringify(label)).join(' | ')}`,
+      });
       this.grammars.set(key, grammar);
     }
     return grammar;

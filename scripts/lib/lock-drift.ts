@@ -9,7 +9,11 @@ export interface PackageLock {
  * which come and go with what the registry lists that day (it answered three different sets of
  * `@unrs/resolver-binding-*` in one afternoon). Everything installed must be exactly as committed.
  */
-export function lockDrift(committed: PackageLock, written: PackageLock, isInstalled: (path: string) => boolean): string[] {
+export function lockDrift(
+  committed: PackageLock,
+  written: PackageLock,
+  isInstalled: (path: string) => boolean,
+): string[] {
   const drift: string[] = [];
   const paths = new Set([...Object.keys(committed.packages), ...Object.keys(written.packages)]);
   for (const path of paths) {

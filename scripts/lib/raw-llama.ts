@@ -16,7 +16,12 @@ export class RawLlama {
   static async open(modelPath: string, threads: number, sequences = 1): Promise<RawLlama> {
     const llama = await getLlama({ gpu: false, build: 'never', maxThreads: threads, logLevel: 'error' as never });
     const model = await llama.loadModel({ modelPath, useMmap: false });
-    const context = await model.createContext({ sequences, contextSize: SEQUENCE_CONTEXT_SIZE, batchSize: DEFAULT_BATCH_SIZE, threads });
+    const context = await model.createContext({
+      sequences,
+      contextSize: SEQUENCE_CONTEXT_SIZE,
+      batchSize: DEFAULT_BATCH_SIZE,
+      threads,
+    });
     return new RawLlama(llama, model, context);
   }
 
@@ -29,7 +34,11 @@ export class RawLlama {
    * alone, and kept), one after another: llama.cpp's prompt-cache behaviour, the service's work.
    * `between` runs untimed after each prompt (for measurements interleaved with this one).
    */
-  async promptTimes(prompts: readonly Prompt[], evaluate = evaluateRest, between?: (item: number) => Promise<void>): Promise<number[]> {
+  async promptTimes(
+    prompts: readonly Prompt[],
+    evaluate = evaluateRest,
+    between?: (item: number) => Promise<void>,
+  ): Promise<number[]> {
     const times: number[] = [];
     await this.onCachedSequences(prompts[0], 1, async ([sequence], prefixLength) => {
       for (const [item, prompt] of prompts.entries()) {
@@ -43,13 +52,21 @@ export class RawLlama {
   }
 
   /** Like promptTimes, doing the service's whole classification: the label choice, second decode included where it needs one. */
-  async classificationTimes(prompts: readonly Prompt[], labels: readonly string[], between?: (item: number) => Promise<void>): Promise<number[]> {
+  async classificationTimes(
+    prompts: readonly Prompt[],
+    labels: readonly string[],
+    between?: (item: number) => Promise<void>,
+  ): Promise<number[]> {
     const vocabulary = new LabelVocabulary(this.model);
     vocabulary.allowedAfter('', labels);
-    return this.promptTimes(prompts, async (sequence, prompt, prefixLength) => {
-      await chooseLabel(sequence, prompt.tokens.slice(prefixLength), labels, vocabulary);
-      await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
-    }, between);
+    return this.promptTimes(
+      prompts,
+      async (sequence, prompt, prefixLength) => {
+        await chooseLabel(sequence, prompt.tokens.slice(prefixLength), labels, vocabulary);
+        await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
+      },
+      between,
+    );
   }
 
   /** Prompt tokens per second (cached system prompt excluded) with `sequences` prompts evaluated at once, sharing decode batches. */
@@ -58,9 +75,11 @@ export class RawLlama {
     let seconds = 0;
     await this.onCachedSequences(prompts[0], sequences, async (held, prefixLength) => {
       const started = performance.now();
-      await Promise.all(held.map(async (sequence) => {
-        while (next < prompts.length) await evaluateRest(sequence, prompts[next++], prefixLength);
-      }));
+      await Promise.all(
+        held.map(async (sequence) => {
+          while (next < prompts.length) await evaluateRest(sequence, prompts[next++], prefixLength);
+        }),
+      );
       seconds = (performance.now() - started) / 1000;
     });
     return prompts.reduce((sum, p) => sum + p.tokens.length - p.prefixLength, 0) / seconds;
@@ -85,10 +104,15 @@ export class RawLlama {
     return (128 * rounds) / seconds;
   }
 
-  private async onCachedSequences(first: Prompt, count: number, run: (sequences: LlamaContextSequence[], prefixLength: number) => Promise<void>): Promise<void> {
+  private async onCachedSequences(
+    first: Prompt,
+    count: number,
+    run: (sequences: LlamaContextSequence[], prefixLength: number) => Promise<void>,
+  ): Promise<void> {
     const sequences = Array.from({ length: count }, () => this.context.getSequence());
     try {
-      for (const sequence of sequences) await sequence.evaluateWithoutGeneratingNewTokens(first.tokens.slice(0, first.prefixLength));
+      for (const sequence of sequences)
+        await sequence.evaluateWithoutGeneratingNewTokens(first.tokens.slice(0, first.prefixLength));
       await run(sequences, first.prefixLength);
     } finally {
       for (const sequence of sequences) await sequence.dispose();
@@ -103,12 +127,21 @@ export class RawLlama {
   async generationRate(prompts: readonly Prompt[], tokens: number): Promise<number> {
     const sequences = prompts.map(() => this.context.getSequence());
     try {
-      await Promise.all(sequences.map((sequence, i) => sequence.evaluateWithoutGeneratingNewTokens(prompts[i].tokens.slice(0, prompts[i].prefixLength))));
+      await Promise.all(
+        sequences.map((sequence, i) =>
+          sequence.evaluateWithoutGeneratingNewTokens(prompts[i].tokens.slice(0, prompts[i].prefixLength)),
+        ),
+      );
       const started = performance.now();
-      await Promise.all(sequences.map(async (sequence, i) => {
-        let count = 0;
-        for await (const _token of sequence.evaluate(prompts[i].tokens.slice(prompts[i].prefixLength), { temperature: 0 })) if (++count >= tokens) break;
-      }));
+      await Promise.all(
+        sequences.map(async (sequence, i) => {
+          let count = 0;
+          for await (const _token of sequence.evaluate(prompts[i].tokens.slice(prompts[i].prefixLength), {
+            temperature: 0,
+          }))
+            if (++count >= tokens) break;
+        }),
+      );
       return (prompts.length * tokens) / ((performance.now() - started) / 1000);
     } finally {
       for (const sequence of sequences) await sequence.dispose();

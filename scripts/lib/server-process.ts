@@ -21,10 +21,21 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts the built entry point (dist/main.js) on loopback and waits until /health/ready is 200. */
-export async function startServerProcess(modelPath: string, env: Record<string, string> = {}, nodeOptions: string[] = []): Promise<ServerProcess> {
+export async function startServerProcess(
+  modelPath: string,
+  env: Record<string, string> = {},
+  nodeOptions: string[] = [],
+): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeOptions, 'dist/main.js'], {
-    env: { PATH: process.env.PATH, MALLOC_ARENA_MAX: '2', MODEL_PATH: modelPath, HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: {
+      PATH: process.env.PATH,
+      MALLOC_ARENA_MAX: '2',
+      MODEL_PATH: modelPath,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];
@@ -37,9 +48,13 @@ export async function startServerProcess(modelPath: string, env: Record<string, 
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const ready = await fetch(`${url}/health/ready`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${url}/health/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) return { url, child, stdout, stderr, exited };
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not become ready: ${[...stdout.slice(-5), ...stderr].join('\n')}`);
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`server did not become ready: ${[...stdout.slice(-5), ...stderr].join('\n')}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -27,7 +27,12 @@ export function loadSoakTexts(dataDir = DEV_DATA_DIR): string[] {
   const files = ['sentiment-dev-en-airline.jsonl', 'sentiment-dev-zh-waimai.jsonl', 'sentiment-dev-zh-hotel.jsonl'];
   const texts = files
     .filter((file) => existsSync(join(dataDir, file)))
-    .flatMap((file) => readFileSync(join(dataDir, file), 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { text: string }).text));
+    .flatMap((file) =>
+      readFileSync(join(dataDir, file), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { text: string }).text),
+    );
   return texts.length ? texts : FALLBACK_TEXTS;
 }
 
@@ -51,28 +56,70 @@ const json = (value: unknown) => JSON.stringify(value);
  * The i-th request of a fixed mix: 40% sentiment, 10% batch, 20% chat, 20% bad requests (each
  * with the 4xx it must get), 10% client aborts. Deterministic: the same index, the same request.
  */
-export function soakRequest(i: number, texts: readonly string[], { maxBodyBytes, chatMaxChars }: SoakShape): SoakRequest {
+export function soakRequest(
+  i: number,
+  texts: readonly string[],
+  { maxBodyBytes, chatMaxChars }: SoakShape,
+): SoakRequest {
   const text = texts[(i * 7919) % texts.length];
   const slot = i % 20;
-  const sentiment = (body: unknown): SoakRequest => ({ kind: 'sentiment', path: '/v1/sentiment', body: json(body), contentType: 'application/json', expect: [200] });
-  const chat = (content: string): SoakRequest => ({
-    kind: 'chat', path: '/v1/chat', contentType: 'application/json', expect: [200],
-    body: json({ messages: [{ role: 'user', content: 'Hello' }, { role: 'assistant', content: 'Hi! How can I help?' }, { role: 'user', content }], maxChars: chatMaxChars }),
+  const sentiment = (body: unknown): SoakRequest => ({
+    kind: 'sentiment',
+    path: '/v1/sentiment',
+    body: json(body),
+    contentType: 'application/json',
+    expect: [200],
   });
-  const bad = (kind: string, body: string, status: number, contentType = 'application/json'): SoakRequest =>
-    ({ kind: `bad:${kind}`, path: '/v1/sentiment', body, contentType, expect: [status] });
+  const chat = (content: string): SoakRequest => ({
+    kind: 'chat',
+    path: '/v1/chat',
+    contentType: 'application/json',
+    expect: [200],
+    body: json({
+      messages: [
+        { role: 'user', content: 'Hello' },
+        { role: 'assistant', content: 'Hi! How can I help?' },
+        { role: 'user', content },
+      ],
+      maxChars: chatMaxChars,
+    }),
+  });
+  const bad = (kind: string, body: string, status: number, contentType = 'application/json'): SoakRequest => ({
+    kind: `bad:${kind}`,
+    path: '/v1/sentiment',
+    body,
+    contentType,
+    expect: [status],
+  });
   if (slot < 8) return sentiment(slot % 2 ? { text } : { text, labels: ['positive', 'negative'] });
   if (slot < 10) {
-    const items = Array.from({ length: 2 + (i % 7) }, (_, k) => ({ id: `t${k}`, text: texts[(i + k * 31) % texts.length] }));
-    return { kind: 'batch', path: '/v1/sentiment/batch', body: json({ items }), contentType: 'application/json', expect: [200] };
+    const items = Array.from({ length: 2 + (i % 7) }, (_, k) => ({
+      id: `t${k}`,
+      text: texts[(i + k * 31) % texts.length],
+    }));
+    return {
+      kind: 'batch',
+      path: '/v1/sentiment/batch',
+      body: json({ items }),
+      contentType: 'application/json',
+      expect: [200],
+    };
   }
   if (slot < 14) return chat(text.slice(0, 200));
   switch (slot) {
-    case 14: return bad('empty-text', json({ text: '' }), 400);
-    case 15: return bad('unknown-label', json({ text, labels: ['positive', 'angry'] }), 400);
-    case 16: return bad('malformed-json', '{"text": "unterminated', 400);
-    case 17: return i % 40 === 17 ? bad('too-large', json({ text: 'x'.repeat(maxBodyBytes) }), 413) : bad('not-json', `text=${encodeURIComponent(text)}`, 415, 'text/plain');
-    case 18: return { ...chat(text.slice(0, 200)), kind: 'abort:chat', abortAfterMs: 5 + (i % 30), expect: [200] };
-    default: return { ...sentiment({ text }), kind: 'abort:sentiment', abortAfterMs: 1 + (i % 10) };
+    case 14:
+      return bad('empty-text', json({ text: '' }), 400);
+    case 15:
+      return bad('unknown-label', json({ text, labels: ['positive', 'angry'] }), 400);
+    case 16:
+      return bad('malformed-json', '{"text": "unterminated', 400);
+    case 17:
+      return i % 40 === 17
+        ? bad('too-large', json({ text: 'x'.repeat(maxBodyBytes) }), 413)
+        : bad('not-json', `text=${encodeURIComponent(text)}`, 415, 'text/plain');
+    case 18:
+      return { ...chat(text.slice(0, 200)), kind: 'abort:chat', abortAfterMs: 5 + (i % 30), expect: [200] };
+    default:
+      return { ...sentiment({ text }), kind: 'abort:sentiment', abortAfterMs: 1 + (i % 10) };
   }
 }

@@ -59,10 +59,14 @@ export function floorOf<T extends { y: number }>(points: readonly T[], windows: 
 
 async function send(url: string, request: SoakRequest): Promise<number | 'aborted'> {
   const controller = new AbortController();
-  const timer = request.abortAfterMs === undefined ? undefined : setTimeout(() => controller.abort(), request.abortAfterMs);
+  const timer =
+    request.abortAfterMs === undefined ? undefined : setTimeout(() => controller.abort(), request.abortAfterMs);
   try {
     const response = await fetch(url + request.path, {
-      method: 'POST', body: request.body, headers: { 'content-type': request.contentType }, signal: controller.signal,
+      method: 'POST',
+      body: request.body,
+      headers: { 'content-type': request.contentType },
+      signal: controller.signal,
     });
     await response.arrayBuffer();
     return response.status;
@@ -84,14 +88,18 @@ export interface MemorySnapshot {
   [field: string]: unknown;
 }
 
-const readMemory = async (url: string, gc: boolean) => (await (await fetch(`${url}/health/memory${gc ? '?gc=true' : ''}`)).json()) as MemorySnapshot;
+const readMemory = async (url: string, gc: boolean) =>
+  (await (await fetch(`${url}/health/memory${gc ? '?gc=true' : ''}`)).json()) as MemorySnapshot;
 
 /**
  * The server's own figures (GET /health/memory) once it is idle, after a full GC when the server
  * exposes one. Idle, because memory read in the middle of requests carries their buffers: the
  * scatter then hides any slope under a few hundred KiB per 1,000 requests.
  */
-async function sampleIdleMemory({ url, onSample }: Pick<SoakOptions, 'url' | 'onSample'>, requests: number): Promise<MemorySample> {
+async function sampleIdleMemory(
+  { url, onSample }: Pick<SoakOptions, 'url' | 'onSample'>,
+  requests: number,
+): Promise<MemorySample> {
   for (let waited = 0; waited < 30_000; waited += 20) {
     const { activeSequences, queueLength } = await readMemory(url, false);
     if (activeSequences === 0 && queueLength === 0) break; // an aborted request may still hold one briefly
@@ -99,7 +107,12 @@ async function sampleIdleMemory({ url, onSample }: Pick<SoakOptions, 'url' | 'on
   }
   const snapshot = await readMemory(url, true);
   onSample?.({ ...snapshot, requests });
-  return { requests, anonSwapKiB: (snapshot.rssAnonBytes + snapshot.swapBytes) / 1024, rssKiB: snapshot.rssBytes / 1024, busySequences: snapshot.activeSequences };
+  return {
+    requests,
+    anonSwapKiB: (snapshot.rssAnonBytes + snapshot.swapBytes) / 1024,
+    rssKiB: snapshot.rssBytes / 1024,
+    busySequences: snapshot.activeSequences,
+  };
 }
 
 /**
@@ -138,7 +151,8 @@ export async function runSoak(options: SoakOptions) {
       const status = await send(options.url, request).catch((error: Error) => `failed:${error.message}`);
       inFlight--;
       byStatus[status] = (byStatus[status] ?? 0) + 1;
-      if (status !== 'aborted' && !request.expect.includes(status as number)) unexpected[`${request.kind}:${status}`] = (unexpected[`${request.kind}:${status}`] ?? 0) + 1;
+      if (status !== 'aborted' && !request.expect.includes(status as number))
+        unexpected[`${request.kind}:${status}`] = (unexpected[`${request.kind}:${status}`] ?? 0) + 1;
       if (++done % options.sampleEvery === 0) pauseAndSample(done);
     }
   };
@@ -149,10 +163,16 @@ export async function runSoak(options: SoakOptions) {
   const points = afterWarmup.map((s) => ({ x: s.requests / 1000, y: s.anonSwapKiB }));
   const fit = slope(floorOf(points, FLOOR_WINDOWS));
   const slopeKiBPer1000 = fit.slope;
-  const serverErrors = Object.entries(byStatus).filter(([status]) => /^5\d\d$/.test(status)).reduce((s, [, n]) => s + n, 0);
+  const serverErrors = Object.entries(byStatus)
+    .filter(([status]) => /^5\d\d$/.test(status))
+    .reduce((s, [, n]) => s + n, 0);
   // Fewer readings than floor windows fit a slope to next to nothing (none at all: slope 0), which is no pass.
   const enoughSamples = afterWarmup.length >= FLOOR_WINDOWS;
-  const pass = enoughSamples && Object.keys(unexpected).length === 0 && serverErrors === 0 && slopeKiBPer1000 <= options.maxSlopeKiBPer1000;
+  const pass =
+    enoughSamples &&
+    Object.keys(unexpected).length === 0 &&
+    serverErrors === 0 &&
+    slopeKiBPer1000 <= options.maxSlopeKiBPer1000;
   return {
     event: 'soak',
     pass,

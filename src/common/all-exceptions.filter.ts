@@ -13,7 +13,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const body = errorBody(exception, this.config.maxBodyBytes);
     if (!(exception instanceof HttpException)) {
-      this.logger.error({ event: 'unhandled_error', error: (exception as Error)?.message, stack: (exception as Error)?.stack });
+      this.logger.error({
+        event: 'unhandled_error',
+        error: (exception as Error)?.message,
+        stack: (exception as Error)?.stack,
+      });
     }
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     if (body.statusCode === 503) void reply.header('Retry-After', '1');

@@ -21,8 +21,16 @@ function keyMatcher(keys: readonly string[]): (candidate: string) => boolean {
  */
 export function requireApiKeys(fastify: FastifyInstance, config: AppConfig): void {
   const areas = [
-    { matches: (path: string) => path.startsWith('/v1/'), accepts: keyMatcher(config.apiKeys), enabled: config.apiKeys.length > 0 },
-    { matches: (path: string) => path.startsWith('/health/') || path === '/metrics', accepts: keyMatcher(config.opsApiKeys), enabled: config.opsApiKeys.length > 0 },
+    {
+      matches: (path: string) => path.startsWith('/v1/'),
+      accepts: keyMatcher(config.apiKeys),
+      enabled: config.apiKeys.length > 0,
+    },
+    {
+      matches: (path: string) => path.startsWith('/health/') || path === '/metrics',
+      accepts: keyMatcher(config.opsApiKeys),
+      enabled: config.opsApiKeys.length > 0,
+    },
   ];
   fastify.addHook('onRequest', async (request, reply) => {
     if (request.method === 'OPTIONS') return; // CORS preflights carry no credentials
@@ -32,6 +40,9 @@ export function requireApiKeys(fastify: FastifyInstance, config: AppConfig): voi
     const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
     if (token && area.accepts(token)) return;
     const message = token ? 'Invalid API key' : 'Missing API key: send Authorization: Bearer <key>';
-    return reply.status(401).header('WWW-Authenticate', 'Bearer').send(errorBody(new UnauthorizedException(message), config.maxBodyBytes));
+    return reply
+      .status(401)
+      .header('WWW-Authenticate', 'Bearer')
+      .send(errorBody(new UnauthorizedException(message), config.maxBodyBytes));
   });
 }

@@ -15,18 +15,30 @@ export interface ErrorBody {
  */
 const FASTIFY_HINTS: Partial<Record<number, (maxBodyBytes: number) => string>> = {
   [HttpStatus.PAYLOAD_TOO_LARGE]: (max) => `Request body is larger than the ${max}-byte limit (MAX_BODY_BYTES)`,
-  [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: () => 'Unsupported media type: send the body as JSON with Content-Type: application/json',
+  [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: () =>
+    'Unsupported media type: send the body as JSON with Content-Type: application/json',
 };
 
 export function errorBody(exception: unknown, maxBodyBytes: number): ErrorBody {
-  if (!(exception instanceof HttpException)) return withStatus(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error');
+  if (!(exception instanceof HttpException))
+    return withStatus(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error');
   const statusCode = exception.getStatus();
   const response = exception.getResponse();
-  if (typeof response === 'string') return withStatus(statusCode, FASTIFY_HINTS[statusCode]?.(maxBodyBytes) ?? response);
+  if (typeof response === 'string')
+    return withStatus(statusCode, FASTIFY_HINTS[statusCode]?.(maxBodyBytes) ?? response);
   const { message, details } = response as { message?: unknown; details?: unknown };
-  return withStatus(statusCode, Array.isArray(message) ? message.join('; ') : String(message ?? exception.message), details);
+  return withStatus(
+    statusCode,
+    Array.isArray(message) ? message.join('; ') : String(message ?? exception.message),
+    details,
+  );
 }
 
 function withStatus(statusCode: number, message: string, details?: unknown): ErrorBody {
-  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, ...(details === undefined ? {} : { details }) };
+  return {
+    statusCode,
+    error: STATUS_CODES[statusCode] ?? 'Error',
+    message,
+    ...(details === undefined ? {} : { details }),
+  };
 }

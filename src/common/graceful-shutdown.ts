@@ -9,7 +9,12 @@ import type { JsonLogger } from './json-logger.js';
  * requests finish (up to SHUTDOWN_DRAIN_MS), the model is disposed, and the process exits 0.
  * Must be called before the app listens (it adds Fastify hooks).
  */
-export function drainOnSignals(app: NestFastifyApplication, config: AppConfig, logger: JsonLogger, exitWith: (error: unknown) => never): void {
+export function drainOnSignals(
+  app: NestFastifyApplication,
+  config: AppConfig,
+  logger: JsonLogger,
+  exitWith: (error: unknown) => never,
+): void {
   const inFlight = new Set<string>();
   const fastify = app.getHttpAdapter().getInstance();
   // The response's 'close' fires once it is sent or its connection is gone (a client that aborted).
@@ -23,9 +28,15 @@ export function drainOnSignals(app: NestFastifyApplication, config: AppConfig, l
     if (draining) return;
     draining = true;
     const started = Date.now();
-    logger.log({ event: 'shutdown_started', signal, drainMs: config.shutdownDrainMs, inFlight: inFlight.size }, 'Bootstrap');
+    logger.log(
+      { event: 'shutdown_started', signal, drainMs: config.shutdownDrainMs, inFlight: inFlight.size },
+      'Bootstrap',
+    );
     setTimeout(() => {
-      logger.error({ event: 'shutdown_deadline_passed', drainMs: config.shutdownDrainMs, inFlight: inFlight.size }, 'Bootstrap');
+      logger.error(
+        { event: 'shutdown_deadline_passed', drainMs: config.shutdownDrainMs, inFlight: inFlight.size },
+        'Bootstrap',
+      );
       process.exit(1);
     }, config.shutdownDrainMs).unref();
     const models = app.get(ModelService);

@@ -12,18 +12,33 @@ export class JsonLogger implements LoggerService {
     private readonly write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
   ) {}
 
-  log(message: unknown, context?: string) { this.emit('log', message, context); }
+  log(message: unknown, context?: string) {
+    this.emit('log', message, context);
+  }
   error(message: unknown, stackOrContext?: string, context?: string) {
     this.emit('error', message, context ?? stackOrContext);
   }
-  warn(message: unknown, context?: string) { this.emit('warn', message, context); }
-  debug(message: unknown, context?: string) { this.emit('debug', message, context); }
-  verbose(message: unknown, context?: string) { this.emit('verbose', message, context); }
-  fatal(message: unknown, context?: string) { this.emit('fatal', message, context); }
+  warn(message: unknown, context?: string) {
+    this.emit('warn', message, context);
+  }
+  debug(message: unknown, context?: string) {
+    this.emit('debug', message, context);
+  }
+  verbose(message: unknown, context?: string) {
+    this.emit('verbose', message, context);
+  }
+  fatal(message: unknown, context?: string) {
+    this.emit('fatal', message, context);
+  }
 
   private emit(level: NestLevel, message: unknown, context?: string): void {
     if (SEVERITY[level] < THRESHOLD[this.level]) return;
-    const fields = typeof message === 'object' && message !== null && !(message instanceof Error) ? message : { message: String(message) };
-    this.write(JSON.stringify({ time: new Date().toISOString(), level: level === 'log' ? 'info' : level, context, ...fields }));
+    const fields =
+      typeof message === 'object' && message !== null && !(message instanceof Error)
+        ? message
+        : { message: String(message) };
+    this.write(
+      JSON.stringify({ time: new Date().toISOString(), level: level === 'log' ? 'info' : level, context, ...fields }),
+    );
   }
 }

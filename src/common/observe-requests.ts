@@ -11,7 +11,12 @@ const CLIENT_CLOSED_REQUEST = 499;
  * Request and response bodies are logged only with LOG_CONTENT=true, so customer text stays out
  * of logs by default.
  */
-export function observeRequests(fastify: FastifyInstance, logger: LoggerService, metrics: MetricsService, logContent: boolean): void {
+export function observeRequests(
+  fastify: FastifyInstance,
+  logger: LoggerService,
+  metrics: MetricsService,
+  logContent: boolean,
+): void {
   const responses = new WeakMap<object, unknown>();
   if (logContent) {
     fastify.addHook('onSend', async (request, _reply, payload) => {

@@ -34,14 +34,21 @@ export function serveOpenApi(app: NestFastifyApplication): void {
   fastify.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(UI_PAGE));
   const assets = getSwaggerUiPath();
   for (const [file, type] of Object.entries(UI_ASSETS)) {
-    fastify.get(`/docs/assets/${file}`, async (_request, reply) => reply.type(type).header('cache-control', 'public, max-age=86400').send(readFileSync(join(assets, file))));
+    fastify.get(`/docs/assets/${file}`, async (_request, reply) =>
+      reply
+        .type(type)
+        .header('cache-control', 'public, max-age=86400')
+        .send(readFileSync(join(assets, file))),
+    );
   }
 }
 
 function buildDocument(app: NestFastifyApplication): OpenAPIObject {
   const info = new DocumentBuilder()
     .setTitle('Duet')
-    .setDescription('One small LLM serving sentiment classification and short-reply chat. Every error: {statusCode, error, message, details?}.')
+    .setDescription(
+      'One small LLM serving sentiment classification and short-reply chat. Every error: {statusCode, error, message, details?}.',
+    )
     .addBearerAuth()
     .build();
   const document = SwaggerModule.createDocument(app, info);
@@ -51,7 +58,10 @@ function buildDocument(app: NestFastifyApplication): OpenAPIObject {
     classTransformerMetadataStorage: defaultMetadataStorage,
     refPointerPrefix: '#/components/schemas/',
   });
-  document.components = { ...document.components, schemas: { ...document.components?.schemas, ...withoutArrayRefs(schemas) } };
+  document.components = {
+    ...document.components,
+    schemas: { ...document.components?.schemas, ...withoutArrayRefs(schemas) },
+  };
   return document;
 }
 

@@ -26,5 +26,6 @@ export function registerRequestSignals(fastify: FastifyInstance, timeoutMs: numb
 
 /** The request's AbortSignal (see registerRequestSignals). */
 export const RequestSignal = createParamDecorator(
-  (_data: unknown, context: ExecutionContext): AbortSignal | undefined => signals.get(context.switchToHttp().getRequest<FastifyRequest>()),
+  (_data: unknown, context: ExecutionContext): AbortSignal | undefined =>
+    signals.get(context.switchToHttp().getRequest<FastifyRequest>()),
 );

@@ -25,13 +25,20 @@ function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
 }
 
 const invalid = (details: FieldProblem[]) =>
-  new BadRequestException({ message: `Invalid request: ${details.map((d) => `${d.field}: ${d.problems.join(', ')}`).join('; ')}`, details });
+  new BadRequestException({
+    message: `Invalid request: ${details.map((d) => `${d.field}: ${d.problems.join(', ')}`).join('; ')}`,
+    details,
+  });
 
 /** ValidationPipe that first refuses a body that is not a JSON object, whatever the DTO. */
 class RequestValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     // Without this an array body reads "property 0 should not exist" and null lists every field.
-    if (metadata.type === 'body' && this.toValidate(metadata) && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    if (
+      metadata.type === 'body' &&
+      this.toValidate(metadata) &&
+      (typeof value !== 'object' || value === null || Array.isArray(value))
+    ) {
       throw invalid([{ field: 'body', problems: ['the body must be a JSON object'] }]);
     }
     return super.transform(value, metadata);

@@ -5,20 +5,34 @@ describe('configuration', () => {
   it('has the documented defaults', () => {
     const config = new AppConfig(parseEnvironment({}), 2);
     expect(config).toMatchObject({
-      port: 8080, host: '0.0.0.0', threads: 2, sequences: 4, batchSize: 128,
-      chatMaxTokens: 64, chatMaxChars: 60, maxBodyBytes: 1048576, logLevel: 'info', logContent: false,
-      readyMaxRssBytes: 1100 * 1048576, readyMaxAnonSwapBytes: 1100 * 1048576,
+      port: 8080,
+      host: '0.0.0.0',
+      threads: 2,
+      sequences: 4,
+      batchSize: 128,
+      chatMaxTokens: 64,
+      chatMaxChars: 60,
+      maxBodyBytes: 1048576,
+      logLevel: 'info',
+      logContent: false,
+      readyMaxRssBytes: 1100 * 1048576,
+      readyMaxAnonSwapBytes: 1100 * 1048576,
     });
     expect(config.modelPath.endsWith(DEFAULT_MODEL_PATH)).toBe(true);
   });
 
   it('reads numbers and booleans from strings', () => {
-    const config = new AppConfig(parseEnvironment({ PORT: '9000', SEQUENCES: '8', LOG_CONTENT: 'true', THREADS: '1' }), 2);
+    const config = new AppConfig(
+      parseEnvironment({ PORT: '9000', SEQUENCES: '8', LOG_CONTENT: 'true', THREADS: '1' }),
+      2,
+    );
     expect(config).toMatchObject({ port: 9000, sequences: 8, logContent: true, threads: 1 });
   });
 
   it('sizes SEQUENCES to the threads unless set', () => {
-    expect([1, 2, 3, 4, 16].map((cpus) => new AppConfig(parseEnvironment({}), cpus).sequences)).toEqual([2, 4, 6, 8, 8]);
+    expect([1, 2, 3, 4, 16].map((cpus) => new AppConfig(parseEnvironment({}), cpus).sequences)).toEqual([
+      2, 4, 6, 8, 8,
+    ]);
     expect(new AppConfig(parseEnvironment({ THREADS: '1' }), 4).sequences).toBe(2);
     expect(new AppConfig(parseEnvironment({ SEQUENCES: '3' }), 16).sequences).toBe(3);
   });

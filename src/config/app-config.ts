@@ -3,7 +3,11 @@ import { cpuQuota } from './cpu-quota.js';
 import { DEFAULT_MODEL_PATH, Environment, parseEnvironment } from './environment.js';
 
 const MIB = 1024 * 1024;
-const list = (value: string) => value.split(',').map((item) => item.trim()).filter(Boolean);
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 
 /**
  * Two sequences per thread, at most 8: chats generating at once share decode batches (4 on 2

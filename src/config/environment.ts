@@ -1,10 +1,23 @@
 import 'reflect-metadata';
 import { plainToInstance, Transform } from 'class-transformer';
 import { chatPrompt } from '../prompts/chat.prompt.js';
-import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+} from 'class-validator';
 
 export const DEFAULT_MODEL_PATH = 'models/qwen2.5-0.5b-instruct-q4_k_m.gguf';
-export const DEFAULT_MODEL_URL = 'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf';
+export const DEFAULT_MODEL_URL =
+  'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export const SENTIMENT_BATCHING_MODES = ['deterministic', 'throughput'] as const;
 /**
@@ -21,13 +34,17 @@ const toBoolean = ({ obj, key }: { obj: Record<string, unknown>; key: string }) 
 
 /** The environment variables Duet reads, with their defaults. Read once at startup. */
 export class Environment {
-  @IsInt() @Min(0) @Max(65535)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT: number = 8080;
 
-  @IsString() @IsNotEmpty()
+  @IsString()
+  @IsNotEmpty()
   HOST: string = '0.0.0.0';
 
-  @IsString() @IsNotEmpty()
+  @IsString()
+  @IsNotEmpty()
   MODEL_PATH: string = DEFAULT_MODEL_PATH;
 
   /** Where the default model is downloaded from when MODEL_PATH is unset and the file is missing. */
@@ -35,39 +52,58 @@ export class Environment {
   MODEL_URL: string = DEFAULT_MODEL_URL;
 
   /** Expected SHA-256 of the download; without it Hugging Face's X-Linked-Etag header is trusted. */
-  @IsOptional() @Matches(/^[a-fA-F0-9]{64}$/, { message: 'MODEL_SHA256 must be 64 hex digits' })
+  @IsOptional()
+  @Matches(/^[a-fA-F0-9]{64}$/, { message: 'MODEL_SHA256 must be 64 hex digits' })
   MODEL_SHA256?: string;
 
   /** Defaults to the CPU quota (cgroup cpu.max) or the available cores. */
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
   THREADS?: number;
 
   /** Defaults to two per thread, at most 8 (see AppConfig). */
-  @IsOptional() @IsInt() @Min(1) @Max(64)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(64)
   SEQUENCES?: number;
 
   /** A request still unanswered after this long gets 504 and gives its sequence back. */
-  @IsInt() @Min(100) @Max(600000)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
   REQUEST_TIMEOUT_MS: number = 30000;
 
-  @IsInt() @Min(32) @Max(8192)
+  @IsInt()
+  @Min(32)
+  @Max(8192)
   BATCH_SIZE: number = DEFAULT_BATCH_SIZE;
 
   /** Requests waiting for a sequence; one more is answered 503 at once. */
-  @IsInt() @Min(0) @Max(10000)
+  @IsInt()
+  @Min(0)
+  @Max(10000)
   MAX_QUEUE: number = 64;
 
-  @IsInt() @Min(1) @Max(chatPrompt.maxOutputTokens)
+  @IsInt()
+  @Min(1)
+  @Max(chatPrompt.maxOutputTokens)
   CHAT_MAX_TOKENS: number = 64;
 
-  @IsInt() @Min(1) @Max(2000)
+  @IsInt()
+  @Min(1)
+  @Max(2000)
   CHAT_MAX_CHARS: number = chatPrompt.output.maxChars;
 
-  @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024)
   MAX_BODY_BYTES: number = 1024 * 1024;
 
   /** Keep each task's evaluated system prompt in its sequences between requests. */
-  @Transform(toBoolean) @IsBoolean()
+  @Transform(toBoolean)
+  @IsBoolean()
   PREFIX_CACHE: boolean = true;
 
   /** deterministic: each classification decodes alone (bit-exact repeatable); throughput: classifications share decode batches. */
@@ -75,22 +111,28 @@ export class Environment {
   SENTIMENT_BATCHING: (typeof SENTIMENT_BATCHING_MODES)[number] = 'deterministic';
 
   /** Memory snapshot log line every this many seconds; 0 turns it off. */
-  @IsInt() @Min(0)
+  @IsInt()
+  @Min(0)
   MEMORY_SNAPSHOT_INTERVAL_S: number = 60;
 
   /** Readiness ceilings in MiB (0: no ceiling). */
-  @IsInt() @Min(0)
+  @IsInt()
+  @Min(0)
   READY_MAX_RSS_MB: number = 1100;
 
   /** As high as the RSS ceiling: anonymous memory is most of RSS here, and swapped-out pages still count. */
-  @IsInt() @Min(0)
+  @IsInt()
+  @Min(0)
   READY_MAX_ANON_SWAP_MB: number = 1100;
 
-  @IsInt() @Min(0)
+  @IsInt()
+  @Min(0)
   READY_MAX_HEAP_MB: number = 256;
 
   /** On SIGTERM/SIGINT, in-flight requests get this long to finish before the process exits anyway. */
-  @IsInt() @Min(0) @Max(600000)
+  @IsInt()
+  @Min(0)
+  @Max(600000)
   SHUTDOWN_DRAIN_MS: number = 10000;
 
   /** Comma-separated bearer tokens for /v1/*; empty: the API is open. */
@@ -106,14 +148,16 @@ export class Environment {
   CORS_ORIGINS: string = '';
 
   /** Requests per minute per API key (or per client IP without keys) on /v1/*; 0 turns it off. */
-  @IsInt() @Min(0)
+  @IsInt()
+  @Min(0)
   RATE_LIMIT_PER_MINUTE: number = 0;
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 
   /** Log request and response text; off by default so customer text stays out of logs. */
-  @Transform(toBoolean) @IsBoolean()
+  @Transform(toBoolean)
+  @IsBoolean()
   LOG_CONTENT: boolean = false;
 }
 
@@ -128,7 +172,9 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): Environment {
   const parsed = plainToInstance(Environment, provided, { enableImplicitConversion: true, exposeDefaultValues: true });
   const errors = validateSync(parsed);
   if (errors.length > 0) {
-    const reasons = errors.map((e) => `${e.property}=${JSON.stringify(env[e.property])} (${Object.values(e.constraints ?? {}).join('; ')})`);
+    const reasons = errors.map(
+      (e) => `${e.property}=${JSON.stringify(env[e.property])} (${Object.values(e.constraints ?? {}).join('; ')})`,
+    );
     throw new ConfigError(`Invalid configuration: ${reasons.join(', ')}`);
   }
   return parsed;

@@ -5,7 +5,12 @@ import { ModelPullError, progressBar, pullModel } from './pull-model.js';
 
 async function main(): Promise<void> {
   const config = AppConfig.fromEnvironment();
-  const result = await pullModel({ url: config.modelUrl, destination: config.modelPath, sha256: config.modelSha256, onProgress: progressBar() });
+  const result = await pullModel({
+    url: config.modelUrl,
+    destination: config.modelPath,
+    sha256: config.modelSha256,
+    onProgress: progressBar(),
+  });
   process.stderr.write(`duet: model saved to ${config.modelPath} (${result.bytes} bytes, sha256 ${result.sha256})\n`);
 }
 

@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, openSync, closeSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 
 export class ModelPullError extends Error {}
@@ -24,7 +34,10 @@ async function request(url: string, offset: number): Promise<{ response: Respons
   let linkedHash: string | undefined;
   let target = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const response = await fetch(target, { redirect: 'manual', headers: offset > 0 ? { range: `bytes=${offset}-` } : {} });
+    const response = await fetch(target, {
+      redirect: 'manual',
+      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+    });
     const etag = (response.headers.get('x-linked-etag') ?? '').replace(/"/g, '').toLowerCase();
     if (SHA256.test(etag)) linkedHash = etag;
     const location = response.headers.get('location');
@@ -59,12 +72,16 @@ export async function pullModel(options: PullOptions): Promise<{ bytes: number; 
     );
   }
   const { response } = reply;
-  if (response.status === 200) offset = 0; // no resume support: start over
-  else if (response.status !== 206) throw new ModelPullError(`Downloading ${options.url} failed: HTTP ${response.status}.`);
+  if (response.status === 200)
+    offset = 0; // no resume support: start over
+  else if (response.status !== 206)
+    throw new ModelPullError(`Downloading ${options.url} failed: HTTP ${response.status}.`);
   const expected = (options.sha256 ?? reply.linkedHash)?.toLowerCase();
   if (!expected) {
     await response.body?.cancel();
-    throw new ModelPullError(`Cannot verify ${options.url}: the server sent no SHA-256 (X-Linked-Etag); set MODEL_SHA256.`);
+    throw new ModelPullError(
+      `Cannot verify ${options.url}: the server sent no SHA-256 (X-Linked-Etag); set MODEL_SHA256.`,
+    );
   }
   const length = Number(response.headers.get('content-length'));
   const total = Number.isFinite(length) && length > 0 ? offset + length : undefined;
@@ -80,17 +97,23 @@ export async function pullModel(options: PullOptions): Promise<{ bytes: number; 
       options.onProgress?.(received, total);
     }
   } catch (error) {
-    throw new ModelPullError(`Download of ${options.url} was interrupted at ${received} of ${total ?? '?'} bytes (${(error as Error).message}); run it again to resume.`);
+    throw new ModelPullError(
+      `Download of ${options.url} was interrupted at ${received} of ${total ?? '?'} bytes (${(error as Error).message}); run it again to resume.`,
+    );
   } finally {
     closeSync(file);
   }
   if (total !== undefined && received < total) {
-    throw new ModelPullError(`Download of ${options.url} ended early at ${received} of ${total} bytes; run it again to resume.`);
+    throw new ModelPullError(
+      `Download of ${options.url} ended early at ${received} of ${total} bytes; run it again to resume.`,
+    );
   }
   const actual = hash.digest('hex');
   if (actual !== expected) {
     rmSync(partial, { force: true });
-    throw new ModelPullError(`Checksum mismatch for ${options.url}: expected ${expected}, got ${actual}; the download was discarded. Check MODEL_URL and MODEL_SHA256.`);
+    throw new ModelPullError(
+      `Checksum mismatch for ${options.url}: expected ${expected}, got ${actual}; the download was discarded. Check MODEL_URL and MODEL_SHA256.`,
+    );
   }
   renameSync(partial, options.destination);
   return { bytes: received, sha256: actual, resumedFrom: offset };
@@ -107,7 +130,9 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): PullPr
     const figures = `${mib(received)}${total ? `/${mib(total)}` : ''} MiB ${mib(rate)} MiB/s`;
     if (stream.isTTY) {
       const filled = Math.round(fraction * 30);
-      stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(30 - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${figures}`);
+      stream.write(
+        `\r[${'#'.repeat(filled)}${'.'.repeat(30 - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${figures}`,
+      );
       if (total && received >= total) stream.write('\n');
     } else if (Math.floor(fraction * 10) > lastTenth) {
       lastTenth = Math.floor(fraction * 10);

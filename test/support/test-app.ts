@@ -24,9 +24,17 @@ export async function startTestApp(
 ): Promise<TestApp> {
   // Every suite's apps share one jest process (and its RSS), so the memory ceilings are lifted
   // unless a test sets them.
-  const defaults = { MODEL_PATH: TINY_MODEL, LOG_LEVEL: 'error', READY_MAX_RSS_MB: '0', READY_MAX_ANON_SWAP_MB: '0', READY_MAX_HEAP_MB: '0' };
+  const defaults = {
+    MODEL_PATH: TINY_MODEL,
+    LOG_LEVEL: 'error',
+    READY_MAX_RSS_MB: '0',
+    READY_MAX_ANON_SWAP_MB: '0',
+    READY_MAX_HEAP_MB: '0',
+  };
   const config = new AppConfig(parseEnvironment({ ...defaults, ...env }));
-  const logger = options.logLines ? new JsonLogger(config.logLevel, (line) => options.logLines!.push(line)) : new JsonLogger('error');
+  const logger = options.logLines
+    ? new JsonLogger(config.logLevel, (line) => options.logLines!.push(line))
+    : new JsonLogger('error');
   const app = await createApp(config, logger);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
@@ -50,7 +58,7 @@ export async function startTestApp(
 
 /** Texts from the shared dev sets: Chinese and English, several lengths. */
 export const PROBE_TEXTS = [
-  '@united I\'m not a child. I\'m someone who has an issue with flying and prepares ahead of time.',
+  "@united I'm not a child. I'm someone who has an issue with flying and prepares ahead of time.",
   '@AmericanAir great job and great service in and out of SDF this weekend during the winter storm.',
   '很好！百度骑士送货很快',
   '太咸了，没法吃。骑士礼貌。',

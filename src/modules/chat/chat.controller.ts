@@ -17,7 +17,11 @@ export class ChatController {
 
   @Post()
   @HttpCode(200)
-  async reply(@Body() body: ChatRequestDto, @RequestSignal() signal: AbortSignal, @Res({ passthrough: true }) reply: FastifyReply) {
+  async reply(
+    @Body() body: ChatRequestDto,
+    @RequestSignal() signal: AbortSignal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const options = { maxChars: body.maxChars, signal };
     if (!body.stream) {
       const result = await this.chat.reply(body.messages, options);
@@ -25,7 +29,10 @@ export class ChatController {
     }
     const events = new ServerSentEvents(reply);
     await events.run(async () => {
-      const result = await this.chat.reply(body.messages, { ...options, onText: (text) => events.send({ text }, 'delta') });
+      const result = await this.chat.reply(body.messages, {
+        ...options,
+        onText: (text) => events.send({ text }, 'delta'),
+      });
       events.send({ finishReason: result.finishReason, usage: usage(result) }, 'done');
     }, this.config.maxBodyBytes);
   }

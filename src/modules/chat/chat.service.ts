@@ -36,7 +36,11 @@ export class ChatService {
     }
     const maxTokens = Math.min(options.maxTokens ?? this.config.chatMaxTokens, this.config.chatMaxTokens);
     const prompt = this.fitHistory(messages, maxChars);
-    const generation = await this.inference.generate(prompt, { maxTokens, maxChars, onText: options.onText }, options.signal);
+    const generation = await this.inference.generate(
+      prompt,
+      { maxTokens, maxChars, onText: options.onText },
+      options.signal,
+    );
     this.metrics.countTokens(chatPrompt.name, 'prompt', prompt.tokens.length);
     this.metrics.countTokens(chatPrompt.name, 'completion', generation.completionTokens);
     return { ...generation, promptTokens: prompt.tokens.length };
@@ -48,7 +52,8 @@ export class ChatService {
    * the rendered prompt is the final word.
    */
   private fitHistory(messages: readonly ChatMessage[], maxChars: number): Prompt {
-    const render = (kept: readonly ChatMessage[]) => this.inference.renderPrompt(chatPrompt.buildTurns({ messages: kept, maxChars }));
+    const render = (kept: readonly ChatMessage[]) =>
+      this.inference.renderPrompt(chatPrompt.buildTurns({ messages: kept, maxChars }));
     const estimates = messages.map((m) => this.inference.countTokens(m.content) + TURN_OVERHEAD_TOKENS);
     const fixedTokens = render([]).tokens.length;
     let first = 0;
@@ -56,7 +61,8 @@ export class ChatService {
     while (first < messages.length - 1 && total > chatPrompt.maxInputTokens) total -= estimates[first++];
     for (; ; first++) {
       const kept = messages.slice(first);
-      if (kept.length === 1) return this.inference.renderPromptWithin(chatPrompt, chatPrompt.buildTurns({ messages: kept, maxChars }));
+      if (kept.length === 1)
+        return this.inference.renderPromptWithin(chatPrompt, chatPrompt.buildTurns({ messages: kept, maxChars }));
       const prompt = render(kept);
       if (prompt.tokens.length <= chatPrompt.maxInputTokens) return prompt;
     }

@@ -23,7 +23,9 @@ export class HealthController {
   @Get('live')
   @HealthCheck()
   live() {
-    return this.health.check([() => this.indicators.check('process').up({ pid: process.pid, uptimeS: Math.round(process.uptime()) })]);
+    return this.health.check([
+      () => this.indicators.check('process').up({ pid: process.pid, uptimeS: Math.round(process.uptime()) }),
+    ]);
   }
 
   /** Ready to take traffic: model loaded, queue not saturated, memory under its ceilings. */

@@ -30,7 +30,10 @@ export class MemorySnapshotService implements OnApplicationBootstrap, OnApplicat
 
   onApplicationBootstrap(): void {
     if (this.config.memorySnapshotIntervalS === 0) return;
-    this.timer = setInterval(() => this.logger.log({ event: 'memory_snapshot', ...this.snapshot() }), this.config.memorySnapshotIntervalS * 1000);
+    this.timer = setInterval(
+      () => this.logger.log({ event: 'memory_snapshot', ...this.snapshot() }),
+      this.config.memorySnapshotIntervalS * 1000,
+    );
     this.timer.unref();
   }
 

@@ -18,7 +18,9 @@ export class MemoryHealthIndicator {
       { name: 'anonSwap', bytes: memory.rssAnonBytes + memory.swapBytes, ceiling: this.config.readyMaxAnonSwapBytes },
       { name: 'heapUsed', bytes: memory.heapUsedBytes, ceiling: this.config.readyMaxHeapBytes },
     ];
-    const details = Object.fromEntries(figures.map((f) => [f.name, { mib: toMiB(f.bytes), ceilingMib: f.ceiling ? toMiB(f.ceiling) : null }]));
+    const details = Object.fromEntries(
+      figures.map((f) => [f.name, { mib: toMiB(f.bytes), ceilingMib: f.ceiling ? toMiB(f.ceiling) : null }]),
+    );
     const over = figures.filter((f) => f.ceiling > 0 && f.bytes > f.ceiling).map((f) => f.name);
     return over.length ? this.indicators.check(key).down({ ...details, over }) : this.indicators.check(key).up(details);
   }

@@ -10,39 +10,69 @@ export type TokenKind = 'prompt' | 'completion';
 export class MetricsService {
   readonly registry = new Registry();
   private readonly requests = new Counter({
-    name: 'duet_requests_total', help: 'Requests answered, by route and status', labelNames: ['route', 'status'], registers: [this.registry],
+    name: 'duet_requests_total',
+    help: 'Requests answered, by route and status',
+    labelNames: ['route', 'status'],
+    registers: [this.registry],
   });
   private readonly latency = new Histogram({
-    name: 'duet_request_duration_seconds', help: 'Request latency, by route and status', labelNames: ['route', 'status'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
+    name: 'duet_request_duration_seconds',
+    help: 'Request latency, by route and status',
+    labelNames: ['route', 'status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
   });
   private readonly tokens = new Counter({
-    name: 'duet_tokens_total', help: 'Tokens processed, by task and kind', labelNames: ['task', 'kind'], registers: [this.registry],
+    name: 'duet_tokens_total',
+    help: 'Tokens processed, by task and kind',
+    labelNames: ['task', 'kind'],
+    registers: [this.registry],
   });
   private readonly servedByRoute = new Map<string, number>();
 
   constructor(models: ModelService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'duet_' });
     new Gauge({
-      name: 'duet_queue_length', help: 'Requests waiting for a sequence', registers: [this.registry],
-      collect() { this.set(models.ready || models.state === 'draining' ? models.pool.queued : 0); },
+      name: 'duet_queue_length',
+      help: 'Requests waiting for a sequence',
+      registers: [this.registry],
+      collect() {
+        this.set(models.ready || models.state === 'draining' ? models.pool.queued : 0);
+      },
     });
     new Gauge({
-      name: 'duet_busy_sequences', help: 'Sequences serving a request', registers: [this.registry],
-      collect() { this.set(models.ready || models.state === 'draining' ? models.pool.busy : 0); },
+      name: 'duet_busy_sequences',
+      help: 'Sequences serving a request',
+      registers: [this.registry],
+      collect() {
+        this.set(models.ready || models.state === 'draining' ? models.pool.busy : 0);
+      },
     });
     new Gauge({
-      name: 'duet_model_load_seconds', help: 'Time the model took to load', registers: [this.registry],
-      collect() { if (models.loadMs !== undefined) this.set(models.loadMs / 1000); },
+      name: 'duet_model_load_seconds',
+      help: 'Time the model took to load',
+      registers: [this.registry],
+      collect() {
+        if (models.loadMs !== undefined) this.set(models.loadMs / 1000);
+      },
     });
     new Gauge({
-      name: 'duet_memory_bytes', help: 'Process memory: rss, rss_anon, swap and V8 heap figures', labelNames: ['kind'], registers: [this.registry],
+      name: 'duet_memory_bytes',
+      help: 'Process memory: rss, rss_anon, swap and V8 heap figures',
+      labelNames: ['kind'],
+      registers: [this.registry],
       collect() {
         const m = readProcessMemory();
         for (const [kind, value] of Object.entries({
-          rss: m.rssBytes, rss_anon: m.rssAnonBytes, swap: m.swapBytes, heap_used: m.heapUsedBytes,
-          heap_total: m.heapTotalBytes, external: m.externalBytes, array_buffers: m.arrayBuffersBytes,
-        })) this.set({ kind }, value);
+          rss: m.rssBytes,
+          rss_anon: m.rssAnonBytes,
+          swap: m.swapBytes,
+          heap_used: m.heapUsedBytes,
+          heap_total: m.heapTotalBytes,
+          external: m.externalBytes,
+          array_buffers: m.arrayBuffersBytes,
+        }))
+          this.set({ kind }, value);
       },
     });
   }

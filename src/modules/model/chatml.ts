@@ -56,7 +56,8 @@ class ChatMlTemplate {
   private systemTurn(content: string): readonly Token[] {
     let tokens = this.systemTurns.get(content);
     if (!tokens) {
-      if (this.systemTurns.size >= MAX_CACHED_SYSTEM_TURNS) this.systemTurns.delete(this.systemTurns.keys().next().value!);
+      if (this.systemTurns.size >= MAX_CACHED_SYSTEM_TURNS)
+        this.systemTurns.delete(this.systemTurns.keys().next().value!);
       tokens = this.turn({ role: 'system', content });
       this.systemTurns.set(content, tokens);
     }
@@ -78,6 +79,7 @@ export function renderChatMlPrompt(model: LlamaModel, turns: readonly PromptTurn
 
 function specialToken(model: LlamaModel, text: string): Token {
   const tokens = model.tokenize(text, true);
-  if (tokens.length !== 1) throw new Error(`the model has no special token ${text}: it does not use the ChatML template`);
+  if (tokens.length !== 1)
+    throw new Error(`the model has no special token ${text}: it does not use the ChatML template`);
   return tokens[0];
 }

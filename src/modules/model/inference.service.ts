@@ -72,9 +72,14 @@ export class InferenceService {
   }
 
   /** Renders the prompt and enforces the task's input budget (413 when over it). */
-  renderPromptWithin(task: Pick<PromptModule<unknown>, 'name' | 'maxInputTokens'>, turns: readonly PromptTurn[], item?: number): Prompt {
+  renderPromptWithin(
+    task: Pick<PromptModule<unknown>, 'name' | 'maxInputTokens'>,
+    turns: readonly PromptTurn[],
+    item?: number,
+  ): Prompt {
     const prompt = this.renderPrompt(turns);
-    if (prompt.tokens.length > task.maxInputTokens) throw new PromptTooLongError(task.name, prompt.tokens.length, task.maxInputTokens, item);
+    if (prompt.tokens.length > task.maxInputTokens)
+      throw new PromptTooLongError(task.name, prompt.tokens.length, task.maxInputTokens, item);
     return prompt;
   }
 
@@ -89,7 +94,11 @@ export class InferenceService {
    * batch into micro-batches of equal tokens per sequence, so ragged prompts leave small, slow
    * micro-batches behind (see README, Benchmarks).
    */
-  async classify(prompts: readonly Prompt[], labels: readonly string[], signal?: AbortSignal): Promise<Classification[]> {
+  async classify(
+    prompts: readonly Prompt[],
+    labels: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Classification[]> {
     const { model } = this.usableModel();
     checkLabels(labels);
     this.labelVocabulary ??= new LabelVocabulary(model);
@@ -126,7 +135,12 @@ export class InferenceService {
   /** Greedy generation, stopped by an end-of-generation token, the token cap or the character cap. */
   async generate(prompt: Prompt, limits: GenerationLimits, signal?: AbortSignal): Promise<Generation> {
     const rest = prompt.tokens.slice(prompt.prefixLength);
-    const generated = await this.onSequences(prompt, 1, ([sequence]) => this.decodeGreedy(sequence, rest, limits, signal), signal);
+    const generated = await this.onSequences(
+      prompt,
+      1,
+      ([sequence]) => this.decodeGreedy(sequence, rest, limits, signal),
+      signal,
+    );
     this.samplerGarbage.evaluated();
     const text = this.models.model.detokenize(generated.tokens);
     return {
@@ -136,7 +150,12 @@ export class InferenceService {
     };
   }
 
-  private async decodeGreedy(sequence: LlamaContextSequence, rest: readonly Token[], limits: GenerationLimits, signal?: AbortSignal) {
+  private async decodeGreedy(
+    sequence: LlamaContextSequence,
+    rest: readonly Token[],
+    limits: GenerationLimits,
+    signal?: AbortSignal,
+  ) {
     const { model } = this.models;
     const tokens: Token[] = [];
     let streamed = '';
@@ -157,7 +176,10 @@ export class InferenceService {
         tokens.push(next.value);
         const chars = [...model.detokenize(tokens).trimStart()];
         if (limits.onText) {
-          const ready = chars.slice(0, limits.maxChars).join('').replace(/\uFFFD+$/u, '');
+          const ready = chars
+            .slice(0, limits.maxChars)
+            .join('')
+            .replace(/\uFFFD+$/u, '');
           if (ready.length > streamed.length) limits.onText(ready.slice(streamed.length));
           streamed = ready;
         }
@@ -175,7 +197,12 @@ export class InferenceService {
    * deadline is a 504; a client that left is a 499 (nginx's "client closed request"), which only
    * logs and metrics ever see.
    */
-  private async onSequences<T>(prompt: Prompt, wanted: number, work: (sequences: LlamaContextSequence[]) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async onSequences<T>(
+    prompt: Prompt,
+    wanted: number,
+    work: (sequences: LlamaContextSequence[]) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const prefix = prompt.tokens.slice(0, prompt.prefixLength);
     const { pool } = this.usableModel();
     this.samplerGarbage.busy();
@@ -183,10 +210,16 @@ export class InferenceService {
       return await pool.useSeveral(prefix, wanted, work, signal);
     } catch (error) {
       if (error instanceof QueueFullError) {
-        throw new HttpException({ message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } }, HttpStatus.SERVICE_UNAVAILABLE);
+        throw new HttpException(
+          { message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } },
+          HttpStatus.SERVICE_UNAVAILABLE,
+        );
       }
       if (error instanceof RequestAbortedError && signal?.reason === ('timeout' satisfies AbortReason)) {
-        throw new HttpException(`The request took longer than REQUEST_TIMEOUT_MS (${this.config.requestTimeoutMs} ms)`, HttpStatus.GATEWAY_TIMEOUT);
+        throw new HttpException(
+          `The request took longer than REQUEST_TIMEOUT_MS (${this.config.requestTimeoutMs} ms)`,
+          HttpStatus.GATEWAY_TIMEOUT,
+        );
       }
       if (error instanceof RequestAbortedError) throw new HttpException(error.message, CLIENT_CLOSED_REQUEST);
       throw error;
@@ -198,7 +231,10 @@ export class InferenceService {
   private usableModel(): ModelService {
     if (!this.models.ready) {
       throw new HttpException(
-        { message: `The model is not ready (${this.models.state}); retry shortly.`, details: { state: this.models.state } },
+        {
+          message: `The model is not ready (${this.models.state}); retry shortly.`,
+          details: { state: this.models.state },
+        },
         HttpStatus.SERVICE_UNAVAILABLE,
       );
     }

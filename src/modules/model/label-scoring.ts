@@ -1,4 +1,10 @@
-import type { ControlledEvaluateIndexOutput, ControlledEvaluateInputItem, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import type {
+  ControlledEvaluateIndexOutput,
+  ControlledEvaluateInputItem,
+  LlamaContextSequence,
+  LlamaModel,
+  Token,
+} from 'node-llama-cpp';
 
 /**
  * For each label, the vocabulary tokens whose text continues it from each character offset: the
@@ -21,7 +27,8 @@ export class LabelVocabulary {
       this.scan(labels);
       const tokens = new Set<Token>();
       for (const label of labels) {
-        if (label.length > text.length && label.startsWith(text)) for (const token of this.continuations.get(label)![text.length]) tokens.add(token);
+        if (label.length > text.length && label.startsWith(text))
+          for (const token of this.continuations.get(label)![text.length]) tokens.add(token);
       }
       this.allowed.set(key, (allowed = [...tokens].sort((a, b) => a - b)));
     }
@@ -35,7 +42,11 @@ export class LabelVocabulary {
   private scan(labels: readonly string[]): void {
     const missing = labels.filter((label) => !this.continuations.has(label));
     if (missing.length === 0) return;
-    for (const label of missing) this.continuations.set(label, Array.from(label, () => []));
+    for (const label of missing)
+      this.continuations.set(
+        label,
+        Array.from(label, () => []),
+      );
     const vocabularySize = this.model.fileInfo.metadata.tokenizer.ggml.tokens.length;
     for (let token = 0 as Token; token < vocabularySize; token++) {
       const piece = this.model.detokenize([token]);
@@ -90,18 +101,31 @@ function greedy(logits: Map<Token, number>, allowed: readonly Token[]): Token {
  * throughput mode). They come after the position whose logits are read, and attention is causal,
  * so they change nothing but the batch's shape (and with it, float rounding).
  */
-export async function chooseLabel(sequence: LlamaContextSequence, rest: readonly Token[], labels: readonly string[], vocabulary: LabelVocabulary, padding = 0): Promise<LabelChoice> {
+export async function chooseLabel(
+  sequence: LlamaContextSequence,
+  rest: readonly Token[],
+  labels: readonly string[],
+  vocabulary: LabelVocabulary,
+  padding = 0,
+): Promise<LabelChoice> {
   let allowed = vocabulary.allowedAfter('', labels);
   const filler = Array<Token>(padding).fill(rest[rest.length - 1]);
-  const promptItems: ControlledEvaluateInputItem[] = [...rest.slice(0, -1), withNextLogits(rest[rest.length - 1], allowed), ...filler];
+  const promptItems: ControlledEvaluateInputItem[] = [
+    ...rest.slice(0, -1),
+    withNextLogits(rest[rest.length - 1], allowed),
+    ...filler,
+  ];
   let logits = logitsOf((await sequence.controlledEvaluate(promptItems))[rest.length - 1]);
   const promptEnd = sequence.nextTokenIndex - padding;
   const eraseAfterPrompt = async () => {
-    if (sequence.nextTokenIndex > promptEnd) await sequence.eraseContextTokenRanges([{ start: promptEnd, end: sequence.nextTokenIndex }]);
+    if (sequence.nextTokenIndex > promptEnd)
+      await sequence.eraseContextTokenRanges([{ start: promptEnd, end: sequence.nextTokenIndex }]);
   };
   await eraseAfterPrompt();
   const firstLogits = logits;
-  const scores = labels.map((label) => Math.max(...vocabulary.allowedAfter('', [label]).map((token) => firstLogits.get(token)!)));
+  const scores = labels.map((label) =>
+    Math.max(...vocabulary.allowedAfter('', [label]).map((token) => firstLogits.get(token)!)),
+  );
 
   let text = '';
   for (;;) {

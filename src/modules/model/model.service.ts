@@ -40,7 +40,8 @@ export function checkModelFile(path: string): void {
       `Model file not found: ${path}. Put a Qwen2.5-0.5B-Instruct GGUF file there or set MODEL_PATH to one.`,
     );
   }
-  if (size < 8) throw new ModelFileError(`Model file ${path} is empty or truncated. Replace it with a valid GGUF file.`);
+  if (size < 8)
+    throw new ModelFileError(`Model file ${path} is empty or truncated. Replace it with a valid GGUF file.`);
 }
 
 /**

@@ -66,7 +66,11 @@ export class SequencePool {
    * the rest of its prompt. Afterwards everything past the prefix is erased (all of it without
    * prefix reuse), so nothing of one request stays in the KV cache for the next.
    */
-  use<T>(prefix: readonly Token[], work: (sequence: LlamaContextSequence) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  use<T>(
+    prefix: readonly Token[],
+    work: (sequence: LlamaContextSequence) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     return this.useSeveral(prefix, 1, ([sequence]) => work(sequence), signal);
   }
 
@@ -74,7 +78,12 @@ export class SequencePool {
    * Like `use`, for a request that can keep several sequences busy: it waits in line for one, as
    * any request does, then also takes up to `wanted - 1` sequences that are idle at that moment.
    */
-  async useSeveral<T>(prefix: readonly Token[], wanted: number, work: (sequences: LlamaContextSequence[]) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async useSeveral<T>(
+    prefix: readonly Token[],
+    wanted: number,
+    work: (sequences: LlamaContextSequence[]) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     if (signal?.aborted) throw new RequestAbortedError();
     if (this.saturated) throw new QueueFullError(this.maxQueue);
     const key = prefix.join(',');

@@ -21,13 +21,19 @@ export class OpenAiController {
 
   @Post('chat/completions')
   @HttpCode(200)
-  async complete(@Body() body: ChatCompletionDto, @RequestSignal() signal: AbortSignal, @Res({ passthrough: true }) reply: FastifyReply) {
+  async complete(
+    @Body() body: ChatCompletionDto,
+    @RequestSignal() signal: AbortSignal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     if (!body.stream) return this.openai.response(await this.openai.complete(body, signal));
     const events = new ServerSentEvents(reply);
     const header = this.openai.header('chat.completion.chunk');
     await events.run(async () => {
       events.send(this.openai.chunk(header, { role: 'assistant', content: '' }));
-      const result = await this.openai.complete(body, signal, (content) => events.send(this.openai.chunk(header, { content })));
+      const result = await this.openai.complete(body, signal, (content) =>
+        events.send(this.openai.chunk(header, { content })),
+      );
       events.send(this.openai.chunk(header, {}, result.finishReason));
       if (body.stream_options?.include_usage) events.send({ ...header, choices: [], usage: this.openai.usage(result) });
       events.send('[DONE]');

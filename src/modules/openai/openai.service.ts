@@ -22,24 +22,41 @@ export class OpenAiService {
   /** One completion; with `onDelta`, also each piece of text as it is decoded. */
   async complete(request: ChatCompletionDto, signal: AbortSignal | undefined, onDelta?: (text: string) => void) {
     const messages = request.messages.filter((m): m is ChatMessage => m.role !== 'system');
-    if (messages[messages.length - 1]?.role !== 'user') throw new BadRequestException('the last non-system message must be from the user');
+    if (messages[messages.length - 1]?.role !== 'user')
+      throw new BadRequestException('the last non-system message must be from the user');
     const maxTokens = request.max_completion_tokens ?? request.max_tokens;
     return this.chat.reply(messages, { maxTokens, signal, onText: onDelta });
   }
 
   /** Fields shared by the response and every stream chunk of one completion. */
   header(object: 'chat.completion' | 'chat.completion.chunk') {
-    return { id: `chatcmpl-${randomUUID()}`, object, created: Math.floor(Date.now() / 1000), model: this.models.modelName };
+    return {
+      id: `chatcmpl-${randomUUID()}`,
+      object,
+      created: Math.floor(Date.now() / 1000),
+      model: this.models.modelName,
+    };
   }
 
   usage(result: ChatReply) {
-    return { prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens, total_tokens: result.promptTokens + result.completionTokens };
+    return {
+      prompt_tokens: result.promptTokens,
+      completion_tokens: result.completionTokens,
+      total_tokens: result.promptTokens + result.completionTokens,
+    };
   }
 
   response(result: ChatReply) {
     return {
       ...this.header('chat.completion'),
-      choices: [{ index: 0, message: { role: 'assistant', content: result.text }, logprobs: null, finish_reason: FINISH_REASON[result.finishReason] }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: result.text },
+          logprobs: null,
+          finish_reason: FINISH_REASON[result.finishReason],
+        },
+      ],
       usage: this.usage(result),
     };
   }

@@ -26,9 +26,17 @@ export class SentimentController {
   @Post('batch')
   @HttpCode(200)
   async classifyBatch(@Body() body: ClassifySentimentBatchDto, @RequestSignal() signal: AbortSignal) {
-    const results = await this.sentiment.classifyBatch(body.items.map((item) => item.text), body.labels, signal);
+    const results = await this.sentiment.classifyBatch(
+      body.items.map((item) => item.text),
+      body.labels,
+      signal,
+    );
     return {
-      results: results.map((result, i) => ({ id: body.items[i].id ?? String(i), label: result.label, confidence: result.confidence })),
+      results: results.map((result, i) => ({
+        id: body.items[i].id ?? String(i),
+        label: result.label,
+        confidence: result.confidence,
+      })),
       model: this.models.modelName,
     };
   }

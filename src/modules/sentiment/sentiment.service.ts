@@ -17,14 +17,26 @@ export class SentimentService {
     private readonly metrics: MetricsService,
   ) {}
 
-  async classify(text: string, labels: readonly SentimentLabel[] = SENTIMENT_LABELS, signal?: AbortSignal): Promise<SentimentResult> {
+  async classify(
+    text: string,
+    labels: readonly SentimentLabel[] = SENTIMENT_LABELS,
+    signal?: AbortSignal,
+  ): Promise<SentimentResult> {
     const [result] = await this.evaluate([this.prepare(text, labels)], labels, signal);
     return result;
   }
 
   /** Every prompt is checked against the budget before any is evaluated, so a bad item costs no compute. */
-  classifyBatch(texts: readonly string[], labels: readonly SentimentLabel[] = SENTIMENT_LABELS, signal?: AbortSignal): Promise<SentimentResult[]> {
-    return this.evaluate(texts.map((text, item) => this.prepare(text, labels, item)), labels, signal);
+  classifyBatch(
+    texts: readonly string[],
+    labels: readonly SentimentLabel[] = SENTIMENT_LABELS,
+    signal?: AbortSignal,
+  ): Promise<SentimentResult[]> {
+    return this.evaluate(
+      texts.map((text, item) => this.prepare(text, labels, item)),
+      labels,
+      signal,
+    );
   }
 
   private prepare(text: string, labels: readonly SentimentLabel[], item?: number): Prompt {
@@ -32,7 +44,11 @@ export class SentimentService {
     return this.inference.renderPromptWithin(sentimentPrompt, turns, item);
   }
 
-  private async evaluate(prompts: readonly Prompt[], labels: readonly SentimentLabel[], signal?: AbortSignal): Promise<SentimentResult[]> {
+  private async evaluate(
+    prompts: readonly Prompt[],
+    labels: readonly SentimentLabel[],
+    signal?: AbortSignal,
+  ): Promise<SentimentResult[]> {
     const classifications = await this.inference.classify(prompts, labels, signal);
     return classifications.map(({ label, confidence }, item) => {
       const promptTokens = prompts[item].tokens.length;

@@ -1,3 +1,4 @@
+import chromiumBinary from '@sparticuz/chromium';
 import { Browser, chromium } from 'playwright-core';
 import { ServerProcess, startServerProcess } from '../scripts/lib/server-process.js';
 import { TINY_MODEL } from './support/test-app.js';
@@ -7,15 +8,11 @@ describe('demo chat widget in headless Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
     server = await startServerProcess(TINY_MODEL, { CHAT_MAX_TOKENS: '48', CHAT_MAX_CHARS: '200' });
+    // Chromium from the @sparticuz/chromium npm package (unpacked to /tmp on first use): no system
+    // browser is needed, so `npm install && npm test` is the whole set-up.
     browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium', // Debian's chromium package (.ci/run installs it)
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
+      executablePath: await chromiumBinary.executablePath(),
+      args: [...chromiumBinary.args, '--disable-background-networking', '--disable-component-update', '--no-first-run'],
     });
   });
   afterAll(async () => {

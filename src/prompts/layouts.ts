@@ -1,0 +1,24 @@
+import type { ChatTask, ClassifyTask, LabelDefinition } from './task-definitions.js';
+
+/**
+ * How a classification is asked. The start is the same for every classify task, so a ticket's
+ * text is evaluated once and each task's question follows it as a suffix: a task's answer depends
+ * only on its own definition and the text, never on which other tasks exist.
+ */
+export const CLASSIFIER_SYSTEM_PROMPT =
+  'You label customer messages, written in any language. Read the message, then answer the question that ' +
+  'follows it with exactly one of the listed labels.';
+
+/** Opens the user turn, before the message text; also task-independent. */
+export const MESSAGE_LEAD = 'Message:\n';
+
+/** The question after the text: the task's instruction and the labels allowed for this request. */
+export function classifyQuestion(task: ClassifyTask, allowed: readonly LabelDefinition[]): string {
+  const labels = allowed.map((label) => `- ${label.name}${label.description ? `: ${label.description}` : ''}`);
+  return `\n\nQuestion: ${task.instruction}\nLabels:\n${labels.join('\n')}\nAnswer with exactly one label.`;
+}
+
+/** A chat task's system prompt: its persona and its own (not the request's) length cap. */
+export function chatSystemPrompt(task: ChatTask): string {
+  return `${task.persona} Reply in at most ${task.maxChars} characters, in one or two short sentences.`;
+}

@@ -1,0 +1,45 @@
+/** A label the answer may be; the description, when given, is shown to the model. */
+export interface LabelDefinition {
+  name: string;
+  description?: string;
+}
+
+/** Answers with one label of a closed set, chosen by scoring, never parsed from free text. */
+export interface ClassifyTask {
+  name: string;
+  kind: 'classify';
+  instruction: string;
+  labels: readonly LabelDefinition[];
+  /** Below it the answer is abstained; undefined: never. */
+  minConfidence?: number;
+  maxInputTokens: number;
+}
+
+/** Answers with a short free-text reply in the task's persona. */
+export interface ChatTask {
+  name: string;
+  kind: 'chat';
+  persona: string;
+  maxChars: number;
+  maxTokens: number;
+  maxInputTokens: number;
+}
+
+export type TaskDefinition = ClassifyTask | ChatTask;
+export type TaskKind = TaskDefinition['kind'];
+
+export const DEFAULT_MAX_INPUT_TOKENS = 1024;
+export const DEFAULT_CHAT_MAX_CHARS = 60;
+export const DEFAULT_CHAT_MAX_TOKENS = 64;
+
+/**
+ * Tokens a sequence needs past a task's prompt budget: a chat reply (maxTokens is at most 256) or a
+ * label's own tokens while its continuation is decoded (64 characters of up to 4 UTF-8 bytes each).
+ */
+export const MAX_OUTPUT_TOKENS = 256;
+
+/** Per-sequence context for a set of tasks: the largest prompt plus the largest answer, in pages of 256. */
+export function sequenceContextSize(tasks: readonly TaskDefinition[]): number {
+  const largestPrompt = Math.max(...tasks.map((task) => task.maxInputTokens));
+  return Math.ceil((largestPrompt + MAX_OUTPUT_TOKENS) / 256) * 256;
+}

@@ -20,7 +20,11 @@ const RESERVED_NAMES = new Set(['completions', 'batch']);
 export class TasksFileError extends Error {}
 
 type RawLabel = string | { name: string; description?: string };
-type RawTask = Omit<Partial<TaskDefinition>, 'labels'> & { name: string; kind: TaskDefinition['kind']; labels?: RawLabel[] };
+type RawTask = Omit<Partial<TaskDefinition>, 'labels'> & {
+  name: string;
+  kind: TaskDefinition['kind'];
+  labels?: RawLabel[];
+};
 
 let validateSchema: ReturnType<Ajv['compile']> | undefined;
 
@@ -34,7 +38,10 @@ function schemaValidator() {
 /** `/tasks/2/labels` → `tasks[2].labels` */
 function fieldPath(instancePath: string, child?: string): string {
   const segments = [...instancePath.split('/').slice(1), ...(child ? [child] : [])];
-  return segments.reduce((path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment), '');
+  return segments.reduce(
+    (path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment),
+    '',
+  );
 }
 
 function describeProblem(error: ErrorObject): string {
@@ -54,6 +61,10 @@ function describeProblem(error: ErrorObject): string {
       return `${fieldPath(error.instancePath)}: at least ${params.limit as number} characters`;
     case 'maxLength':
       return `${fieldPath(error.instancePath)}: at most ${params.limit as number} characters`;
+    case 'minimum':
+      return `${fieldPath(error.instancePath)}: at least ${params.limit as number}`;
+    case 'maximum':
+      return `${fieldPath(error.instancePath)}: at most ${params.limit as number}`;
     case 'discriminator':
       return `${fieldPath(error.instancePath, 'kind')}: must be one of classify, chat`;
     case 'pattern':
@@ -85,7 +96,11 @@ function checkTasks(tasks: RawTask[]): string | undefined {
 function lineOf(root: Node | null | undefined, path: string, lines: LineCounter): string {
   let node: unknown = root;
   for (const segment of path.match(/[^.[\]]+/g) ?? []) {
-    const child: unknown = isMap(node) ? node.get(segment, true) : isSeq(node) ? node.get(Number(segment), true) : undefined;
+    const child: unknown = isMap(node)
+      ? node.get(segment, true)
+      : isSeq(node)
+        ? node.get(Number(segment), true)
+        : undefined;
     if (!child) break;
     node = child;
   }

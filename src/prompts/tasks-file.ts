@@ -20,11 +20,18 @@ const RESERVED_NAMES = new Set(['completions', 'batch']);
 export class TasksFileError extends Error {}
 
 type RawLabel = string | { name: string; description?: string };
-type RawTask = Omit<Partial<TaskDefinition>, 'labels'> & {
+/** A task as written: optional fields may be missing, labels may be plain strings. */
+interface RawTask {
   name: string;
   kind: TaskDefinition['kind'];
+  instruction?: string;
   labels?: RawLabel[];
-};
+  minConfidence?: number;
+  persona?: string;
+  maxChars?: number;
+  maxTokens?: number;
+  maxInputTokens?: number;
+}
 
 let validateSchema: ReturnType<Ajv['compile']> | undefined;
 

@@ -32,13 +32,27 @@ function bearerToken(headers: IncomingHttpHeaders): string | undefined {
 
 const digest = (key: string) => createHash('sha256').update(key).digest();
 
-/** Constant-time membership: compares fixed-length digests so timing says nothing about a key. */
-function keyMatcher(keys: readonly string[]): (candidate: string) => boolean {
+/**
+ * Constant-time membership: compares fixed-length digests so timing says nothing about a key.
+ * Answers the digest of the key that matched.
+ */
+function keyMatcher(keys: readonly string[]): (candidate: string) => Buffer | undefined {
   const digests = keys.map(digest);
   return (candidate) => {
     const probe = digest(candidate);
-    return digests.reduce((found, known) => timingSafeEqual(known, probe) || found, false);
+    const matched = digests.reduce((found, known) => timingSafeEqual(known, probe) || found, false);
+    return matched ? probe : undefined;
   };
+}
+
+const acceptedKeys = new WeakMap<object, string>();
+
+/**
+ * The API key a request was let in with, as `key:<sha256>` (never the key itself); undefined when
+ * its route needed none.
+ */
+export function acceptedKey(request: object): string | undefined {
+  return acceptedKeys.get(request);
 }
 
 /**
@@ -49,7 +63,7 @@ function keyMatcher(keys: readonly string[]): (candidate: string) => boolean {
  * matches no route goes on to the 404 handler.
  */
 export function requireApiKeys(fastify: FastifyInstance, config: AppConfig): void {
-  const matchers: Record<AccessArea, ((candidate: string) => boolean) | undefined> = {
+  const matchers: Record<AccessArea, ((candidate: string) => Buffer | undefined) | undefined> = {
     api: config.apiKeys.length > 0 ? keyMatcher(config.apiKeys) : undefined,
     ops: config.opsApiKeys.length > 0 ? keyMatcher(config.opsApiKeys) : undefined,
     public: undefined,
@@ -60,7 +74,11 @@ export function requireApiKeys(fastify: FastifyInstance, config: AppConfig): voi
     const accepts = matchers[accessArea(routePattern)];
     if (!accepts) return;
     const token = bearerToken(request.headers);
-    if (token && accepts(token)) return;
+    const accepted = token === undefined ? undefined : accepts(token);
+    if (accepted) {
+      acceptedKeys.set(request, `key:${accepted.toString('hex')}`);
+      return;
+    }
     const message = token ? 'Invalid API key' : 'Missing API key: send Authorization: Bearer <key>';
     return reply
       .status(401)

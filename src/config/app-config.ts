@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { cpuQuota } from './cpu-quota.js';
-import { DEFAULT_MODEL_PATH, Environment, parseEnvironment } from './environment.js';
+import { DEFAULT_MODEL_PATH, Environment, parseEnvironment, parseTrustProxy, TrustProxy } from './environment.js';
 
 const MIB = 1024 * 1024;
 const list = (value: string) =>
@@ -46,6 +46,8 @@ export class AppConfig {
   readonly opsApiKeys: readonly string[];
   readonly corsOrigins: readonly string[];
   readonly rateLimitPerMinute: number;
+  /** Fastify's trustProxy: which X-Forwarded-For hops name the client (see TRUST_PROXY). */
+  readonly trustProxy: TrustProxy;
   readonly logLevel: Environment['LOG_LEVEL'];
   readonly logContent: boolean;
 
@@ -76,6 +78,7 @@ export class AppConfig {
     this.opsApiKeys = list(env.OPS_API_KEYS);
     this.corsOrigins = list(env.CORS_ORIGINS);
     this.rateLimitPerMinute = env.RATE_LIMIT_PER_MINUTE;
+    this.trustProxy = parseTrustProxy(env.TRUST_PROXY)!; // validated by parseEnvironment
     this.logLevel = env.LOG_LEVEL;
     this.logContent = env.LOG_CONTENT;
   }

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { plainToInstance, Transform } from 'class-transformer';
+import { isIP } from 'node:net';
 import { chatPrompt } from '../prompts/chat.prompt.js';
 import {
   IsBoolean,
@@ -12,6 +13,7 @@ import {
   Matches,
   Max,
   Min,
+  ValidateBy,
   validateSync,
 } from 'class-validator';
 
@@ -31,6 +33,30 @@ const toBoolean = ({ obj, key }: { obj: Record<string, unknown>; key: string }) 
   const raw = obj[key];
   return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
 };
+
+/** Fastify's trustProxy: trust no proxy, every proxy, the nearest so many hops, or proxies at these addresses. */
+export type TrustProxy = boolean | number | string[];
+
+/** proxy-addr's names for the loopback, link-local and unique-local (private) ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+const isProxyAddress = (entry: string) => {
+  if (PROXY_RANGE_NAMES.includes(entry)) return true;
+  const [address, prefixLength, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  return (
+    prefixLength === undefined || (/^\d{1,3}$/.test(prefixLength) && Number(prefixLength) <= (version === 4 ? 32 : 128))
+  );
+};
+
+/** TRUST_PROXY as Fastify's trustProxy option; undefined when it is none of the documented forms. */
+export function parseTrustProxy(raw: string): TrustProxy | undefined {
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  if (/^\d+$/.test(raw)) return Number(raw) >= 1 ? Number(raw) : undefined;
+  const entries = raw.split(',').map((entry) => entry.trim());
+  return entries.every(isProxyAddress) ? entries : undefined;
+}
 
 /** The environment variables Duet reads, with their defaults. Read once at startup. */
 export class Environment {
@@ -146,6 +172,20 @@ export class Environment {
   /** Comma-separated origins allowed to call the API from a browser (the chat widget's sites). */
   @IsString()
   CORS_ORIGINS: string = '';
+
+  /**
+   * Whose X-Forwarded-For to believe for the client IP (rate limits): false, true (every hop), a
+   * hop count, or comma-separated proxy addresses and CIDR ranges.
+   */
+  @ValidateBy({
+    name: 'trustProxy',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && parseTrustProxy(value) !== undefined,
+      defaultMessage: () =>
+        'TRUST_PROXY must be false, true, a hop count of at least 1, or comma-separated IP addresses and CIDR ranges (or loopback, linklocal, uniquelocal)',
+    },
+  })
+  TRUST_PROXY: string = 'false';
 
   /** Requests per minute per API key (or per client IP without keys) on /v1/*; 0 turns it off. */
   @IsInt()

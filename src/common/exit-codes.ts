@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/environment.js';
 import { ModelPullError } from '../model-pull/pull-model.js';
-import { ModelFileError } from '../modules/model/model.service.js';
+import { ModelFileError, ModelResourceError } from '../modules/model/model.service.js';
 
 /**
  * Exit codes of a failed start, read by the service manager (the unit's RestartPreventExitStatus=2):
@@ -16,7 +16,11 @@ export function exitCode(error: unknown): 1 | 2 {
 
 /** Startup problems an operator can act on end the process with one line, not a stack trace. */
 export function exitWith(error: unknown): never {
-  const known = error instanceof ConfigError || error instanceof ModelFileError || error instanceof ModelPullError;
+  const known =
+    error instanceof ConfigError ||
+    error instanceof ModelFileError ||
+    error instanceof ModelResourceError ||
+    error instanceof ModelPullError;
   process.stderr.write(`duet: ${known ? (error as Error).message : ((error as Error)?.stack ?? String(error))}\n`);
   process.exit(exitCode(error));
 }

@@ -1,19 +1,12 @@
 import { existsSync } from 'node:fs';
 import { createApp } from './app.factory.js';
+import { exitWith } from './common/exit-codes.js';
 import { drainOnSignals } from './common/graceful-shutdown.js';
 import { JsonLogger } from './common/json-logger.js';
 import { mallocTrimAvailable } from './common/malloc-trim.js';
 import { AppConfig } from './config/app-config.js';
-import { ConfigError } from './config/environment.js';
-import { ModelPullError, progressBar, pullModel } from './model-pull/pull-model.js';
-import { checkModelFile, ModelFileError, ModelService } from './modules/model/model.service.js';
-
-/** Startup problems an operator can fix end the process with one line, not a stack trace. */
-function exitWith(error: unknown): never {
-  const known = error instanceof ConfigError || error instanceof ModelFileError || error instanceof ModelPullError;
-  process.stderr.write(`duet: ${known ? (error as Error).message : ((error as Error)?.stack ?? String(error))}\n`);
-  process.exit(known ? 2 : 1);
-}
+import { noticeOnStderr, progressBar, pullModel } from './model-pull/pull-model.js';
+import { checkModelFile, ModelService } from './modules/model/model.service.js';
 
 async function bootstrap(): Promise<void> {
   const config = AppConfig.fromEnvironment();
@@ -23,7 +16,9 @@ async function bootstrap(): Promise<void> {
       url: config.modelUrl,
       destination: config.modelPath,
       sha256: config.modelSha256,
+      allowHttp: config.modelAllowHttp,
       onProgress: progressBar(),
+      onNotice: noticeOnStderr,
     });
   }
   checkModelFile(config.modelPath);

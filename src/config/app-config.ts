@@ -24,6 +24,7 @@ export class AppConfig {
   readonly modelPathIsDefault: boolean;
   readonly modelUrl: string;
   readonly modelSha256?: string;
+  readonly modelAllowHttp: boolean;
   readonly threads: number;
   /** Set when THREADS asked for more than the CPU quota and was lowered to it. */
   readonly threadsClampedFrom?: number;
@@ -58,6 +59,7 @@ export class AppConfig {
     this.modelPathIsDefault = env.MODEL_PATH === DEFAULT_MODEL_PATH;
     this.modelUrl = env.MODEL_URL;
     this.modelSha256 = env.MODEL_SHA256?.toLowerCase();
+    this.modelAllowHttp = env.MODEL_ALLOW_HTTP;
     this.threads = Math.min(env.THREADS ?? cpus, cpus);
     if (env.THREADS !== undefined && env.THREADS > cpus) this.threadsClampedFrom = env.THREADS;
     this.sequences = env.SEQUENCES ?? defaultSequences(this.threads);

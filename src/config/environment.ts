@@ -77,10 +77,15 @@ export class Environment {
   @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
   MODEL_URL: string = DEFAULT_MODEL_URL;
 
-  /** Expected SHA-256 of the download; without it Hugging Face's X-Linked-Etag header is trusted. */
+  /** Expected SHA-256 of the download; without it the X-Linked-Etag of the origin's own https response is trusted. */
   @IsOptional()
   @Matches(/^[a-fA-F0-9]{64}$/, { message: 'MODEL_SHA256 must be 64 hex digits' })
   MODEL_SHA256?: string;
+
+  /** Lets MODEL_URL be plain http (a mirror on a trusted network; MODEL_SHA256 then required). https never redirects to http. */
+  @Transform(toBoolean)
+  @IsBoolean()
+  MODEL_ALLOW_HTTP: boolean = false;
 
   /** Defaults to the CPU quota (cgroup cpu.max) or the available cores. */
   @IsOptional()

@@ -1,7 +1,9 @@
 // npm run model:pull: downloads the default model (MODEL_URL) to MODEL_PATH with progress,
-// resume and a SHA-256 check. Exits 2 with one line when it cannot.
+// resume and a SHA-256 check. Exits with one line when it cannot: 2 when retrying cannot help,
+// 1 when it may (see exit-codes.ts).
+import { exitWith } from '../common/exit-codes.js';
 import { AppConfig } from '../config/app-config.js';
-import { ModelPullError, progressBar, pullModel } from './pull-model.js';
+import { noticeOnStderr, progressBar, pullModel } from './pull-model.js';
 
 async function main(): Promise<void> {
   const config = AppConfig.fromEnvironment();
@@ -9,12 +11,11 @@ async function main(): Promise<void> {
     url: config.modelUrl,
     destination: config.modelPath,
     sha256: config.modelSha256,
+    allowHttp: config.modelAllowHttp,
     onProgress: progressBar(),
+    onNotice: noticeOnStderr,
   });
   process.stderr.write(`duet: model saved to ${config.modelPath} (${result.bytes} bytes, sha256 ${result.sha256})\n`);
 }
 
-main().catch((error: Error) => {
-  process.stderr.write(`duet: ${error instanceof ModelPullError ? error.message : error.stack}\n`);
-  process.exit(error instanceof ModelPullError ? 2 : 1);
-});
+main().catch(exitWith);

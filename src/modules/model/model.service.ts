@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { getLlama, Llama, LlamaContext, LlamaLogLevel, LlamaModel } from 'node-llama-cpp';
 import { releaseFreedMemory } from '../../common/collect-garbage.js';
+import { ALLOCATION_FAILURE, isTransientFailure } from '../../common/transient-failure.js';
 import { AppConfig } from '../../config/app-config.js';
 import { SEQUENCE_CONTEXT_SIZE } from '../../prompts/index.js';
 import { DecodeLock } from './decode-lock.js';
@@ -28,7 +29,11 @@ function dropVocabularyStrings(model: LlamaModel): void {
 
 export type ModelState = 'not_loaded' | 'loading' | 'ready' | 'draining' | 'failed' | 'closed';
 
+/** The model cannot be used as it is (missing, not a usable GGUF file, no working native binary): a restart cannot help. */
 export class ModelFileError extends Error {}
+
+/** Loading ran out of memory or hit an I/O error: a restart may succeed. */
+export class ModelResourceError extends Error {}
 
 /** Fails fast, before anything starts, when the model file is missing or is not a GGUF file. */
 export function checkModelFile(path: string): void {
@@ -114,6 +119,7 @@ export class ModelService implements OnApplicationShutdown {
   private async loadOnce(): Promise<void> {
     const started = Date.now();
     this.state = 'loading';
+    let allocationFailure: string | undefined; // llama.cpp says so only in its log
     try {
       checkModelFile(this.config.modelPath);
       this.llama = await getLlama({
@@ -121,7 +127,10 @@ export class ModelService implements OnApplicationShutdown {
         build: 'never',
         maxThreads: this.config.threads,
         logLevel: LlamaLogLevel.warn,
-        logger: (level, message) => this.logger.warn({ event: 'llama_log', level, message: message.trim() }),
+        logger: (level, message) => {
+          if (ALLOCATION_FAILURE.test(message)) allocationFailure ??= message.trim();
+          this.logger.warn({ event: 'llama_log', level, message: message.trim() });
+        },
       });
       // No mmap: llama.cpp's CPU backend repacks Q4_0/Q4_K weights into its own buffer for faster
       // kernels, so their mapped file pages would only double them in RSS (a Q4_0 0.5B: 888 → 697 MiB;
@@ -143,9 +152,15 @@ export class ModelService implements OnApplicationShutdown {
       this.logger.log({ event: 'model_loaded', ...this.describe() });
     } catch (error) {
       this.state = 'failed';
-      this.failure = `Could not load model ${this.config.modelPath}: ${(error as Error).message.split('\n')[0]}`;
       await this.dispose();
-      throw new ModelFileError(this.failure);
+      // llama.cpp's log lines reach JavaScript through a thread-safe function, after the failed
+      // call's rejection: a turn of the event loop lets those already queued arrive.
+      await new Promise((done) => setImmediate(done));
+      const reason = (error as Error).message.split('\n')[0];
+      this.failure = `Could not load model ${this.config.modelPath}: ${reason}${allocationFailure ? ` (${allocationFailure})` : ''}`;
+      throw allocationFailure || isTransientFailure(error)
+        ? new ModelResourceError(this.failure)
+        : new ModelFileError(this.failure);
     }
   }
 

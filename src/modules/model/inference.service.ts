@@ -8,6 +8,7 @@ import { checkLabels, chooseLabel, LabelVocabulary, softmax } from './label-scor
 import { ModelService } from './model.service.js';
 import { SamplerGarbage } from './sampler-garbage.js';
 import { QueueFullError, RequestAbortedError } from './sequence-pool.js';
+import { settleAll } from './settle-all.js';
 import { trimReply } from './trim-reply.js';
 
 const CLIENT_CLOSED_REQUEST = 499;
@@ -44,12 +45,6 @@ export class PromptTooLongError extends HttpException {
       HttpStatus.PAYLOAD_TOO_LARGE,
     );
   }
-}
-
-/** Waits for every promise (none may still run on a sequence once it is released), then rethrows the first failure. */
-async function settleAll(promises: Promise<void>[]): Promise<void> {
-  const failure = (await Promise.allSettled(promises)).find((outcome) => outcome.status === 'rejected');
-  if (failure) throw failure.reason;
 }
 
 /** The primitives every task shares: render a prompt, score a closed label set, generate text. */

@@ -1,5 +1,7 @@
+import { Logger } from '@nestjs/common';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { DecodeLock } from './decode-lock.js';
+import { settleAll } from './settle-all.js';
 
 /** Thrown when MAX_QUEUE requests already wait for a sequence: answer 503 now, not later. */
 export class QueueFullError extends Error {
@@ -29,8 +31,13 @@ interface CachedPrefix {
  * keeps it evaluated between requests and everything after it is erased. Every prompt's prefix
  * is evaluated alone (decode lock held exclusively) whether or not it is cached, so a cached
  * prefix holds exactly the values a fresh one would.
+ *
+ * Failures: a request gives back every sequence it held exactly once, only after nothing runs on
+ * any of them any more, whatever failed; a sequence whose cleanup failed goes back too, with its
+ * cached prefix forgotten, so its next holder clears it first.
  */
 export class SequencePool {
+  private readonly logger = new Logger(SequencePool.name);
   private readonly idle: LlamaContextSequence[];
   private readonly waiters: Array<(sequence: LlamaContextSequence) => void> = [];
   private readonly prefixes = new Map<LlamaContextSequence, CachedPrefix>();
@@ -92,19 +99,32 @@ export class SequencePool {
     // Creation order is llama.cpp's sequence id order; a batch of several sequences makes one
     // micro-batch only from consecutive ids in increasing order.
     held.sort((a, b) => this.sequences.indexOf(a) - this.sequences.indexOf(b));
-    try {
-      await Promise.all(held.map((sequence) => this.holdOnly(sequence, prefix, key)));
-      return await work(held);
-    } finally {
-      for (const sequence of held) await this.release(sequence);
-    }
+    const [outcome] = await Promise.allSettled([
+      settleAll(held.map((sequence) => this.holdOnly(sequence, prefix, key))).then(() => work(held)),
+    ]);
+    const cleanupFailure = await this.releaseAll(held);
+    if (outcome.status === 'rejected') throw outcome.reason;
+    // A failed cleanup fails a request that had otherwise succeeded.
+    if (cleanupFailure) throw cleanupFailure;
+    return outcome.value;
   }
 
-  private async release(sequence: LlamaContextSequence): Promise<void> {
-    await this.keepPrefix(sequence);
-    const next = this.waiters.shift();
-    if (next) next(sequence);
-    else this.idle.push(sequence);
+  /** Gives every held sequence back exactly once; returns the first cleanup failure, if any. */
+  private async releaseAll(held: readonly LlamaContextSequence[]): Promise<unknown> {
+    let failure: unknown;
+    for (const sequence of held) {
+      try {
+        await this.keepPrefix(sequence);
+      } catch (error) {
+        this.prefixes.delete(sequence);
+        this.logger.error({ event: 'sequence_cleanup_failed', error: (error as Error)?.message });
+        failure ??= error;
+      }
+      const next = this.waiters.shift();
+      if (next) next(sequence);
+      else this.idle.push(sequence);
+    }
+    return failure;
   }
 
   /** An idle sequence already holding this prefix, else the one idle longest. */

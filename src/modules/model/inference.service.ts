@@ -4,6 +4,7 @@ import type { AbortReason } from '../../common/request-signal.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { PromptModule, PromptTurn } from '../../prompts/prompt-module.js';
 import { Prompt, renderChatMlPrompt } from './chatml.js';
+import { endsGeneration } from './generation-end.js';
 import { checkLabels, chooseLabel, LabelVocabulary, softmax } from './label-scoring.js';
 import { ModelService } from './model.service.js';
 import { SamplerGarbage } from './sampler-garbage.js';
@@ -127,7 +128,7 @@ export class InferenceService {
     return results;
   }
 
-  /** Greedy generation, stopped by an end-of-generation token, the token cap or the character cap. */
+  /** Greedy generation, stopped by a control token (see endsGeneration), the token cap or the character cap. */
   async generate(prompt: Prompt, limits: GenerationLimits, signal?: AbortSignal): Promise<Generation> {
     const rest = prompt.tokens.slice(prompt.prefixLength);
     const generated = await this.onSequences(
@@ -167,7 +168,7 @@ export class InferenceService {
           release();
           release = undefined;
         }
-        if (next.done || model.isEogToken(next.value)) return { tokens, stopped: true };
+        if (next.done || endsGeneration(model, next.value)) return { tokens, stopped: true };
         tokens.push(next.value);
         const chars = [...model.detokenize(tokens).trimStart()];
         if (limits.onText) {

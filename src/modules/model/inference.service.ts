@@ -8,7 +8,7 @@ import { endsGeneration } from './generation-end.js';
 import { checkLabels, chooseLabel, LabelVocabulary, softmax } from './label-scoring.js';
 import { ModelService } from './model.service.js';
 import { SamplerGarbage } from './sampler-garbage.js';
-import { QueueFullError, RequestAbortedError } from './sequence-pool.js';
+import { QueueFullError, RequestAbortedError, ShuttingDownError } from './sequence-pool.js';
 import { settleAll } from './settle-all.js';
 import { trimReply } from './trim-reply.js';
 
@@ -103,10 +103,10 @@ export class InferenceService {
     const prefixLength = prompts[0].prefixLength;
     const rests = prompts.map((prompt) => prompt.tokens.slice(prefixLength));
     const results: Classification[] = [];
-    const classifyOn = async (sequence: LlamaContextSequence, item: number, padding: number) => {
+    const classifyOn = async (sequence: LlamaContextSequence, item: number, padding: number, signal: AbortSignal) => {
       const release = await (shareBatches ? this.models.decodeLock.shared() : this.models.decodeLock.exclusive());
       try {
-        if (signal?.aborted) throw new RequestAbortedError();
+        if (signal.aborted) throw new RequestAbortedError();
         const { chosen, scores } = await chooseLabel(sequence, rests[item], labels, vocabulary, padding);
         results[item] = { label: labels[chosen], confidence: softmax(scores)[chosen] };
         this.samplerGarbage.evaluated();
@@ -115,12 +115,12 @@ export class InferenceService {
         release();
       }
     };
-    const classifyAll = async (sequences: LlamaContextSequence[]) => {
+    const classifyAll = async (sequences: LlamaContextSequence[], signal: AbortSignal) => {
       const byLength = rests.map((_, item) => item).sort((a, b) => rests[a].length - rests[b].length);
       for (let start = 0; start < byLength.length; start += sequences.length) {
         const round = byLength.slice(start, start + sequences.length);
         const longest = Math.max(...round.map((item) => rests[item].length));
-        await settleAll(round.map((item, k) => classifyOn(sequences[k], item, longest - rests[item].length)));
+        await settleAll(round.map((item, k) => classifyOn(sequences[k], item, longest - rests[item].length, signal)));
       }
     };
     const wanted = shareBatches ? prompts.length : 1;
@@ -134,7 +134,7 @@ export class InferenceService {
     const generated = await this.onSequences(
       prompt,
       1,
-      ([sequence]) => this.decodeGreedy(sequence, rest, limits, signal),
+      ([sequence], runSignal) => this.decodeGreedy(sequence, rest, limits, runSignal),
       signal,
     );
     this.samplerGarbage.evaluated();
@@ -150,7 +150,7 @@ export class InferenceService {
     sequence: LlamaContextSequence,
     rest: readonly Token[],
     limits: GenerationLimits,
-    signal?: AbortSignal,
+    signal: AbortSignal,
   ) {
     const { model } = this.models;
     const tokens: Token[] = [];
@@ -159,7 +159,7 @@ export class InferenceService {
     let release: (() => void) | undefined;
     try {
       for (let step = 1; tokens.length < limits.maxTokens; step++) {
-        if (signal?.aborted) throw new RequestAbortedError();
+        if (signal.aborted) throw new RequestAbortedError();
         // Shared: concurrent generations batch together. Held for several steps: a classification
         // waits at most that long, and a chat is not held to one token per classification.
         release ??= await this.models.decodeLock.shared();
@@ -188,15 +188,11 @@ export class InferenceService {
     }
   }
 
-  /**
-   * Runs work on pooled sequences (one place in the queue). A full queue is a 503 the client may retry; a request over its
-   * deadline is a 504; a client that left is a 499 (nginx's "client closed request"), which only
-   * logs and metrics ever see.
-   */
+  /** Runs work on pooled sequences (one place in the queue); the signal `work` gets also fires at shutdown. */
   private async onSequences<T>(
     prompt: Prompt,
     wanted: number,
-    work: (sequences: LlamaContextSequence[]) => Promise<T>,
+    work: (sequences: LlamaContextSequence[], signal: AbortSignal) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
     const prefix = prompt.tokens.slice(0, prompt.prefixLength);
@@ -205,23 +201,35 @@ export class InferenceService {
     try {
       return await pool.useSeveral(prefix, wanted, work, signal);
     } catch (error) {
-      if (error instanceof QueueFullError) {
-        throw new HttpException(
-          { message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } },
-          HttpStatus.SERVICE_UNAVAILABLE,
-        );
-      }
-      if (error instanceof RequestAbortedError && signal?.reason === ('timeout' satisfies AbortReason)) {
-        throw new HttpException(
-          `The request took longer than REQUEST_TIMEOUT_MS (${this.config.requestTimeoutMs} ms)`,
-          HttpStatus.GATEWAY_TIMEOUT,
-        );
-      }
-      if (error instanceof RequestAbortedError) throw new HttpException(error.message, CLIENT_CLOSED_REQUEST);
-      throw error;
+      throw this.httpError(error, signal);
     } finally {
       if (pool.busy === 0 && pool.queued === 0) this.samplerGarbage.idle();
     }
+  }
+
+  /**
+   * The pool's refusals as HTTP errors. A full queue or a shutdown is a 503 the client may retry
+   * (elsewhere); a request over its deadline is a 504; a client that left is a 499 (nginx's
+   * "client closed request"), which only logs and metrics ever see. Anything else passes through.
+   */
+  private httpError(error: unknown, signal?: AbortSignal): unknown {
+    if (error instanceof QueueFullError) {
+      return new HttpException(
+        { message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } },
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
+    }
+    if (error instanceof ShuttingDownError) {
+      return new HttpException(`${error.message}; retry shortly.`, HttpStatus.SERVICE_UNAVAILABLE);
+    }
+    if (error instanceof RequestAbortedError && signal?.reason === ('timeout' satisfies AbortReason)) {
+      return new HttpException(
+        `The request took longer than REQUEST_TIMEOUT_MS (${this.config.requestTimeoutMs} ms)`,
+        HttpStatus.GATEWAY_TIMEOUT,
+      );
+    }
+    if (error instanceof RequestAbortedError) return new HttpException(error.message, CLIENT_CLOSED_REQUEST);
+    return error;
   }
 
   private usableModel(): ModelService {

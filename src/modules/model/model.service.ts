@@ -74,9 +74,18 @@ export class ModelService implements OnApplicationShutdown {
     return this.state === 'ready';
   }
 
-  /** Stops taking new work (readiness goes down, new requests get 503) while in-flight work finishes. */
+  /**
+   * Stops taking new work: readiness goes down, new requests and those waiting in line get 503;
+   * requests already running go on.
+   */
   beginDrain(): void {
     if (this.state === 'ready') this.state = 'draining';
+    this.sequencePool?.close();
+  }
+
+  /** Stops the requests still running (each fails with ShuttingDownError); returns how many there were. */
+  stopRunning(): number {
+    return this.sequencePool?.stopRunning() ?? 0;
   }
 
   /** Loaded weights; stays usable while draining so in-flight requests can finish. */

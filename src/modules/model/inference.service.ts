@@ -34,14 +34,18 @@ export interface GenerationLimits {
   onText?: (delta: string) => void;
 }
 
-/** Raised when a rendered prompt is over its task's budget; maps to 413. */
+/**
+ * Raised when a prompt is over its task's budget; maps to 413. `tokens` is the rendered prompt's
+ * length, or with `atLeast` a lower bound from the text's length alone (the text was not tokenized).
+ */
 export class PromptTooLongError extends HttpException {
-  constructor(task: string, promptTokens: number, maxInputTokens: number, item?: number) {
+  constructor(task: string, count: { tokens: number; atLeast?: boolean }, maxInputTokens: number, item?: number) {
     const where = item === undefined ? '' : ` (item ${item})`;
+    const promptTokens = count.atLeast ? { minPromptTokens: count.tokens } : { promptTokens: count.tokens };
     super(
       {
-        message: `Input too long for the ${task} task${where}: the prompt would be ${promptTokens} tokens and at most ${maxInputTokens} are allowed (system prompt and template included).`,
-        details: { promptTokens, maxInputTokens, ...(item === undefined ? {} : { item }) },
+        message: `Input too long for the ${task} task${where}: the prompt would be ${count.atLeast ? 'at least ' : ''}${count.tokens} tokens and at most ${maxInputTokens} are allowed (system prompt and template included).`,
+        details: { ...promptTokens, maxInputTokens, ...(item === undefined ? {} : { item }) },
       },
       HttpStatus.PAYLOAD_TOO_LARGE,
     );
@@ -67,15 +71,43 @@ export class InferenceService {
     return this.usableModel().model.tokenize(text, false).length;
   }
 
-  /** Renders the prompt and enforces the task's input budget (413 when over it). */
+  /**
+   * The fewest tokens `text` can take, from its UTF-8 length alone: no token stands for more than
+   * the vocabulary's longest token text (128 bytes for Qwen2), so this never exceeds the real count.
+   */
+  minTokens(text: string): number {
+    return Math.ceil(Buffer.byteLength(text) / this.usableModel().longestTokenBytes);
+  }
+
+  /**
+   * Refuses, before any of its text is tokenized, a request that could not run now: 503 while the
+   * model is not ready (loading, draining), while shutting down, and while the queue is full, so a
+   * 1 MiB body costs no tokenizing when the answer is 503 anyway. The pool checks again when the
+   * request takes its place; nothing between the two yields to another request.
+   */
+  admit(): void {
+    try {
+      this.usableModel().pool.admit();
+    } catch (error) {
+      throw this.httpError(error);
+    }
+  }
+
+  /**
+   * Renders the prompt and enforces the task's input budget (413 when over it). Turns whose text is
+   * over the budget by length alone (see minTokens) are refused without being tokenized.
+   */
   renderPromptWithin(
     task: Pick<PromptModule<unknown>, 'name' | 'maxInputTokens'>,
     turns: readonly PromptTurn[],
     item?: number,
   ): Prompt {
+    const atLeast = turns.reduce((sum, turn) => sum + this.minTokens(turn.content), 0);
+    if (atLeast > task.maxInputTokens)
+      throw new PromptTooLongError(task.name, { tokens: atLeast, atLeast: true }, task.maxInputTokens, item);
     const prompt = this.renderPrompt(turns);
     if (prompt.tokens.length > task.maxInputTokens)
-      throw new PromptTooLongError(task.name, prompt.tokens.length, task.maxInputTokens, item);
+      throw new PromptTooLongError(task.name, { tokens: prompt.tokens.length }, task.maxInputTokens, item);
     return prompt;
   }
 

@@ -4,9 +4,14 @@ import type { AppConfig } from '../config/app-config.js';
 import { ModelService } from '../modules/model/model.service.js';
 import type { JsonLogger } from './json-logger.js';
 
+/** Running requests are stopped this long before the drain deadline (a quarter of the drain if that is shorter). */
+const STOP_RUNNING_BEFORE_DEADLINE_MS = 2000;
+
 /**
- * SIGTERM/SIGINT: readiness goes down and new work gets 503, the server stops accepting, in-flight
- * requests finish (up to SHUTDOWN_DRAIN_MS), the model is disposed, and the process exits 0.
+ * SIGTERM/SIGINT: readiness goes down, new work and requests waiting in line get 503 at once, the
+ * server stops accepting, running requests finish (up to SHUTDOWN_DRAIN_MS), the model is disposed,
+ * and the process exits 0. Requests still running shortly before the deadline are stopped and
+ * answered 503, so each gets a response before the process exits (1 if the deadline still passes).
  * Must be called before the app listens (it adds Fastify hooks).
  */
 export function drainOnSignals(
@@ -41,6 +46,11 @@ export function drainOnSignals(
     }, config.shutdownDrainMs).unref();
     const models = app.get(ModelService);
     models.beginDrain();
+    const stopMargin = Math.min(STOP_RUNNING_BEFORE_DEADLINE_MS, config.shutdownDrainMs / 4);
+    setTimeout(() => {
+      const stopped = models.stopRunning();
+      if (stopped > 0) logger.warn({ event: 'shutdown_stopped_running', requests: stopped }, 'Bootstrap');
+    }, config.shutdownDrainMs - stopMargin).unref();
     // close() waits for every open connection, and keep-alive or half-aborted ones may never end on
     // their own: once no request is in flight and no sequence is working, close them all.
     const server = app.getHttpServer() as Server;

@@ -1,19 +1,13 @@
 import { Template } from '@huggingface/jinja';
-import { getLlama, Llama, LlamaModel } from 'node-llama-cpp';
-import { TINY_MODEL } from '../../../test/support/test-app.js';
+import type { LlamaModel } from 'node-llama-cpp';
+import { loadTinyModel } from '../../../test/support/tiny-model.js';
 import { renderChatMlPrompt } from './chatml.js';
 
 describe('renderChatMlPrompt', () => {
-  let llama: Llama;
   let model: LlamaModel;
-  beforeAll(async () => {
-    llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
-    model = await llama.loadModel({ modelPath: TINY_MODEL });
-  });
-  afterAll(async () => {
-    await model.dispose();
-    await llama.dispose();
-  });
+  let close: () => Promise<void>;
+  beforeAll(async () => ({ model, close } = await loadTinyModel()));
+  afterAll(() => close());
 
   const modelTemplate = () =>
     new Template((model.fileInfo.metadata as { tokenizer: { chat_template: string } }).tokenizer.chat_template);

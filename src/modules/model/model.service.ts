@@ -27,6 +27,27 @@ function dropVocabularyStrings(model: LlamaModel): void {
   }
 }
 
+/** GgufMetadataTokenizerTokenType.normal (a const enum, which isolated modules cannot read). */
+const NORMAL_TOKEN = 1;
+
+/**
+ * The most UTF-8 bytes of text one token stands for, so that a text of n bytes takes at least
+ * n / this many tokens (128 for Qwen2: a run of 128 spaces). Byte-level BPE vocabularies (GGUF
+ * model "gpt2", as Qwen2's) store a normal token as one character per byte; other tokens are
+ * stored as their text, and any other encoding only overstates a token's length. Reads the
+ * vocabulary strings, so it runs before dropVocabularyStrings.
+ */
+export function longestTokenBytes(model: LlamaModel): number {
+  const { model: kind, tokens = [], token_type: types } = model.fileInfo.metadata.tokenizer?.ggml ?? {};
+  let longest = 0;
+  for (const [token, text] of tokens.entries()) {
+    const byteLevel = kind === 'gpt2' && types?.[token] === NORMAL_TOKEN;
+    longest = Math.max(longest, byteLevel ? text.length : Buffer.byteLength(text));
+  }
+  // Without a vocabulary to measure, no text is refused by its length.
+  return longest || Infinity;
+}
+
 export type ModelState = 'not_loaded' | 'loading' | 'ready' | 'draining' | 'failed' | 'closed';
 
 /** The model cannot be used as it is (missing, not a usable GGUF file, no working native binary): a restart cannot help. */
@@ -66,6 +87,8 @@ export class ModelService implements OnApplicationShutdown {
   state: ModelState = 'not_loaded';
   failure?: string;
   loadMs?: number;
+  /** See longestTokenBytes; measured at load. */
+  longestTokenBytes = Infinity;
 
   constructor(private readonly config: AppConfig) {}
 
@@ -79,9 +102,18 @@ export class ModelService implements OnApplicationShutdown {
     return this.state === 'ready';
   }
 
-  /** Stops taking new work (readiness goes down, new requests get 503) while in-flight work finishes. */
+  /**
+   * Stops taking new work: readiness goes down, new requests and those waiting in line get 503;
+   * requests already running go on.
+   */
   beginDrain(): void {
     if (this.state === 'ready') this.state = 'draining';
+    this.sequencePool?.close();
+  }
+
+  /** Stops the requests still running (each fails with ShuttingDownError); returns how many there were. */
+  stopRunning(): number {
+    return this.sequencePool?.stopRunning() ?? 0;
   }
 
   /** Loaded weights; stays usable while draining so in-flight requests can finish. */
@@ -136,6 +168,7 @@ export class ModelService implements OnApplicationShutdown {
       // kernels, so their mapped file pages would only double them in RSS (a Q4_0 0.5B: 888 → 697 MiB;
       // the Q4_K_M layout, only ffn_down repacked: 806 → 786 MiB), at no speed cost.
       this.loadedModel = await this.llama.loadModel({ modelPath: this.config.modelPath, useMmap: false });
+      this.longestTokenBytes = longestTokenBytes(this.loadedModel);
       dropVocabularyStrings(this.loadedModel);
       this.context = await this.loadedModel.createContext({
         sequences: this.config.sequences,

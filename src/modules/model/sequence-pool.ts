@@ -1,5 +1,7 @@
+import { Logger } from '@nestjs/common';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { DecodeLock } from './decode-lock.js';
+import { settleAll } from './settle-all.js';
 
 /** Thrown when MAX_QUEUE requests already wait for a sequence: answer 503 now, not later. */
 export class QueueFullError extends Error {
@@ -15,10 +17,29 @@ export class RequestAbortedError extends Error {
   }
 }
 
+/** The pool stopped for shutdown: a waiting request was never started, or a running one was stopped before it finished. */
+export class ShuttingDownError extends Error {
+  constructor(readonly started: boolean) {
+    super(
+      started
+        ? 'The service is shutting down and stopped this request at the drain deadline'
+        : 'The service is shutting down and did not start this request',
+    );
+  }
+}
+
+/** The reason a running request's signal carries when the pool stops it (see stopRunning). */
+const STOPPED_FOR_SHUTDOWN = Symbol('stopped for shutdown');
+
 /** The system-prompt tokens a sequence holds evaluated between requests. */
 interface CachedPrefix {
   key: string;
   length: number;
+}
+
+interface Waiter {
+  take(sequence: LlamaContextSequence): void;
+  refuse(error: Error): void;
 }
 
 /**
@@ -29,11 +50,19 @@ interface CachedPrefix {
  * keeps it evaluated between requests and everything after it is erased. Every prompt's prefix
  * is evaluated alone (decode lock held exclusively) whether or not it is cached, so a cached
  * prefix holds exactly the values a fresh one would.
+ *
+ * Failures: a request gives back every sequence it held exactly once, only after nothing runs on
+ * any of them any more, whatever failed; a sequence whose cleanup failed goes back too, with its
+ * cached prefix forgotten, so its next holder clears it first.
  */
 export class SequencePool {
+  private readonly logger = new Logger(SequencePool.name);
   private readonly idle: LlamaContextSequence[];
-  private readonly waiters: Array<(sequence: LlamaContextSequence) => void> = [];
+  private readonly waiters: Waiter[] = [];
   private readonly prefixes = new Map<LlamaContextSequence, CachedPrefix>();
+  /** One controller per request holding sequences: aborted with the request's signal, or by stopRunning. */
+  private readonly running = new Set<AbortController>();
+  private closed = false;
 
   constructor(
     private readonly sequences: readonly LlamaContextSequence[],
@@ -61,17 +90,36 @@ export class SequencePool {
     return this.waiters.length;
   }
 
+  /** Throws what `use` would throw at once for a new request (shutting down, queue full); callers check before costly preparation. */
+  admit(): void {
+    if (this.closed) throw new ShuttingDownError(false);
+    if (this.saturated) throw new QueueFullError(this.maxQueue);
+  }
+
+  /** Shutdown, first step: requests waiting in line are refused now and no new one is taken; running ones go on. */
+  close(): void {
+    this.closed = true;
+    for (const waiter of [...this.waiters]) waiter.refuse(new ShuttingDownError(false));
+  }
+
+  /** Shutdown, last step: every running request is stopped at its next check of its signal. Returns how many ran. */
+  stopRunning(): number {
+    for (const run of this.running) run.abort(STOPPED_FOR_SHUTDOWN);
+    return this.running.size;
+  }
+
   /**
    * Runs `work` on a sequence holding exactly `prefix` evaluated and nothing else; `work` evaluates
-   * the rest of its prompt. Afterwards everything past the prefix is erased (all of it without
-   * prefix reuse), so nothing of one request stays in the KV cache for the next.
+   * the rest of its prompt and stops when the signal it is given fires. Afterwards everything past
+   * the prefix is erased (all of it without prefix reuse), so nothing of one request stays in the
+   * KV cache for the next.
    */
   use<T>(
     prefix: readonly Token[],
-    work: (sequence: LlamaContextSequence) => Promise<T>,
+    work: (sequence: LlamaContextSequence, signal: AbortSignal) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    return this.useSeveral(prefix, 1, ([sequence]) => work(sequence), signal);
+    return this.useSeveral(prefix, 1, ([sequence], runSignal) => work(sequence, runSignal), signal);
   }
 
   /**
@@ -81,30 +129,62 @@ export class SequencePool {
   async useSeveral<T>(
     prefix: readonly Token[],
     wanted: number,
-    work: (sequences: LlamaContextSequence[]) => Promise<T>,
+    work: (sequences: LlamaContextSequence[], signal: AbortSignal) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
     if (signal?.aborted) throw new RequestAbortedError();
-    if (this.saturated) throw new QueueFullError(this.maxQueue);
+    this.admit();
     const key = prefix.join(',');
     const held = [this.takeIdle(key) ?? (await this.waitInLine(signal))];
     while (held.length < wanted && this.idle.length > 0) held.push(this.takeIdle(key)!);
     // Creation order is llama.cpp's sequence id order; a batch of several sequences makes one
     // micro-batch only from consecutive ids in increasing order.
     held.sort((a, b) => this.sequences.indexOf(a) - this.sequences.indexOf(b));
-    try {
-      await Promise.all(held.map((sequence) => this.holdOnly(sequence, prefix, key)));
-      return await work(held);
-    } finally {
-      for (const sequence of held) await this.release(sequence);
-    }
+    const run = this.startRun(signal);
+    const [outcome] = await Promise.allSettled([
+      settleAll(held.map((sequence) => this.holdOnly(sequence, prefix, key))).then(() => work(held, run.signal)),
+    ]);
+    run.end();
+    const cleanupFailure = await this.releaseAll(held);
+    if (outcome.status === 'rejected')
+      throw run.signal.reason === STOPPED_FOR_SHUTDOWN ? new ShuttingDownError(true) : outcome.reason;
+    // A failed cleanup fails a request that had otherwise succeeded.
+    if (cleanupFailure) throw cleanupFailure;
+    return outcome.value;
   }
 
-  private async release(sequence: LlamaContextSequence): Promise<void> {
-    await this.keepPrefix(sequence);
-    const next = this.waiters.shift();
-    if (next) next(sequence);
-    else this.idle.push(sequence);
+  /** A signal for one request's work that fires with the request's own or when stopRunning is called. */
+  private startRun(signal?: AbortSignal): { signal: AbortSignal; end(): void } {
+    const run = new AbortController();
+    const follow = () => run.abort(signal!.reason);
+    if (signal?.aborted) follow();
+    else signal?.addEventListener('abort', follow, { once: true });
+    this.running.add(run);
+    return {
+      signal: run.signal,
+      end: () => {
+        this.running.delete(run);
+        signal?.removeEventListener('abort', follow);
+      },
+    };
+  }
+
+  /** Gives every held sequence back exactly once; returns the first cleanup failure, if any. */
+  private async releaseAll(held: readonly LlamaContextSequence[]): Promise<unknown> {
+    let failure: unknown;
+    for (const sequence of held) {
+      try {
+        await this.keepPrefix(sequence);
+      } catch (error) {
+        this.prefixes.delete(sequence);
+        this.logger.error({ event: 'sequence_cleanup_failed', error: (error as Error)?.message });
+        failure ??= error;
+      }
+      const next = this.waiters.shift();
+      if (next) next.take(sequence);
+      else this.idle.push(sequence);
+    }
+    return failure;
   }
 
   /** An idle sequence already holding this prefix, else the one idle longest. */
@@ -141,19 +221,24 @@ export class SequencePool {
     }
   }
 
-  /** Waits for a released sequence; a request whose signal fires gives up its place at once. */
+  /** Waits for a released sequence; a request whose signal fires, or a pool that closes, gives up its place at once. */
   private waitInLine(signal?: AbortSignal): Promise<LlamaContextSequence> {
     return new Promise((resolve, reject) => {
-      const leave = () => {
-        this.waiters.splice(this.waiters.indexOf(take), 1);
-        reject(new RequestAbortedError());
+      const leave = (error: Error) => {
+        signal?.removeEventListener('abort', abandon);
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(error);
       };
-      const take = (sequence: LlamaContextSequence) => {
-        signal?.removeEventListener('abort', leave);
-        resolve(sequence);
+      const abandon = () => leave(new RequestAbortedError());
+      const waiter: Waiter = {
+        take: (sequence) => {
+          signal?.removeEventListener('abort', abandon);
+          resolve(sequence);
+        },
+        refuse: leave,
       };
-      signal?.addEventListener('abort', leave, { once: true });
-      this.waiters.push(take);
+      signal?.addEventListener('abort', abandon, { once: true });
+      this.waiters.push(waiter);
     });
   }
 }

@@ -17,21 +17,27 @@ export class SentimentService {
     private readonly metrics: MetricsService,
   ) {}
 
+  /** A request that could not run now (503) is refused before its text is tokenized. */
   async classify(
     text: string,
     labels: readonly SentimentLabel[] = SENTIMENT_LABELS,
     signal?: AbortSignal,
   ): Promise<SentimentResult> {
+    this.inference.admit();
     const [result] = await this.evaluate([this.prepare(text, labels)], labels, signal);
     return result;
   }
 
-  /** Every prompt is checked against the budget before any is evaluated, so a bad item costs no compute. */
-  classifyBatch(
+  /**
+   * Every prompt is checked against the budget before any is evaluated, so a bad item costs no
+   * compute; a request that could not run now (503) is refused before any item is tokenized.
+   */
+  async classifyBatch(
     texts: readonly string[],
     labels: readonly SentimentLabel[] = SENTIMENT_LABELS,
     signal?: AbortSignal,
   ): Promise<SentimentResult[]> {
+    this.inference.admit();
     return this.evaluate(
       texts.map((text, item) => this.prepare(text, labels, item)),
       labels,

@@ -22,6 +22,7 @@ export class LabelSubsetDto {
   @IsOptional()
   @IsArray()
   @ArrayMinSize(2, { message: 'labels must list at least 2 labels' })
+  @ArrayMaxSize(SENTIMENT_LABELS.length)
   @ArrayUnique({ message: 'labels must not repeat' })
   @IsIn(SENTIMENT_LABELS, { each: true, message: `each label must be one of: ${SENTIMENT_LABELS.join(', ')}` })
   labels?: SentimentLabel[];

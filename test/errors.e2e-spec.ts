@@ -46,6 +46,7 @@ describe('error responses', () => {
     ['a single label', '/v1/sentiment', { text: 'hi', labels: ['positive'] }, /at least 2 labels/],
     ['repeated labels', '/v1/sentiment', { text: 'hi', labels: ['positive', 'positive'] }, /must not repeat/],
     ['labels that are not an array', '/v1/sentiment', { text: 'hi', labels: 'positive' }, /labels/],
+    ['labels of null (a 500 before)', '/v1/sentiment', { text: 'hi', labels: null }, /labels must be an array/],
     ['an empty batch', '/v1/sentiment/batch', { items: [] }, /items must contain at least 1 elements/],
     [
       'a batch over 64 items',

@@ -181,6 +181,16 @@ describe('error responses', () => {
     expect(body.details).toContainEqual({ field: 'messages', problems: ['the last message must be from the user'] });
   });
 
+  it.each([
+    ['/v1/sentiment', { text: 'hi', toString: 1 }, 'toString'],
+    ['/v1/sentiment', { text: 'hi', constructor: null }, 'constructor'],
+    ['/v1/chat', { messages: [{ ...user('hi'), valueOf: 1 }] }, 'messages.0.valueOf'],
+    ['/v1/sentiment/batch', { items: [{ text: 'hi', hasOwnProperty: 'x' }] }, 'items.0.hasOwnProperty'],
+  ])('400 on %s for a field named like an Object.prototype member (a 200 before)', async (url, payload, field) => {
+    const body = expectError(await t.post(url, payload), 400, /should not exist/);
+    expect(body.details).toEqual([{ field, problems: [`property ${field.split('.').pop()} should not exist`] }]);
+  });
+
   it(`a 400 lists at most ${MAX_LISTED_PROBLEMS} problems and counts the rest`, async () => {
     // 30 empty messages: each lacks role and content, and the last is not from the user.
     const body = expectError(

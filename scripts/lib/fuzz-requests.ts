@@ -9,6 +9,8 @@ export interface FuzzRequest {
   url: string;
   headers: Record<string, string>;
   payload?: string;
+  /** Why the request must not succeed, when it must not. */
+  mustFail?: string;
 }
 
 export interface FuzzResponse {
@@ -67,8 +69,23 @@ const BODIES: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
   }),
 };
 
-/** Fields no DTO has; added to most bodies, so most requests are refused before the model runs. */
-const unknownFields = fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), junk, { minKeys: 1, maxKeys: 3 });
+/** Every field any request DTO has: an "unknown" field must be none of them. */
+const KNOWN_FIELDS = new Set([
+  ...['text', 'labels', 'items', 'id', 'messages', 'role', 'content', 'maxChars', 'stream', 'model'],
+  ...['max_tokens', 'max_completion_tokens', 'stream_options', 'include_usage', 'n'],
+  ...['temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'seed', 'stop', 'user'],
+]);
+/** Fields no DTO has, some named like members of Object.prototype (which class-validator missed). */
+const unknownFields = fc.dictionary(
+  fc
+    .oneof(
+      fc.string({ minLength: 1, maxLength: 8 }),
+      fc.constantFrom(...Object.getOwnPropertyNames(Object.prototype).filter((name) => name !== '__proto__')),
+    )
+    .filter((name) => !KNOWN_FIELDS.has(name)),
+  junk,
+  { minKeys: 1, maxKeys: 3 },
+);
 
 const post = (url: string, payload: string, contentType: string | undefined = 'application/json'): FuzzRequest => ({
   method: 'POST',
@@ -77,11 +94,14 @@ const post = (url: string, payload: string, contentType: string | undefined = 'a
   payload,
 });
 
-/** Bodies shaped like each route's request, often valid, usually with an unknown field too. */
+/** Bodies shaped like each route's request, often valid, usually with an unknown field too (never a 2xx). */
 export const shapedRequest = fc
   .constantFrom(...POST_ROUTES)
   .chain((url) => fc.tuple(fc.constant(url), BODIES[url], fc.option(unknownFields, { freq: 3 })))
-  .map(([url, body, extra]) => post(url, JSON.stringify({ ...body, ...extra })));
+  .map(([url, body, unknown]) => ({
+    ...post(url, JSON.stringify({ ...body, ...unknown })),
+    ...(unknown ? { mustFail: `the unknown fields ${Object.keys(unknown).join(', ')}` } : {}),
+  }));
 
 /** Any JSON value as the body of any POST route. */
 export const jsonRequest = fc
@@ -197,9 +217,9 @@ function errorProblem(check: ShapeCheck, raw: string, status?: number): string |
 }
 
 /**
- * What is wrong with a response, if anything: a 5xx (503 and 504 only where the caller provoked
- * them), an error outside its route's shape, or one over MAX_ERROR_BODY_BYTES (also as a stream's
- * error event).
+ * What is wrong with a response, if anything: a success for a request that must fail, a 5xx (503
+ * and 504 only where the caller provoked them), an error outside its route's shape, or one over
+ * MAX_ERROR_BODY_BYTES (also as a stream's error event).
  */
 export function responseProblem(
   request: FuzzRequest,
@@ -207,6 +227,7 @@ export function responseProblem(
   options: { overloadAllowed?: boolean } = {},
 ): string | undefined {
   const { status } = response;
+  if (request.mustFail && status < 300) return `a ${status} for ${request.mustFail}`;
   if (status >= 500 && !(options.overloadAllowed && (status === 503 || status === 504))) return `status ${status}`;
   if (request.method === 'HEAD') return undefined;
   const check = errorShapeOf(request.url);

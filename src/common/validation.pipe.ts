@@ -109,10 +109,9 @@ export function invalidRequest(details: FieldProblem[]): BadRequestException {
     room -= Math.min(room, problems.length);
   }
   const unlisted = details.reduce((count, d) => count + d.problems.length, 0) - (MAX_LISTED_PROBLEMS - room);
-  return new BadRequestException({
-    message: `Invalid request: ${listed.map((d) => `${d.field}: ${d.problems.join(', ')}`).join('; ')}${unlisted > 0 ? `; and ${unlisted} more problems` : ''}`,
-    details: listed,
-  });
+  const listing = listed.map((d) => `${d.field}: ${d.problems.join(', ')}`).join('; ');
+  const more = unlisted > 0 ? `; and ${unlisted} more problems` : '';
+  return new BadRequestException({ message: `Invalid request: ${listing}${more}`, details: listed });
 }
 
 /**

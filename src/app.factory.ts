@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/json-logger.js';
 import { requireApiKeys } from './common/api-keys.js';
+import { useBoundedJsonParser } from './common/json-body.js';
 import { observeRequests } from './common/observe-requests.js';
 import { serveOpenApi } from './common/openapi.js';
 import { registerRequestSignals } from './common/request-signal.js';
@@ -20,9 +21,10 @@ export async function createApp(
   logger = new JsonLogger(config.logLevel),
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.maxBodyBytes, trustProxy: config.trustProxy });
-  // JSON only: Fastify's own JSON parser and nothing else, so any other body is a 415 (Nest's
-  // default parsers would also accept text and forms).
+  // JSON only: Fastify's own JSON parser (within json-body.ts's depth and width limits) and
+  // nothing else, so any other body is a 415 (Nest's default parsers would also accept text and forms).
   adapter.getInstance().removeContentTypeParser(['text/plain']);
+  useBoundedJsonParser(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger,
     bodyParser: false,

@@ -1,6 +1,9 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 
+/** No error body is larger, whatever the error carries (an echoed URL, a client's field names). */
+export const MAX_ERROR_BODY_BYTES = 16 * 1024;
+
 /** The one error shape every endpoint answers with. */
 export interface ErrorBody {
   statusCode: number;
@@ -20,6 +23,10 @@ const FASTIFY_HINTS: Partial<Record<number, (maxBodyBytes: number) => string>> =
 };
 
 export function errorBody(exception: unknown, maxBodyBytes: number): ErrorBody {
+  return withinCap(describe(exception, maxBodyBytes));
+}
+
+function describe(exception: unknown, maxBodyBytes: number): ErrorBody {
   if (!(exception instanceof HttpException))
     return withStatus(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error');
   const statusCode = exception.getStatus();
@@ -41,4 +48,17 @@ function withStatus(statusCode: number, message: string, details?: unknown): Err
     message,
     ...(details === undefined ? {} : { details }),
   };
+}
+
+const serializedBytes = (body: ErrorBody) => Buffer.byteLength(JSON.stringify(body));
+
+/** An oversize body loses its details (the optional part), then the end of its message. */
+function withinCap(body: ErrorBody): ErrorBody {
+  const over = serializedBytes(body) - MAX_ERROR_BODY_BYTES;
+  if (over <= 0) return body;
+  if (body.details !== undefined) return withinCap(withStatus(body.statusCode, body.message));
+  // Cutting n characters saves at least n bytes; the ellipsis costs 3 (a cut surrogate pair 6).
+  return withinCap(
+    withStatus(body.statusCode, `${body.message.slice(0, Math.max(0, body.message.length - over - 6))}…`),
+  );
 }

@@ -6,6 +6,11 @@ declare module 'class-transformer/cjs/storage.js' {
   export const defaultMetadataStorage: MetadataStorage;
 }
 
+// class-validator's message templating ($property, $constraint1), which its index does not export.
+declare module 'class-validator/cjs/validation/ValidationUtils.js' {
+  export { ValidationUtils } from 'class-validator/types/validation/ValidationUtils.js';
+}
+
 // swagger-ui-dist ships no types; Duet only asks it where its files are. Its index module would
 // also load the 3.5 MiB UI bundle into the server's heap.
 declare module 'swagger-ui-dist/absolute-path.js' {

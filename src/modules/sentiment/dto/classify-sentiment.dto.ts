@@ -9,6 +9,7 @@ import {
   IsString,
   Matches,
   MaxLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { SENTIMENT_LABELS, SentimentLabel } from '../../../prompts/sentiment.prompt.js';
@@ -19,9 +20,11 @@ const MAX_TEXT_CHARS = 20_000;
 
 /** Restricts the answer to a subset of the sentiment labels, e.g. ["positive","negative"] for binary. */
 export class LabelSubsetDto {
-  @IsOptional()
+  // Optional, but not null: IsOptional would let null through to the service (a 500).
+  @ValidateIf((_dto, labels) => labels !== undefined)
   @IsArray()
   @ArrayMinSize(2, { message: 'labels must list at least 2 labels' })
+  @ArrayMaxSize(SENTIMENT_LABELS.length)
   @ArrayUnique({ message: 'labels must not repeat' })
   @IsIn(SENTIMENT_LABELS, { each: true, message: `each label must be one of: ${SENTIMENT_LABELS.join(', ')}` })
   labels?: SentimentLabel[];

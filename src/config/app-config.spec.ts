@@ -17,6 +17,9 @@ describe('configuration', () => {
       logContent: false,
       readyMaxRssBytes: 1100 * 1048576,
       readyMaxAnonSwapBytes: 1100 * 1048576,
+      headersTimeoutMs: 10000,
+      bodyTimeoutMs: 30000,
+      keepAliveTimeoutMs: 72000,
     });
     expect(config.modelPath.endsWith(DEFAULT_MODEL_PATH)).toBe(true);
   });

@@ -75,6 +75,33 @@ export class Environment {
   @Max(600000)
   REQUEST_TIMEOUT_MS: number = 30000;
 
+  /**
+   * A request's line and headers must arrive within this long of its first byte (of the connection
+   * opening, for its first request); else 408 and the connection is closed.
+   */
+  @IsInt()
+  @Min(100)
+  @Max(600000)
+  HEADERS_TIMEOUT_MS: number = 10000;
+
+  /**
+   * The whole request must arrive within HEADERS_TIMEOUT_MS plus this of its first byte, so a body
+   * gets at least this long after headers sent in time; else 408 and the connection is closed.
+   */
+  @IsInt()
+  @Min(100)
+  @Max(600000)
+  BODY_TIMEOUT_MS: number = 30000;
+
+  /**
+   * An idle kept-alive connection is closed this long (plus Node's 1 s grace) after its last
+   * response; above the 60 s idle timeout common in load balancers, so they close first.
+   */
+  @IsInt()
+  @Min(100)
+  @Max(600000)
+  KEEP_ALIVE_TIMEOUT_MS: number = 72000;
+
   @IsInt()
   @Min(32)
   @Max(8192)

@@ -51,6 +51,13 @@ describe('configuration', () => {
     expect(() => parseEnvironment({ PORT: '-1', SEQUENCES: 'many' })).toThrow(/PORT="-1".*SEQUENCES="many"/);
   });
 
+  it('keeps the client timeouts between 100 ms and 10 minutes', () => {
+    expect(() =>
+      parseEnvironment({ HEADERS_TIMEOUT_MS: '99', BODY_TIMEOUT_MS: '600001', KEEP_ALIVE_TIMEOUT_MS: '0' }),
+    ).toThrow(/HEADERS_TIMEOUT_MS="99".*BODY_TIMEOUT_MS="600001".*KEEP_ALIVE_TIMEOUT_MS="0"/);
+    expect(parseEnvironment({ BODY_TIMEOUT_MS: '100' }).BODY_TIMEOUT_MS).toBe(100);
+  });
+
   it('ignores empty values and unrelated variables', () => {
     expect(parseEnvironment({ PORT: '', HOME: '/root' }).PORT).toBe(8080);
   });

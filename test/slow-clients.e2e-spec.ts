@@ -164,9 +164,15 @@ describe('SIGTERM while a client is still sending its body', () => {
     const drainMs = 5000;
     const server = await startServerProcess(TINY_MODEL, { SHUTDOWN_DRAIN_MS: String(drainMs) });
     const client = await RawClient.open(server.url);
-    client.socket.write(requestHead('POST', '/v1/chat', { ...jsonHead, expect: '100-continue' }));
+    const body = trickledBody.padEnd(1000); // 100 s at a byte per 100 ms
+    const head = requestHead('POST', '/v1/chat', {
+      ...jsonHead,
+      'content-length': body.length,
+      expect: '100-continue',
+    });
+    client.socket.write(head);
     await client.receivedMatching(/^HTTP\/1\.1 100 Continue\r\n\r\n/); // the server has the request
-    client.trickle(trickledBody);
+    client.trickle(body);
     const signalled = Date.now();
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });

@@ -63,6 +63,7 @@ describe('stream routes refuse as plain HTTP before their first event', () => {
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ message: 'the last non-system message must be from the user' });
   });
+
   it('both: 503 with Retry-After and a JSON body while the queue is full', async () => {
     // A stream of 256 tokens: once its first event is here, it holds the one sequence.
     const holder = await post(`${server().url}/v1/chat`, { ...streamRoutes[0].body(question), maxChars: 2000 });
@@ -82,47 +83,63 @@ describe('stream routes refuse as plain HTTP before their first event', () => {
   });
 });
 
-describe('a stream that fails after its first event', () => {
+describe('stream events, with the chat service stubbed', () => {
   const logLines: string[] = [];
   let t: TestApp;
+  let reply: jest.SpiedFunction<ChatService['reply']>;
   beforeAll(async () => {
     t = await startTestApp({}, { logLines });
-    // The reply's first piece goes out, then generation breaks.
-    jest.spyOn(t.app.get(ChatService), 'reply').mockImplementation(async (_messages, options) => {
-      options?.onText?.('Hello');
-      throw new Error('decoder state lost');
-    });
+    reply = jest.spyOn(t.app.get(ChatService), 'reply');
   });
   afterAll(() => t.close());
+  beforeEach(() => (logLines.length = 0));
+  /** Each event's payload; an OpenAI chunk's is its delta (with finish_reason when set). */
+  const payloads = (text: string) =>
+    parseEvents(text).map(({ event, data }) => {
+      if (data === '[DONE]') return data;
+      const parsed = JSON.parse(data);
+      const choice = parsed.choices?.[0];
+      if (!choice) return event === 'message' ? parsed : { [event]: parsed };
+      return choice.finish_reason ? { ...choice.delta, finish_reason: choice.finish_reason } : choice.delta;
+    });
 
   it.each([
-    { url: '/v1/chat', sent: [{ text: 'Hello' }] },
+    { url: '/v1/chat', sent: [{ delta: { text: 'Hello' } }] },
     { url: '/v1/chat/completions', sent: [{ role: 'assistant', content: '' }, { content: 'Hello' }] },
-  ])('$url: ends with an error event and logs the failure without the request text', async ({ url, sent }) => {
-    logLines.length = 0;
-    const route = streamRoutes.find((r) => r.url === url)!;
-    const response = await t.post(url, route.body(question));
-    expect(response.statusCode).toBe(200);
-    const events = parseEvents(response.payload);
-    const deltas = events.slice(0, -1).map((e) => {
-      const data = JSON.parse(e.data);
-      return data.choices?.[0].delta ?? data; // OpenAI chunks carry theirs in choices[0]
-    });
-    expect(deltas).toEqual(sent);
-    expect(events[events.length - 1]).toEqual({
-      event: 'error',
-      data: JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' }),
-    });
-    const failures = logLines.map((line) => JSON.parse(line)).filter((entry) => entry.event === 'stream_failed');
-    expect(failures).toEqual([
-      expect.objectContaining({
-        level: 'error',
-        route: url,
-        requestId: expect.any(String),
-        statusCode: 500,
-        error: { name: 'Error', message: 'decoder state lost' },
-      }),
+  ])(
+    '$url: a failure after the first event is an error event and a log line, without the request text',
+    async ({ url, sent }) => {
+      reply.mockImplementation(async (_messages, options) => {
+        options?.onText?.('Hello');
+        throw new Error('decoder state lost');
+      });
+      const response = await t.post(url, streamRoutes.find((r) => r.url === url)!.body(question));
+      expect(response.statusCode).toBe(200);
+      expect(payloads(response.payload)).toEqual([
+        ...sent,
+        { error: { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' } },
+      ]);
+      const failures = logLines.map((line) => JSON.parse(line)).filter((entry) => entry.event === 'stream_failed');
+      expect(failures).toEqual([
+        expect.objectContaining({
+          level: 'error',
+          route: url,
+          requestId: expect.any(String),
+          statusCode: 500,
+          error: { name: 'Error', message: 'decoder state lost' },
+        }),
+      ]);
+      expect(logLines.join('\n')).not.toContain(question);
+    },
+  );
+
+  it('/v1/chat/completions: an empty reply still opens with the role chunk, just before the finish chunk', async () => {
+    reply.mockResolvedValue({ text: '', finishReason: 'stop', completionTokens: 0, promptTokens: 40 });
+    const response = await t.post('/v1/chat/completions', streamRoutes[1].body(question));
+    expect(payloads(response.payload)).toEqual([
+      { role: 'assistant', content: '' },
+      { finish_reason: 'stop' },
+      '[DONE]',
     ]);
-    expect(logLines.join('\n')).not.toContain(question);
   });
 });

@@ -16,7 +16,8 @@ class RawClient {
   private constructor(readonly socket: Socket) {
     socket.setEncoding('utf8').on('data', (chunk: string) => (this.received += chunk));
     socket.on('error', () => undefined); // a byte sent after the server cut the connection gets a reset
-    this.closed = once(socket, 'close').then(() => undefined);
+    // Not events.once: it would reject on that reset, which may come before 'close'.
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
   static async open(url: string): Promise<RawClient> {

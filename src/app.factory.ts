@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/json-logger.js';
 import { requireApiKeys } from './common/api-keys.js';
+import { clientTimeoutOptions, observeClientTimeouts } from './common/client-timeouts.js';
 import { useBoundedJsonParser } from './common/json-body.js';
 import { observeRequests } from './common/observe-requests.js';
 import { serveOpenApi } from './common/openapi.js';
@@ -20,7 +21,11 @@ export async function createApp(
   config: AppConfig,
   logger = new JsonLogger(config.logLevel),
 ): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: config.maxBodyBytes, trustProxy: config.trustProxy });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.maxBodyBytes,
+    trustProxy: config.trustProxy,
+    ...clientTimeoutOptions(config),
+  });
   // JSON only: Fastify's own JSON parser (within json-body.ts's depth and width limits) and
   // nothing else, so any other body is a 415 (Nest's default parsers would also accept text and forms).
   adapter.getInstance().removeContentTypeParser(['text/plain']);
@@ -30,6 +35,7 @@ export async function createApp(
     bodyParser: false,
   });
   observeRequests(adapter.getInstance(), logger, app.get(MetricsService), config.logContent);
+  observeClientTimeouts(adapter.getInstance(), logger, app.get(MetricsService));
   requireApiKeys(adapter.getInstance(), config);
   if (config.corsOrigins.length > 0) {
     app.enableCors({

@@ -23,7 +23,9 @@ export function drainOnSignals(
   const inFlight = new Set<string>();
   const fastify = app.getHttpAdapter().getInstance();
   // The response's 'close' fires once it is sent or its connection is gone (a client that aborted).
-  fastify.addHook('onRequest', async (request, reply) => {
+  // A request is in flight once its body has arrived: a client still sending one holds up nothing.
+  fastify.addHook('preValidation', async (request, reply) => {
+    if (reply.raw.destroyed) return;
     inFlight.add(request.id);
     reply.raw.once('close', () => inFlight.delete(request.id));
   });

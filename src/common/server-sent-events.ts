@@ -1,18 +1,32 @@
+import { HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { errorBody } from './error-body.js';
 
+const logger = new Logger('ServerSentEvents');
+
 /**
  * A text/event-stream response that opens on the first event: an error before any event still
- * leaves as a normal JSON error with its status; one after it becomes an `error` event.
+ * leaves as a normal JSON error with its status (400, 413, 503 with Retry-After); one after it
+ * becomes an `error` event, and a log line, since no status code records it.
  */
 export class ServerSentEvents {
   private opened = false;
 
-  constructor(private readonly reply: FastifyReply) {}
+  /**
+   * `opening` goes out just before the first event, never alone (OpenAI's role chunk): sending it
+   * would commit the 200 before the request is admitted.
+   */
+  constructor(
+    private readonly reply: FastifyReply,
+    private readonly opening?: unknown,
+  ) {}
 
   /** `data:` JSON (or a literal string such as OpenAI's `[DONE]`), with an optional event name. */
   send(data: unknown, event?: string): void {
-    if (!this.opened) this.open();
+    if (!this.opened) {
+      this.open();
+      if (this.opening !== undefined) this.send(this.opening);
+    }
     if (this.reply.raw.destroyed) return;
     const payload = typeof data === 'string' ? data : JSON.stringify(data);
     this.reply.raw.write(`${event ? `event: ${event}\n` : ''}data: ${payload}\n\n`);
@@ -24,9 +38,27 @@ export class ServerSentEvents {
       await produce();
     } catch (error) {
       if (!this.opened) throw error;
-      this.send(errorBody(error, maxBodyBytes), 'error');
+      const body = errorBody(error, maxBodyBytes);
+      this.logFailure(error, body.statusCode);
+      this.send(body, 'error');
     }
     if (!this.reply.raw.destroyed) this.reply.raw.end();
+  }
+
+  /** Names the failure and the request, never the request's text. */
+  private logFailure(error: unknown, statusCode: number): void {
+    const { name, message, stack } = error instanceof Error ? error : new Error(String(error));
+    const entry = {
+      event: 'stream_failed',
+      requestId: this.reply.request.id,
+      route: this.reply.request.routeOptions.url,
+      statusCode,
+      error: { name, message },
+      // Our own errors say enough; an unexpected one needs its stack.
+      ...(error instanceof HttpException ? {} : { stack }),
+    };
+    if (statusCode >= 500) logger.error(entry);
+    else logger.warn(entry);
   }
 
   private open(): void {

@@ -17,6 +17,9 @@ describe('configuration', () => {
       logContent: false,
       readyMaxRssBytes: 1100 * 1048576,
       readyMaxAnonSwapBytes: 1100 * 1048576,
+      headersTimeoutMs: 10000,
+      bodyTimeoutMs: 30000,
+      keepAliveTimeoutMs: 72000,
     });
     expect(config.modelPath.endsWith(DEFAULT_MODEL_PATH)).toBe(true);
   });
@@ -46,6 +49,13 @@ describe('configuration', () => {
   it('names every invalid variable', () => {
     expect(() => parseEnvironment({ PORT: '-1', SEQUENCES: 'many' })).toThrow(ConfigError);
     expect(() => parseEnvironment({ PORT: '-1', SEQUENCES: 'many' })).toThrow(/PORT="-1".*SEQUENCES="many"/);
+  });
+
+  it('keeps the client timeouts between 100 ms and 10 minutes', () => {
+    expect(() =>
+      parseEnvironment({ HEADERS_TIMEOUT_MS: '99', BODY_TIMEOUT_MS: '600001', KEEP_ALIVE_TIMEOUT_MS: '0' }),
+    ).toThrow(/HEADERS_TIMEOUT_MS="99".*BODY_TIMEOUT_MS="600001".*KEEP_ALIVE_TIMEOUT_MS="0"/);
+    expect(parseEnvironment({ BODY_TIMEOUT_MS: '100' }).BODY_TIMEOUT_MS).toBe(100);
   });
 
   it('ignores empty values and unrelated variables', () => {

@@ -34,6 +34,9 @@ export class AppConfig {
   readonly sentimentBatching: Environment['SENTIMENT_BATCHING'];
   readonly maxQueue: number;
   readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
   readonly memorySnapshotIntervalS: number;
   /** Readiness ceilings in bytes; 0 means none. */
   readonly readyMaxRssBytes: number;
@@ -68,6 +71,9 @@ export class AppConfig {
     this.sentimentBatching = env.SENTIMENT_BATCHING;
     this.maxQueue = env.MAX_QUEUE;
     this.requestTimeoutMs = env.REQUEST_TIMEOUT_MS;
+    this.headersTimeoutMs = env.HEADERS_TIMEOUT_MS;
+    this.bodyTimeoutMs = env.BODY_TIMEOUT_MS;
+    this.keepAliveTimeoutMs = env.KEEP_ALIVE_TIMEOUT_MS;
     this.memorySnapshotIntervalS = env.MEMORY_SNAPSHOT_INTERVAL_S;
     this.readyMaxRssBytes = env.READY_MAX_RSS_MB * MIB;
     this.readyMaxAnonSwapBytes = env.READY_MAX_ANON_SWAP_MB * MIB;

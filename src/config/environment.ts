@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { applyDecorators } from '@nestjs/common';
 import { plainToInstance, Transform } from 'class-transformer';
 import { isIP } from 'node:net';
 import { chatPrompt } from '../prompts/chat.prompt.js';
@@ -27,6 +28,9 @@ export const SENTIMENT_BATCHING_MODES = ['deterministic', 'throughput'] as const
  * 128, 300 at 512) and long prompts leave what they touched resident; prompt speed is the same.
  */
 export const DEFAULT_BATCH_SIZE = 128;
+
+/** A timeout in milliseconds, from a tenth of a second to ten minutes. */
+const TimeoutMs = () => applyDecorators(IsInt(), Min(100), Max(600000));
 
 // Reads the raw string: implicit conversion would already have turned any non-empty string into true.
 const toBoolean = ({ obj, key }: { obj: Record<string, unknown>; key: string }) => {
@@ -105,6 +109,27 @@ export class Environment {
   @Min(100)
   @Max(600000)
   REQUEST_TIMEOUT_MS: number = 30000;
+
+  /**
+   * A request's line and headers must arrive within this long of its first byte (of the connection
+   * opening, for its first request); else 408 and the connection is closed.
+   */
+  @TimeoutMs()
+  HEADERS_TIMEOUT_MS: number = 10000;
+
+  /**
+   * The whole request must arrive within HEADERS_TIMEOUT_MS plus this of its first byte, so a body
+   * gets at least this long after headers sent in time; else 408 and the connection is closed.
+   */
+  @TimeoutMs()
+  BODY_TIMEOUT_MS: number = 30000;
+
+  /**
+   * An idle kept-alive connection is closed this long (plus Node's 1 s grace) after its last
+   * response; above the 60 s idle timeout common in load balancers, so they close first.
+   */
+  @TimeoutMs()
+  KEEP_ALIVE_TIMEOUT_MS: number = 72000;
 
   @IsInt()
   @Min(32)

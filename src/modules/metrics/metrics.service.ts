@@ -4,6 +4,9 @@ import { readProcessMemory } from '../health/process-memory.js';
 import { ModelService } from '../model/model.service.js';
 
 export type TokenKind = 'prompt' | 'completion';
+/** What a client had not finished sending when its connection was cut. */
+export const CLIENT_TIMEOUT_PHASES = ['headers', 'body'] as const;
+export type ClientTimeoutPhase = (typeof CLIENT_TIMEOUT_PHASES)[number];
 
 /** Prometheus metrics for one process; request figures come from the HTTP hook, the rest is read at scrape time. */
 @Injectable()
@@ -28,10 +31,18 @@ export class MetricsService {
     labelNames: ['task', 'kind'],
     registers: [this.registry],
   });
+  private readonly clientTimeouts = new Counter({
+    name: 'duet_client_timeouts_total',
+    help: 'Connections closed with 408 because the client sent its request too slowly, by what it had not finished',
+    labelNames: ['phase'],
+    registers: [this.registry],
+  });
   private readonly servedByRoute = new Map<string, number>();
 
   constructor(models: ModelService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'duet_' });
+    // Zero from the start, so rate() sees the first cut.
+    for (const phase of CLIENT_TIMEOUT_PHASES) this.clientTimeouts.inc({ phase }, 0);
     new Gauge({
       name: 'duet_queue_length',
       help: 'Requests waiting for a sequence',
@@ -82,6 +93,10 @@ export class MetricsService {
     this.requests.inc({ route, status });
     this.latency.observe({ route, status }, seconds);
     this.servedByRoute.set(route, (this.servedByRoute.get(route) ?? 0) + 1);
+  }
+
+  countClientTimeout(phase: ClientTimeoutPhase): void {
+    this.clientTimeouts.inc({ phase });
   }
 
   countTokens(task: string, kind: TokenKind, count: number): void {

@@ -27,10 +27,10 @@ export class OpenAiController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     if (!body.stream) return this.openai.response(await this.openai.complete(body, signal));
-    const events = new ServerSentEvents(reply);
     const header = this.openai.header('chat.completion.chunk');
+    // The role chunk waits for the reply's first piece: until then a 400, 413 or 503 is still a status.
+    const events = new ServerSentEvents(reply, this.openai.chunk(header, { role: 'assistant', content: '' }));
     await events.run(async () => {
-      events.send(this.openai.chunk(header, { role: 'assistant', content: '' }));
       const result = await this.openai.complete(body, signal, (content) =>
         events.send(this.openai.chunk(header, { content })),
       );

@@ -19,7 +19,7 @@ export async function createApp(
   config: AppConfig,
   logger = new JsonLogger(config.logLevel),
 ): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: config.maxBodyBytes });
+  const adapter = new FastifyAdapter({ bodyLimit: config.maxBodyBytes, trustProxy: config.trustProxy });
   // JSON only: Fastify's own JSON parser and nothing else, so any other body is a 415 (Nest's
   // default parsers would also accept text and forms).
   adapter.getInstance().removeContentTypeParser(['text/plain']);

@@ -15,6 +15,9 @@ const list = (value: string) =>
  */
 const defaultSequences = (threads: number) => Math.min(2 * threads, 8);
 
+const parseTrustProxy = (value: string) =>
+  value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : list(value);
+
 /** Validated, derived settings; the one object every module reads its configuration from. */
 export class AppConfig {
   readonly port: number;
@@ -38,6 +41,7 @@ export class AppConfig {
   readonly readyMaxRssBytes: number;
   readonly readyMaxAnonSwapBytes: number;
   readonly readyMaxHeapBytes: number;
+  readonly readyQueueCheck: boolean;
   readonly shutdownDrainMs: number;
   readonly chatMaxTokens: number;
   readonly chatMaxChars: number;
@@ -46,6 +50,8 @@ export class AppConfig {
   readonly opsApiKeys: readonly string[];
   readonly corsOrigins: readonly string[];
   readonly rateLimitPerMinute: number;
+  /** Fastify's trustProxy: false, true, a hop count or proxy addresses. */
+  readonly trustProxy: boolean | number | string[];
   readonly logLevel: Environment['LOG_LEVEL'];
   readonly logContent: boolean;
 
@@ -68,6 +74,7 @@ export class AppConfig {
     this.readyMaxRssBytes = env.READY_MAX_RSS_MB * MIB;
     this.readyMaxAnonSwapBytes = env.READY_MAX_ANON_SWAP_MB * MIB;
     this.readyMaxHeapBytes = env.READY_MAX_HEAP_MB * MIB;
+    this.readyQueueCheck = env.READY_QUEUE_CHECK;
     this.shutdownDrainMs = env.SHUTDOWN_DRAIN_MS;
     this.chatMaxTokens = env.CHAT_MAX_TOKENS;
     this.chatMaxChars = env.CHAT_MAX_CHARS;
@@ -76,6 +83,7 @@ export class AppConfig {
     this.opsApiKeys = list(env.OPS_API_KEYS);
     this.corsOrigins = list(env.CORS_ORIGINS);
     this.rateLimitPerMinute = env.RATE_LIMIT_PER_MINUTE;
+    this.trustProxy = parseTrustProxy(env.TRUST_PROXY);
     this.logLevel = env.LOG_LEVEL;
     this.logContent = env.LOG_CONTENT;
   }

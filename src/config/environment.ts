@@ -129,6 +129,14 @@ export class Environment {
   @Min(0)
   READY_MAX_HEAP_MB: number = 256;
 
+  /**
+   * Readiness also fails while the queue is full. Behind a load balancer that pulls a replica on it
+   * (Kubernetes), a burst would take every replica out at once: there the 503 alone pushes back.
+   */
+  @Transform(toBoolean)
+  @IsBoolean()
+  READY_QUEUE_CHECK: boolean = true;
+
   /** On SIGTERM/SIGINT, in-flight requests get this long to finish before the process exits anyway. */
   @IsInt()
   @Min(0)
@@ -151,6 +159,16 @@ export class Environment {
   @IsInt()
   @Min(0)
   RATE_LIMIT_PER_MINUTE: number = 0;
+
+  /**
+   * Which X-Forwarded-For entries to believe for the client IP (rate limits) behind a proxy or
+   * ingress: `false`, `true` (all: only when nothing else can reach the port), a hop count, or
+   * comma-separated proxy addresses or CIDRs.
+   */
+  @Matches(/^(true|false|\d+|[\da-fA-F.:/]+(\s*,\s*[\da-fA-F.:/]+)*)$/, {
+    message: 'TRUST_PROXY must be true, false, a hop count or comma-separated addresses/CIDRs',
+  })
+  TRUST_PROXY: string = 'false';
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';

@@ -77,10 +77,10 @@ COPY --from=build /app/dist ./dist
 # Numeric, so Kubernetes' runAsNonRoot can verify it (uid 1000 is `node` in Node's images).
 USER 1000:1000
 EXPOSE 8080
-# Through node: slim images have no curl. Ready, not just live: "healthy" means serving. The first
-# OPS_API_KEYS key authenticates when ops endpoints are guarded.
-HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["node", "-e", "const k=(process.env.OPS_API_KEYS||'').split(',')[0].trim();fetch(`http://127.0.0.1:${process.env.PORT||8080}/health/ready`,{headers:k?{authorization:`Bearer ${k}`}:{}}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Exec form: node is PID 1 and gets SIGTERM itself (it drains, then exits 0). `--init` (or
-# Kubernetes' shareProcessNamespace) adds a reaper in front; Duet spawns no children, so it is optional.
+# Through node (slim images have no curl); dist/health-probe.js sends the first OPS_API_KEYS key when
+# ops endpoints are guarded. Ready, not just live: "healthy" means serving.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["node", "dist/health-probe.js", "/health/ready"]
+# Exec form: node is PID 1 and gets SIGTERM itself (it drains, then exits 0). Duet starts no child
+# processes, so `docker run --init` (a reaper in front of node, which forwards signals) is optional.
 ENTRYPOINT ["node"]
 CMD ["dist/main.js"]

@@ -1,6 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { Model } from '@kubernetes-models/base';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -15,7 +14,7 @@ import { readTasksFile } from '../src/prompts/tasks-file.js';
 const BASE = 'deploy/k8s';
 const COMPONENTS = ['deploy/k8s/servicemonitor'];
 /** The Kubernetes API schemas (kubernetes-models' validators), by apiVersion and kind. */
-const MODELS: Record<string, new (data: never) => Model<unknown>> = {
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
   'v1/Service': Service,
   'networking.k8s.io/v1/Ingress': Ingress,

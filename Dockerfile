@@ -2,7 +2,7 @@
 # (podman: add --format docker, or the HEALTHCHECK is dropped: OCI images have no such field.)
 # Run:     docker run --init -p 8080:8080 -v /srv/models:/models:ro duet
 # The model is never baked in: mount it read-only at /models, or pull it into a volume first with
-#          docker run -v duet-models:/models duet dist/model-pull/cli.js
+#          docker run -v duet-models:/models duet node dist/model-pull/cli.js
 # A registry behind a private CA: docker build --secret id=npm_ca,src=/path/to/ca.pem .
 # (the file is mounted only into the npm steps, never stored in the image).
 
@@ -80,7 +80,8 @@ EXPOSE 8080
 # Through node (slim images have no curl); dist/health-probe.js sends the first OPS_API_KEYS key when
 # ops endpoints are guarded. Ready, not just live: "healthy" means serving.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["node", "dist/health-probe.js", "/health/ready"]
-# Exec form: node is PID 1 and gets SIGTERM itself (it drains, then exits 0). Duet starts no child
-# processes, so `docker run --init` (a reaper in front of node, which forwards signals) is optional.
-ENTRYPOINT ["node"]
-CMD ["dist/main.js"]
+# Exec form, and no entrypoint script from the base image: node is PID 1 and gets SIGTERM itself (it
+# drains, then exits 0). Duet starts no child processes, so `docker run --init` (a reaper in front of
+# node that forwards signals) is optional.
+ENTRYPOINT []
+CMD ["node", "dist/main.js"]

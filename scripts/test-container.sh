@@ -75,9 +75,11 @@ if [ "$BASE_IMAGE" = duet-base:local ]; then
   fi
 fi
 
-# The registry's CA (NODE_EXTRA_CA_CERTS here) reaches the npm steps as a build secret only.
+# The CA the npm registry's TLS chain ends in here (NODE_EXTRA_CA_CERTS, else npm's cafile) reaches
+# the npm steps as a build secret only, never a layer.
+ca="${NODE_EXTRA_CA_CERTS:-$(npm config get cafile 2>/dev/null || true)}"
 secret=()
-[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && secret=(--secret "id=npm_ca,src=$NODE_EXTRA_CA_CERTS")
+[ -f "$ca" ] && secret=(--secret "id=npm_ca,src=$ca")
 step "building $IMAGE on $BASE_IMAGE"
 started=$SECONDS
 "${podman[@]}" build --format docker --network=host "${ulimits[@]}" "${secret[@]}" \

@@ -46,8 +46,8 @@ RUN npx nest build
 FROM deps AS prod-deps
 # A production install brings every platform's prebuilt llama.cpp (@node-llama-cpp/*, ~669 MB:
 # CUDA, Vulkan, ARM); Duet loads the CPU build of its own platform (linux-x64: ~29 MB). The llama.cpp
-# source bundle only serves builds from source, which Duet never does (build: 'never'), and
-# TypeScript (23 MB) stays because it is node-llama-cpp's optional peer, used by one CLI command.
+# source bundle only serves builds from source, which Duet never does (build: 'never'); TypeScript
+# (23 MB) is kept by npm as node-llama-cpp's optional peer, which only one of its CLI commands uses.
 RUN --mount=type=secret,id=npm_ca \
     if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
  && npm prune --omit=dev \

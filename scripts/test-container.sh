@@ -29,7 +29,10 @@ fail() {
   echo "container test: FAILED: $*"
   exit 1
 }
-cleanup() { "${podman[@]}" rm -f "$CONTAINER" >>"$log" 2>&1 || true; }
+cleanup() {
+  "${podman[@]}" rm -f "$CONTAINER" >>"$log" 2>&1 || true
+  rm -f "$log" "${container_logs:-}" "${stream_file:-}"
+}
 trap cleanup EXIT
 step() { echo "container test: $*"; }
 mib() { echo $(($1 / 1048576)); }

@@ -46,6 +46,18 @@ describe('configuration', () => {
     expect(config.threadsClampedFrom).toBe(16);
   });
 
+  it('checks the queue in readiness unless READY_QUEUE_CHECK=false', () => {
+    expect(new AppConfig(parseEnvironment({}), 2).readyQueueCheck).toBe(true);
+    expect(new AppConfig(parseEnvironment({ READY_QUEUE_CHECK: 'false' }), 2).readyQueueCheck).toBe(false);
+  });
+
+  it('reads TRUST_PROXY as off, on, a hop count or proxy addresses', () => {
+    const trustProxy = (value?: string) => new AppConfig(parseEnvironment({ TRUST_PROXY: value }), 2).trustProxy;
+    expect([trustProxy(), trustProxy('true'), trustProxy('2')]).toEqual([false, true, 2]);
+    expect(trustProxy('10.0.0.0/8, 192.168.1.1,::1')).toEqual(['10.0.0.0/8', '192.168.1.1', '::1']);
+    expect(() => parseEnvironment({ TRUST_PROXY: 'yes' })).toThrow(/TRUST_PROXY="yes"/);
+  });
+
   it('names every invalid variable', () => {
     expect(() => parseEnvironment({ PORT: '-1', SEQUENCES: 'many' })).toThrow(ConfigError);
     expect(() => parseEnvironment({ PORT: '-1', SEQUENCES: 'many' })).toThrow(/PORT="-1".*SEQUENCES="many"/);

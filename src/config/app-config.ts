@@ -42,6 +42,7 @@ export class AppConfig {
   readonly readyMaxRssBytes: number;
   readonly readyMaxAnonSwapBytes: number;
   readonly readyMaxHeapBytes: number;
+  readonly readyQueueCheck: boolean;
   readonly shutdownDrainMs: number;
   readonly chatMaxTokens: number;
   readonly chatMaxChars: number;
@@ -78,6 +79,7 @@ export class AppConfig {
     this.readyMaxRssBytes = env.READY_MAX_RSS_MB * MIB;
     this.readyMaxAnonSwapBytes = env.READY_MAX_ANON_SWAP_MB * MIB;
     this.readyMaxHeapBytes = env.READY_MAX_HEAP_MB * MIB;
+    this.readyQueueCheck = env.READY_QUEUE_CHECK;
     this.shutdownDrainMs = env.SHUTDOWN_DRAIN_MS;
     this.chatMaxTokens = env.CHAT_MAX_TOKENS;
     this.chatMaxChars = env.CHAT_MAX_CHARS;

@@ -185,6 +185,14 @@ export class Environment {
   @Min(0)
   READY_MAX_HEAP_MB: number = 256;
 
+  /**
+   * Readiness also fails while the queue is full. Behind a load balancer that pulls a replica on it
+   * (Kubernetes), a burst would take every replica out at once: there the 503 alone pushes back.
+   */
+  @Transform(toBoolean)
+  @IsBoolean()
+  READY_QUEUE_CHECK: boolean = true;
+
   /** On SIGTERM/SIGINT, in-flight requests get this long to finish before the process exits anyway. */
   @IsInt()
   @Min(0)

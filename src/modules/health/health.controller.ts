@@ -2,6 +2,7 @@ import { Controller, Get, Query, UseFilters } from '@nestjs/common';
 import { SkipThrottle } from '@nestjs/throttler';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { gcExposed, releaseFreedMemory } from '../../common/collect-garbage.js';
+import { AppConfig } from '../../config/app-config.js';
 import { HealthCheckFailedFilter } from './health-check-failed.filter.js';
 import { MemoryHealthIndicator } from './memory.health.js';
 import { MemorySnapshotService } from './memory-snapshot.service.js';
@@ -17,6 +18,7 @@ export class HealthController {
     private readonly model: ModelHealthIndicator,
     private readonly memory: MemoryHealthIndicator,
     private readonly snapshots: MemorySnapshotService,
+    private readonly config: AppConfig,
   ) {}
 
   /** The process answers: for restarts by a supervisor, never depends on the model. */
@@ -28,13 +30,13 @@ export class HealthController {
     ]);
   }
 
-  /** Ready to take traffic: model loaded, queue not saturated, memory under its ceilings. */
+  /** Ready to take traffic: model loaded, queue not saturated (READY_QUEUE_CHECK), memory under its ceilings. */
   @Get('ready')
   @HealthCheck()
   ready() {
     return this.health.check([
       () => this.model.isHealthy('model'),
-      () => this.model.queueHealthy('queue'),
+      ...(this.config.readyQueueCheck ? [() => this.model.queueHealthy('queue')] : []),
       () => this.memory.isHealthy('memory'),
     ]);
   }

@@ -9,8 +9,8 @@ import { parseArgs } from 'node:util';
 import { cpuQuota } from '../src/config/cpu-quota.js';
 import type { Prompt } from '../src/modules/model/chatml.js';
 import { chooseLabel, LabelVocabulary } from '../src/modules/model/label-scoring.js';
-import { SENTIMENT_LABELS, SentimentLabel, sentimentPrompt } from '../src/prompts/sentiment.prompt.js';
-import { chatPrompt } from '../src/prompts/chat.prompt.js';
+import { TokenBytes } from '../src/modules/model/token-bytes.js';
+import { chatTurns, classificationPrompt, SENTIMENT_LABELS } from './lib/builtin-tasks.js';
 import { wholeNumber } from './lib/cli-options.js';
 import { DEV_DATA_DIR, loadDevSets } from './lib/dev-sets.js';
 import { GrammarLabeler } from './lib/grammar-labels.js';
@@ -84,8 +84,6 @@ async function withServer<T>(
   }
 }
 
-const sentimentTurns = (text: string, labels: readonly SentimentLabel[] = SENTIMENT_LABELS) =>
-  sentimentPrompt.buildTurns({ text, labels });
 const restTokens = (prompts: readonly Prompt[]) =>
   prompts.reduce((sum, p) => sum + p.tokens.length - p.prefixLength, 0);
 
@@ -122,7 +120,7 @@ async function sentiment(): Promise<void> {
   const texts = tweets(textCount);
   const raw = await RawLlama.open(values.model!, threads, 4);
   try {
-    const prompts = texts.map((text) => raw.prompt(sentimentTurns(text)));
+    const prompts = texts.map((text) => classificationPrompt(raw.model, text));
     const tokens = restTokens(prompts);
     const sequentialRate = async () => tokens / ((await raw.promptTimes(prompts)).reduce((a, b) => a + b, 0) / 1000);
     await raw.promptTimes(prompts.slice(0, 5));
@@ -247,7 +245,7 @@ async function overload(): Promise<void> {
 async function labels(): Promise<void> {
   const raw = await RawLlama.open(values.model!, threads);
   const grammar = await GrammarLabeler.open(raw.model);
-  const vocabulary = new LabelVocabulary(raw.model);
+  const vocabulary = new LabelVocabulary(raw.model, TokenBytes.fromVocabulary(raw.model));
   const sequence = raw.context.getSequence();
   for (const set of loadDevSets(DEV_DATA_DIR, rowsPerSet)) {
     let agree = 0;
@@ -255,7 +253,7 @@ async function labels(): Promise<void> {
     const singlePassMs: number[] = [];
     const grammarMs: number[] = [];
     for (const row of set.rows) {
-      const prompt = raw.prompt(sentimentTurns(row.text, set.labels));
+      const prompt = classificationPrompt(raw.model, row.text, set.labels);
       await sequence.clearHistory();
       await sequence.evaluateWithoutGeneratingNewTokens(prompt.tokens.slice(0, prompt.prefixLength));
       let started = performance.now();
@@ -293,12 +291,12 @@ async function chat(): Promise<void> {
   ]);
   const raw = await RawLlama.open(values.model!, threads, 4);
   try {
-    const prompt = raw.prompt(chatPrompt.buildTurns({ messages, maxChars: 2000 }));
+    const prompt = raw.prompt(chatTurns(messages));
     await raw.generation(prompt, 4);
     const rawBefore = await raw.generation(prompt, tokens);
     const rawSingleRate = await raw.generationRate([prompt], tokens);
     const rawFourRate = await raw.generationRate(
-      fourMessages.map((m) => raw.prompt(chatPrompt.buildTurns({ messages: m, maxChars: 2000 }))),
+      fourMessages.map((m) => raw.prompt(chatTurns(m))),
       tokens,
     );
     await withServer(values.model!, { CHAT_MAX_TOKENS: String(tokens), CHAT_MAX_CHARS: '2000' }, async (server) => {
@@ -371,7 +369,7 @@ async function overhead(): Promise<void> {
   const texts = tweets(400);
   for (const llamaThreads of [...new Set([1, threads])]) {
     const raw = await RawLlama.open(values.tiny!, llamaThreads);
-    const prompts = texts.map((text) => raw.prompt(sentimentTurns(text)));
+    const prompts = texts.map((text) => classificationPrompt(raw.model, text));
     try {
       await withServer(values.tiny!, { THREADS: String(llamaThreads) }, async (server) => {
         const serviceTimes: number[] = [];

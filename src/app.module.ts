@@ -5,13 +5,12 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { ApiThrottlerGuard } from './common/api-throttler.guard.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
-import { ChatModule } from './modules/chat/chat.module.js';
 import { DemoModule } from './modules/demo/demo.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { MetricsModule } from './modules/metrics/metrics.module.js';
 import { ModelModule } from './modules/model/model.module.js';
 import { OpenAiModule } from './modules/openai/openai.module.js';
-import { SentimentModule } from './modules/sentiment/sentiment.module.js';
+import { TasksModule } from './modules/tasks/tasks.module.js';
 
 @Module({})
 export class AppModule {
@@ -26,8 +25,7 @@ export class AppModule {
         }),
         ModelModule,
         MetricsModule,
-        SentimentModule,
-        ChatModule,
+        TasksModule,
         OpenAiModule,
         HealthModule,
         DemoModule,

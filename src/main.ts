@@ -6,7 +6,9 @@ import { JsonLogger } from './common/json-logger.js';
 import { mallocTrimAvailable } from './common/malloc-trim.js';
 import { AppConfig } from './config/app-config.js';
 import { noticeOnStderr, progressBar, pullModel } from './model-pull/pull-model.js';
+import { InferenceService } from './modules/model/inference.service.js';
 import { checkModelFile, ModelService } from './modules/model/model.service.js';
+import { checkTaskBudgets } from './modules/tasks/task-budgets.js';
 
 async function bootstrap(): Promise<void> {
   const config = AppConfig.fromEnvironment();
@@ -39,6 +41,7 @@ async function bootstrap(): Promise<void> {
   logger.log({ event: 'listening', host: config.host, port: config.port }, 'Bootstrap');
   // Listening first lets /health/live answer and /health/ready say "loading" while weights load.
   await app.get(ModelService).load();
+  checkTaskBudgets(config.tasks, app.get(InferenceService), config.taskOverrides.file);
 }
 
 bootstrap().catch(exitWith);

@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
-import { ChatService } from '../src/modules/chat/chat.service.js';
-import { SentimentService } from '../src/modules/sentiment/sentiment.service.js';
+import { toHttpException } from '../src/common/http-errors.js';
+import { ChatService } from '../src/modules/tasks/chat.service.js';
+import { ClassifyService } from '../src/modules/tasks/classify.service.js';
 import { startTestApp, TestApp } from './support/test-app.js';
 
 const user = (content: string) => ({ role: 'user' as const, content });
@@ -67,25 +68,37 @@ describe('admission before tokenizing', () => {
     }
   });
 
+  /** What the client gets for a service call's failure. */
+  const asHttp = <T>(call: Promise<T>) => call.catch((error: unknown) => Promise.reject(toHttpException(error)));
+  const sentimentService = () => {
+    const classifier = t.app.get(ClassifyService);
+    return {
+      classify: (text: string) => asHttp(classifier.classify('sentiment', { text })),
+      classifyBatch: (texts: string[]) =>
+        asHttp(classifier.classifyBatch('sentiment', { items: texts.map((text) => ({ text })) })),
+    };
+  };
+
   it('a text over the budget by its length alone is refused with 413 untokenized', async () => {
     // 128 bytes is the most one Qwen2 token stands for: 200,000 bytes are at least 1563 tokens,
-    // and the system prompt adds one more.
+    // and the start and the question add five more.
     const text = 'a'.repeat(200_000);
     const tokenize = countTokenizing();
-    const sentiment = t.app.get(SentimentService);
+    const sentiment = sentimentService();
     await expect(sentiment.classify(text)).rejects.toMatchObject({
       status: 413,
       response: {
         message:
-          'Input too long for the sentiment task: the prompt would be at least 1565 tokens and at most 1024 are allowed (system prompt and template included).',
-        details: { minPromptTokens: 1565, maxInputTokens: 1024 },
+          'Input too long for the sentiment task: the prompt would be at least 1568 tokens and at most 1024 are allowed (system prompt and template included).',
+        details: { minPromptTokens: 1568, maxInputTokens: 1024 },
       },
     });
     await expect(sentiment.classifyBatch(['fine', text])).rejects.toMatchObject({
       status: 413,
       response: { details: { item: 1 } },
     });
-    await expect(t.app.get(ChatService).reply([user('hi'), user(text)])).rejects.toMatchObject({
+    const chat = t.app.get(ChatService);
+    await expect(asHttp(chat.reply(chat.task(), [user('hi'), user(text)]))).rejects.toMatchObject({
       status: 413,
       response: { message: expect.stringMatching(/^Input too long for the chat task: the prompt would be at least/) },
     });
@@ -93,10 +106,10 @@ describe('admission before tokenizing', () => {
   });
 
   it('refuses nothing by length that would fit: a text of the longest tokens is tokenized and judged exactly', async () => {
-    const sentiment = t.app.get(SentimentService);
+    const sentiment = sentimentService();
     // 900 tokens of 128 spaces each: 115,200 bytes, within the budget with the template.
     const fits = await sentiment.classify('ok' + ' '.repeat(128 * 900) + 'ok');
-    expect(fits.promptTokens).toBeLessThanOrEqual(1024);
+    expect(fits.usage.promptTokens).toBeLessThanOrEqual(1024);
     await expect(sentiment.classify('ok' + ' '.repeat(128 * 1000) + 'ok')).rejects.toMatchObject({
       status: 413,
       response: { details: { promptTokens: expect.any(Number), maxInputTokens: 1024 } },

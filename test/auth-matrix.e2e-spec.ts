@@ -12,6 +12,8 @@ const OPS_KEY = 'matrix-ops-key';
 interface ProtectedRoute {
   method: 'GET' | 'POST';
   path: string;
+  /** The documented pattern, where the path fills in a parameter ({task}). */
+  pattern?: string;
   key: string;
   /** A valid body, so a request that slips past the key check answers 200 rather than 400. */
   body?: unknown;
@@ -26,6 +28,24 @@ const PROTECTED: ProtectedRoute[] = [
   { method: 'POST', path: '/v1/chat', key: API_KEY, body: { messages: [user('hi')] } },
   { method: 'POST', path: '/v1/chat/completions', key: API_KEY, body: { messages: [user('hi')], max_tokens: 1 } },
   { method: 'GET', path: '/v1/models', key: API_KEY },
+  { method: 'GET', path: '/v1/tasks', key: API_KEY },
+  {
+    method: 'POST',
+    path: '/v1/classify/sentiment',
+    pattern: '/v1/classify/{task}',
+    key: API_KEY,
+    body: { text: 'hi' },
+  },
+  {
+    method: 'POST',
+    path: '/v1/classify/sentiment/batch',
+    pattern: '/v1/classify/{task}/batch',
+    key: API_KEY,
+    body: { items: [{ text: 'hi' }] },
+  },
+  { method: 'POST', path: '/v1/triage', key: API_KEY, body: { text: 'hi' } },
+  { method: 'POST', path: '/v1/triage/batch', key: API_KEY, body: { items: [{ text: 'hi' }] } },
+  { method: 'POST', path: '/v1/chat/chat', pattern: '/v1/chat/{task}', key: API_KEY, body: { messages: [user('hi')] } },
   { method: 'GET', path: '/health/live', key: OPS_KEY },
   { method: 'GET', path: '/health/ready', key: OPS_KEY },
   { method: 'GET', path: '/health/memory', key: OPS_KEY },
@@ -126,7 +146,7 @@ describe('auth matrix: every protected route, every spelling', () => {
     const documented = Object.entries(doc.paths as Record<string, object>).flatMap(([path, operations]) =>
       Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
     );
-    expect(documented.sort()).toEqual(PROTECTED.map((r) => `${r.method} ${r.path}`).sort());
+    expect(documented.sort()).toEqual(PROTECTED.map((r) => `${r.method} ${r.pattern ?? r.path}`).sort());
   });
 
   describe.each(['inject', 'socket'])('over %s', (transport) => {

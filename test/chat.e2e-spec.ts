@@ -1,4 +1,4 @@
-import { chatPrompt } from '../src/prompts/chat.prompt.js';
+import { chatTask } from '../scripts/lib/builtin-tasks.js';
 import { startTestApp, TestApp } from './support/test-app.js';
 
 const user = (content: string) => ({ role: 'user', content });
@@ -63,8 +63,8 @@ describe('POST /v1/chat (tiny model)', () => {
     const history = Array.from({ length: 30 }, (_, i) => (i % 2 ? assistant(filler(i)) : user(filler(i))));
     const messages = [...history, user('So where is it now?')];
     const trimmed = (await t.post('/v1/chat', { messages })).json();
-    expect(trimmed.usage.promptTokens).toBeLessThanOrEqual(chatPrompt.maxInputTokens);
-    expect(trimmed.usage.promptTokens).toBeGreaterThan(chatPrompt.maxInputTokens - 200);
+    expect(trimmed.usage.promptTokens).toBeLessThanOrEqual(chatTask.maxInputTokens);
+    expect(trimmed.usage.promptTokens).toBeGreaterThan(chatTask.maxInputTokens - 200);
     // The oldest message was dropped, so changing it changes nothing.
     const changedOldest = [user('something else entirely'), ...messages.slice(1)];
     expect((await t.post('/v1/chat', { messages: changedOldest })).json()).toEqual(trimmed);

@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { SENTIMENT_LABELS } from '../src/prompts/sentiment.prompt.js';
 import { startTestApp, TestApp } from './support/test-app.js';
 
 describe('OpenAPI docs', () => {
@@ -49,26 +48,30 @@ describe('OpenAPI docs', () => {
       '/metrics',
       '/v1/chat',
       '/v1/chat/completions',
+      '/v1/chat/{task}',
+      '/v1/classify/{task}',
+      '/v1/classify/{task}/batch',
       '/v1/models',
       '/v1/sentiment',
       '/v1/sentiment/batch',
+      '/v1/tasks',
+      '/v1/triage',
+      '/v1/triage/batch',
     ]);
-    expect(doc.paths['/v1/sentiment'].post.requestBody.content['application/json'].schema).toEqual({
-      $ref: '#/components/schemas/ClassifySentimentDto',
+    expect(doc.paths['/v1/classify/{task}'].post.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/ClassifyDto',
     });
     const { schemas } = doc.components;
-    expect(schemas.ClassifySentimentDto.required).toEqual(['text']);
-    expect(schemas.ClassifySentimentDto.properties.labels).toMatchObject({
-      minItems: 2,
-      uniqueItems: true,
-      items: { enum: [...SENTIMENT_LABELS] },
-    });
-    expect(schemas.ClassifySentimentBatchDto.properties.items).toMatchObject({
+    expect(schemas.ClassifyDto.required).toEqual(['text']);
+    expect(schemas.ClassifyDto.properties.labels).toMatchObject({ minItems: 2, maxItems: 20, uniqueItems: true });
+    expect(schemas.ClassifyDto.properties.minConfidence).toMatchObject({ minimum: 0, maximum: 1 });
+    expect(schemas.ClassifyBatchDto.properties.items).toMatchObject({
       minItems: 1,
       maxItems: 64,
-      items: { $ref: '#/components/schemas/SentimentBatchItemDto' },
+      items: { $ref: '#/components/schemas/BatchItemDto' },
     });
-    expect(schemas.ChatRequestDto.properties.messages.items).toEqual({ $ref: '#/components/schemas/ChatMessageDto' });
+    expect(schemas.TriageDto.properties.tasks).toMatchObject({ minItems: 1, uniqueItems: true });
+    expect(schemas.ChatDto.properties.messages.items).toEqual({ $ref: '#/components/schemas/ChatMessageDto' });
     expect(schemas.ChatMessageDto.properties.role.enum).toEqual(['user', 'assistant']);
     expect(JSON.stringify(doc)).not.toContain('#/components/schemas/Array');
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });

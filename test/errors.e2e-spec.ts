@@ -4,12 +4,9 @@ import { getMetadataStorage } from 'class-validator';
 import { errorBody, MAX_ERROR_BODY_BYTES } from '../src/common/error-body.js';
 import { MAX_JSON_DEPTH, MAX_JSON_ITEMS } from '../src/common/json-body.js';
 import { MAX_LISTED_PROBLEMS } from '../src/common/validation.pipe.js';
-import { ChatRequestDto } from '../src/modules/chat/dto/chat-request.dto.js';
 import { ChatCompletionDto } from '../src/modules/openai/dto/chat-completion.dto.js';
-import {
-  ClassifySentimentBatchDto,
-  ClassifySentimentDto,
-} from '../src/modules/sentiment/dto/classify-sentiment.dto.js';
+import { ChatDto } from '../src/modules/tasks/dto/chat.dto.js';
+import { ClassifyBatchDto, ClassifyDto, TriageBatchDto, TriageDto } from '../src/modules/tasks/dto/classify.dto.js';
 import { startTestApp, TestApp } from './support/test-app.js';
 
 const user = (content: string) => ({ role: 'user', content });
@@ -41,7 +38,7 @@ describe('error responses', () => {
       'an unknown label',
       '/v1/sentiment',
       { text: 'hi', labels: ['positive', 'angry'] },
-      /each label must be one of: positive, negative, neutral/,
+      /^labels: "angry" not a label of task "sentiment"; its labels: positive, negative, neutral$/,
     ],
     ['a single label', '/v1/sentiment', { text: 'hi', labels: ['positive'] }, /at least 2 labels/],
     ['repeated labels', '/v1/sentiment', { text: 'hi', labels: ['positive', 'positive'] }, /must not repeat/],
@@ -77,17 +74,17 @@ describe('error responses', () => {
     ],
     ['maxChars of zero', '/v1/chat', { messages: [user('hi')], maxChars: 0 }, /maxChars must not be less than 1/],
     [
-      'maxChars above CHAT_MAX_CHARS',
+      "maxChars above the chat task's",
       '/v1/chat',
       { messages: [user('hi')], maxChars: 61 },
-      /maxChars must be at most 60 \(CHAT_MAX_CHARS\)/,
+      /maxChars must be at most 60 \(the chat task's maxChars\)/,
     ],
   ])('400 for %s', async (_case, url, payload, message) => {
     expectError(await t.post(url, payload), 400, message);
   });
 
   it('400 lists each field problem in details', async () => {
-    const body = expectError(await t.post('/v1/sentiment', { text: '', labels: ['x', 'y'] }), 400, /text/);
+    const body = expectError(await t.post('/v1/sentiment', { text: '', labels: ['x'] }), 400, /text/);
     expect(body.details.map((d: { field: string }) => d.field).sort()).toEqual(['labels', 'text']);
   });
 
@@ -277,8 +274,8 @@ describe('error responses', () => {
       [
         'labels',
         '/v1/sentiment',
-        { text: 'hi', labels: ['positive', 'negative', 'neutral', 'positive'] },
-        'labels must contain no more than 3 elements',
+        { text: 'hi', labels: Array.from({ length: 21 }, () => 'positive') },
+        'labels must contain no more than 20 elements',
       ],
       [
         'text',
@@ -325,7 +322,7 @@ describe('error responses', () => {
         if (nested) visit(nested);
       }
     };
-    [ClassifySentimentDto, ClassifySentimentBatchDto, ChatRequestDto, ChatCompletionDto].forEach(visit);
+    [ClassifyDto, ClassifyBatchDto, TriageDto, TriageBatchDto, ChatDto, ChatCompletionDto].forEach(visit);
     expect(unbounded).toEqual([]);
   });
 });

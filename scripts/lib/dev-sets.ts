@@ -1,15 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { SENTIMENT_LABELS, SentimentLabel } from '../../src/prompts/sentiment.prompt.js';
+import { SENTIMENT_LABELS } from './builtin-tasks.js';
 
 /** Where the labelled dev sets live: ../shared/data beside the checkout (scripts run from its root). */
 export const DEV_DATA_DIR = join(process.cwd(), '..', 'shared', 'data');
 
 export interface DevSet {
   name: string;
-  /** The labels the set uses (the Chinese sets have no neutral), in the prompt module's order. */
-  labels: SentimentLabel[];
-  rows: Array<{ text: string; label: SentimentLabel }>;
+  /** The labels the set uses (the Chinese sets have no neutral), in the sentiment task's order. */
+  labels: string[];
+  rows: Array<{ text: string; label: string }>;
 }
 
 /** The labelled JSONL dev sets in `dir` (../shared/data, or the 30-row samples in test/fixtures/dev-sample). */
@@ -22,7 +22,7 @@ export function loadDevSets(dir: string, rowsPerSet = Infinity): DevSet[] {
         .split('\n')
         .filter(Boolean)
         .slice(0, rowsPerSet)
-        .map((line) => JSON.parse(line) as { text: string; label: SentimentLabel });
+        .map((line) => JSON.parse(line) as { text: string; label: string });
       const labels = SENTIMENT_LABELS.filter((label) => rows.some((row) => row.label === label));
       return { name: basename(file, '.jsonl'), labels, rows };
     });

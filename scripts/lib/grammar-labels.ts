@@ -4,9 +4,9 @@ import { LlamaContext, LlamaGrammar, LlamaGrammarEvaluationState, LlamaModel, To
 
 /**
  * The slow reference for label scoring: greedy decoding constrained by a GBNF grammar that allows
- * exactly the labels, token by token, on a context of its own. The system prompt is evaluated in
- * its own batch first and batches are the service's size, as the service does (a different batch
- * split changes float rounding).
+ * exactly the labels, token by token, on a context of its own. The shared start, the text and the
+ * question are evaluated in batches of their own and of the service's size, as the service does (a
+ * different batch split changes float rounding).
  */
 export class GrammarLabeler {
   private readonly grammars = new Map<string, LlamaGrammar>();
@@ -23,14 +23,16 @@ export class GrammarLabeler {
     );
   }
 
-  async label(prompt: Prompt, labels: readonly string[]): Promise<string> {
+  /** `textEnd`: where the text ends and the question begins, evaluated apart as the service does. */
+  async label(prompt: Prompt & { textEnd: number }, labels: readonly string[]): Promise<string> {
     const grammar = await this.grammarFor(labels);
     const sequence = this.context.getSequence();
     const emitted: Token[] = [];
     try {
       const state = new LlamaGrammarEvaluationState({ model: this.model, grammar });
       await sequence.evaluateWithoutGeneratingNewTokens(prompt.tokens.slice(0, prompt.prefixLength));
-      for await (const token of sequence.evaluate(prompt.tokens.slice(prompt.prefixLength), {
+      await sequence.evaluateWithoutGeneratingNewTokens(prompt.tokens.slice(prompt.prefixLength, prompt.textEnd));
+      for await (const token of sequence.evaluate(prompt.tokens.slice(prompt.textEnd), {
         temperature: 0,
         grammarEvaluationState: state,
       })) {

@@ -1,9 +1,10 @@
 import { getLlama, Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { DEFAULT_BATCH_SIZE } from '../../src/config/environment.js';
-import { Prompt, renderChatMlPrompt } from '../../src/modules/model/chatml.js';
+import { Prompt, PromptTurn, renderChatMlPrompt } from '../../src/modules/model/chatml.js';
 import { chooseLabel, LabelVocabulary } from '../../src/modules/model/label-scoring.js';
-import { SEQUENCE_CONTEXT_SIZE } from '../../src/prompts/index.js';
-import type { PromptTurn } from '../../src/prompts/prompt-module.js';
+import { TokenBytes } from '../../src/modules/model/token-bytes.js';
+import { sequenceContextSize } from '../../src/prompts/task-definitions.js';
+import { loadTasks } from '../../src/prompts/tasks-file.js';
 
 /** node-llama-cpp alone, with the service's own settings: the in-process baseline every ratio is taken against. */
 export class RawLlama {
@@ -18,7 +19,7 @@ export class RawLlama {
     const model = await llama.loadModel({ modelPath, useMmap: false });
     const context = await model.createContext({
       sequences,
-      contextSize: SEQUENCE_CONTEXT_SIZE,
+      contextSize: sequenceContextSize(loadTasks()),
       batchSize: DEFAULT_BATCH_SIZE,
       threads,
     });
@@ -57,7 +58,7 @@ export class RawLlama {
     labels: readonly string[],
     between?: (item: number) => Promise<void>,
   ): Promise<number[]> {
-    const vocabulary = new LabelVocabulary(this.model);
+    const vocabulary = new LabelVocabulary(this.model, TokenBytes.fromVocabulary(this.model));
     vocabulary.allowedAfter('', labels);
     return this.promptTimes(
       prompts,

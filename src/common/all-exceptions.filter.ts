@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { FastifyReply } from 'fastify';
 import { AppConfig } from '../config/app-config.js';
 import { errorBody } from './error-body.js';
+import { toHttpException } from './http-errors.js';
 
 /** Every error leaves as `{statusCode, error, message, details?}`; unexpected ones are logged, never echoed. */
 @Catch()
@@ -12,7 +13,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const body = errorBody(exception, this.config.maxBodyBytes);
-    if (!(exception instanceof HttpException)) {
+    if (!(toHttpException(exception) instanceof HttpException)) {
       this.logger.error({
         event: 'unhandled_error',
         error: (exception as Error)?.message,

@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
+import { toHttpException } from './http-errors.js';
 
 /** No error body is larger, whatever the error carries (an echoed URL, a client's field names). */
 export const MAX_ERROR_BODY_BYTES = 16 * 1024;
@@ -26,7 +27,8 @@ export function errorBody(exception: unknown, maxBodyBytes: number): ErrorBody {
   return withinCap(describe(exception, maxBodyBytes));
 }
 
-function describe(exception: unknown, maxBodyBytes: number): ErrorBody {
+function describe(error: unknown, maxBodyBytes: number): ErrorBody {
+  const exception = toHttpException(error);
   if (!(exception instanceof HttpException))
     return withStatus(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error');
   const statusCode = exception.getStatus();

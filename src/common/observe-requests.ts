@@ -1,9 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
+import { CLIENT_CLOSED_REQUEST } from './http-errors.js';
 import type { MetricsService } from '../modules/metrics/metrics.service.js';
-
-/** nginx's "client closed request": the client left before its response was sent. */
-const CLIENT_CLOSED_REQUEST = 499;
 
 /**
  * One JSON line and one metrics observation per request: id, method, route, status, latency.

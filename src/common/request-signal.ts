@@ -1,7 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-export type AbortReason = 'client_gone' | 'timeout';
+import type { AbortReason } from '../modules/model/model.errors.js';
 
 const signals = new WeakMap<object, AbortSignal>();
 
@@ -13,12 +13,13 @@ const signals = new WeakMap<object, AbortSignal>();
 export function registerRequestSignals(fastify: FastifyInstance, timeoutMs: number): void {
   fastify.addHook('onRequest', async (request, reply) => {
     const controller = new AbortController();
-    const deadline = setTimeout(() => controller.abort('timeout' satisfies AbortReason), timeoutMs).unref();
+    const timedOut: AbortReason = { kind: 'timeout', afterMs: timeoutMs };
+    const deadline = setTimeout(() => controller.abort(timedOut), timeoutMs).unref();
     let finished = false;
     reply.raw.once('finish', () => (finished = true));
     reply.raw.once('close', () => {
       clearTimeout(deadline);
-      if (!finished) controller.abort('client_gone' satisfies AbortReason);
+      if (!finished) controller.abort({ kind: 'client_gone' } satisfies AbortReason);
     });
     signals.set(request, controller.signal);
   });

@@ -10,8 +10,7 @@ describe('configuration', () => {
       threads: 2,
       sequences: 4,
       batchSize: 128,
-      chatMaxTokens: 64,
-      chatMaxChars: 60,
+      clientSystemMessages: 'append',
       maxBodyBytes: 1048576,
       logLevel: 'info',
       logContent: false,
@@ -22,6 +21,14 @@ describe('configuration', () => {
       keepAliveTimeoutMs: 72000,
     });
     expect(config.modelPath.endsWith(DEFAULT_MODEL_PATH)).toBe(true);
+    expect(config.tasks.map((task) => task.name)).toEqual(['sentiment', 'chat']);
+    expect(config.tasks[1]).toMatchObject({ maxTokens: 64, maxChars: 60 });
+  });
+
+  it('applies CHAT_MAX_TOKENS and CHAT_MAX_CHARS to the chat task only when set', () => {
+    const config = new AppConfig(parseEnvironment({ CHAT_MAX_TOKENS: '12', CHAT_MAX_CHARS: '200' }), 2);
+    expect(config.tasks[1]).toMatchObject({ name: 'chat', maxTokens: 12, maxChars: 200 });
+    expect(() => parseEnvironment({ CHAT_MAX_TOKENS: '257' })).toThrow(/CHAT_MAX_TOKENS="257"/);
   });
 
   it('reads numbers and booleans from strings', () => {

@@ -1,4 +1,6 @@
 import { resolve } from 'node:path';
+import { loadTasks, type TaskOverrides } from '../prompts/tasks-file.js';
+import type { TaskDefinition } from '../prompts/task-definitions.js';
 import { cpuQuota } from './cpu-quota.js';
 import { DEFAULT_MODEL_PATH, Environment, parseEnvironment, parseTrustProxy, TrustProxy } from './environment.js';
 
@@ -10,8 +12,9 @@ const list = (value: string) =>
     .filter(Boolean);
 
 /**
- * Two sequences per thread, at most 8: chats generating at once share decode batches (4 on 2
- * threads gain 1.68x), and each sequence holds its own KV cache (21 MiB on Qwen2.5-0.5B).
+ * Two sequences per thread, at most 8: chats generating at once share decode batches, and each
+ * sequence holds its own KV cache (Qwen2.5-0.5B: 24 layers x 2 KV heads x 64 x f16 K and V = 12 KiB
+ * per token, 15 MiB for the default 1,280-token sequence).
  */
 const defaultSequences = (threads: number) => Math.min(2 * threads, 8);
 
@@ -44,8 +47,11 @@ export class AppConfig {
   readonly readyMaxHeapBytes: number;
   readonly readyQueueCheck: boolean;
   readonly shutdownDrainMs: number;
-  readonly chatMaxTokens: number;
-  readonly chatMaxChars: number;
+  /** TASKS_FILE and the chat caps from the environment, read again on reload. */
+  readonly taskOverrides: TaskOverrides;
+  readonly clientSystemMessages: Environment['CLIENT_SYSTEM_MESSAGES'];
+  /** The built-in tasks overlaid with TASKS_FILE and the chat caps; validated, sizes checked. */
+  readonly tasks: readonly TaskDefinition[];
   readonly maxBodyBytes: number;
   readonly apiKeys: readonly string[];
   readonly opsApiKeys: readonly string[];
@@ -81,8 +87,9 @@ export class AppConfig {
     this.readyMaxHeapBytes = env.READY_MAX_HEAP_MB * MIB;
     this.readyQueueCheck = env.READY_QUEUE_CHECK;
     this.shutdownDrainMs = env.SHUTDOWN_DRAIN_MS;
-    this.chatMaxTokens = env.CHAT_MAX_TOKENS;
-    this.chatMaxChars = env.CHAT_MAX_CHARS;
+    this.clientSystemMessages = env.CLIENT_SYSTEM_MESSAGES;
+    this.taskOverrides = { file: env.TASKS_FILE, chatMaxTokens: env.CHAT_MAX_TOKENS, chatMaxChars: env.CHAT_MAX_CHARS };
+    this.tasks = loadTasks(this.taskOverrides);
     this.maxBodyBytes = env.MAX_BODY_BYTES;
     this.apiKeys = list(env.API_KEYS);
     this.opsApiKeys = list(env.OPS_API_KEYS);
@@ -95,7 +102,12 @@ export class AppConfig {
 
   /** The effective configuration for the startup log: keys are counted, never printed. */
   forLog() {
-    return { ...this, apiKeys: this.apiKeys.length, opsApiKeys: this.opsApiKeys.length };
+    return {
+      ...this,
+      apiKeys: this.apiKeys.length,
+      opsApiKeys: this.opsApiKeys.length,
+      tasks: this.tasks.map((task) => `${task.name}:${task.kind}`),
+    };
   }
 
   static fromEnvironment(env: NodeJS.ProcessEnv = process.env): AppConfig {

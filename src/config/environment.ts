@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { applyDecorators } from '@nestjs/common';
 import { plainToInstance, Transform } from 'class-transformer';
 import { isIP } from 'node:net';
-import { chatPrompt } from '../prompts/chat.prompt.js';
+import { MAX_OUTPUT_TOKENS } from '../prompts/task-definitions.js';
 import {
   IsBoolean,
   IsIn,
@@ -22,6 +22,7 @@ export const DEFAULT_MODEL_PATH = 'models/qwen2.5-0.5b-instruct-q4_k_m.gguf';
 export const DEFAULT_MODEL_URL =
   'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export const CLIENT_SYSTEM_MESSAGE_MODES = ['append', 'replace', 'ignore'] as const;
 export const SENTIMENT_BATCHING_MODES = ['deterministic', 'throughput'] as const;
 /**
  * Tokens per decode batch. llama.cpp sizes its compute buffer for a batch of logits (0.5B: 75 MiB at
@@ -142,15 +143,29 @@ export class Environment {
   @Max(10000)
   MAX_QUEUE: number = 64;
 
+  /** A YAML tasks file adding tasks to the built-in ones (or redefining them by name). */
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  TASKS_FILE?: string;
+
+  /** What the OpenAI route does with a client's system messages: append them to the task's persona, replace it, or ignore them. */
+  @IsIn(CLIENT_SYSTEM_MESSAGE_MODES)
+  CLIENT_SYSTEM_MESSAGES: (typeof CLIENT_SYSTEM_MESSAGE_MODES)[number] = 'append';
+
+  /** Overrides the `chat` task's reply cap in tokens when set. */
+  @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(chatPrompt.maxOutputTokens)
-  CHAT_MAX_TOKENS: number = 64;
+  @Max(MAX_OUTPUT_TOKENS)
+  CHAT_MAX_TOKENS?: number;
 
+  /** Overrides the `chat` task's reply cap in characters when set. */
+  @IsOptional()
   @IsInt()
   @Min(1)
   @Max(2000)
-  CHAT_MAX_CHARS: number = chatPrompt.output.maxChars;
+  CHAT_MAX_CHARS?: number;
 
   @IsInt()
   @Min(1024)

@@ -26,7 +26,7 @@ describe('renderChatMlPrompt', () => {
   it('keeps rendering system turns right past its cache of them, whatever callers do to earlier prompts', () => {
     const template = modelTemplate();
     for (let round = 0; round < 2; round++) {
-      for (let i = 0; i < 70; i++) {
+      for (let i = 0; i < 300; i++) {
         const turns = [
           { role: 'system' as const, content: `Answer in at most ${i} characters.` },
           { role: 'user' as const, content: 'hi' },

@@ -1,58 +1,27 @@
-import { HttpException, HttpStatus, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
-import type { AbortReason } from '../../common/request-signal.js';
 import { AppConfig } from '../../config/app-config.js';
-import type { PromptModule, PromptTurn } from '../../prompts/prompt-module.js';
-import { Prompt, renderChatMlPrompt } from './chatml.js';
+import { ChatMlTemplate, chatMlTemplate, type Prompt } from './chatml.js';
+import type { ClassificationInput, ClassifiedText } from './classification.types.js';
+import { answerQuestions, type DecodeTurn, type TokenizedQuestion } from './classifier.js';
+import type { ChatTurn, Generation, GenerationInput } from './generation.types.js';
 import { endsGeneration } from './generation-end.js';
-import { checkLabels, chooseLabel, LabelVocabulary, softmax } from './label-scoring.js';
+import { LabelVocabulary } from './label-scoring.js';
+import { InputTooLongError, ModelNotReadyError, RequestAbortedError } from './model.errors.js';
 import { ModelService } from './model.service.js';
 import { SamplerGarbage } from './sampler-garbage.js';
-import { QueueFullError, RequestAbortedError, ShuttingDownError } from './sequence-pool.js';
 import { settleAll } from './settle-all.js';
-import { trimReply } from './trim-reply.js';
 
-const CLIENT_CLOSED_REQUEST = 499;
 /** Decode steps a generation takes per turn at the decode lock (~150 ms on the 0.5B model on 2 cores). */
 const GENERATION_STEPS_PER_LOCK = 8;
-
-export interface Classification {
-  label: string;
-  confidence: number;
-}
-
-export interface Generation {
-  text: string;
-  finishReason: 'stop' | 'length';
-  completionTokens: number;
-}
-
-export interface GenerationLimits {
-  maxTokens: number;
-  maxChars: number;
-  /** Called with each new piece of text as it is decoded (never a split character, never past maxChars). */
-  onText?: (delta: string) => void;
-}
+/** <|im_start|>, the role and its newline, <|im_end|> and the newline after it. */
+const TURN_OVERHEAD_TOKENS = 5;
 
 /**
- * Raised when a prompt is over its task's budget; maps to 413. `tokens` is the rendered prompt's
- * length, or with `atLeast` a lower bound from the text's length alone (the text was not tokenized).
+ * The model's primitives, with plain inputs and results: classify texts under questions with
+ * closed label sets, and generate a reply. Tokens never leave this layer; failures are the domain
+ * errors of model.errors.ts. It knows no task names and no HTTP.
  */
-export class PromptTooLongError extends HttpException {
-  constructor(task: string, count: { tokens: number; atLeast?: boolean }, maxInputTokens: number, item?: number) {
-    const where = item === undefined ? '' : ` (item ${item})`;
-    const promptTokens = count.atLeast ? { minPromptTokens: count.tokens } : { promptTokens: count.tokens };
-    super(
-      {
-        message: `Input too long for the ${task} task${where}: the prompt would be ${count.atLeast ? 'at least ' : ''}${count.tokens} tokens and at most ${maxInputTokens} are allowed (system prompt and template included).`,
-        details: { ...promptTokens, maxInputTokens, ...(item === undefined ? {} : { item }) },
-      },
-      HttpStatus.PAYLOAD_TOO_LARGE,
-    );
-  }
-}
-
-/** The primitives every task shares: render a prompt, score a closed label set, generate text. */
 @Injectable()
 export class InferenceService {
   private labelVocabulary?: LabelVocabulary;
@@ -63,125 +32,176 @@ export class InferenceService {
     private readonly config: AppConfig,
   ) {}
 
-  renderPrompt(turns: readonly PromptTurn[]): Prompt {
-    return renderChatMlPrompt(this.usableModel().model, turns);
+  /**
+   * Throws at once what would refuse a new request (not ready, shutting down, queue full), so a
+   * request that cannot run now costs no tokenizing. The pool checks again when the request takes
+   * its place; nothing between the two yields to another request.
+   */
+  admit(): void {
+    this.usableModel().pool.admit();
   }
 
+  /** How many tokens a text takes (special-token text counted as plain text). */
   countTokens(text: string): number {
     return this.usableModel().model.tokenize(text, false).length;
   }
 
   /**
-   * The fewest tokens `text` can take, from its UTF-8 length alone: no token stands for more than
-   * the vocabulary's longest token text (128 bytes for Qwen2), so this never exceeds the real count.
+   * Each text is evaluated once after the shared start and every question after it (see
+   * answerQuestions); each answer is the label grammar-constrained greedy decoding would give.
+   * Every prompt is checked against its budget before anything is evaluated, first by length
+   * alone, then exactly. By default a request holds one sequence and each of its evaluations holds
+   * the decode lock exclusively, so its batches never mix with another request's tokens and the
+   * same text always gets bit-identical answers. With SENTIMENT_BATCHING=throughput a batch
+   * spreads over the sequences idle when it starts, in rounds of similar-length texts padded to one
+   * length, whose evaluations share decode batches (faster under load, repeatable only to float
+   * rounding): llama.cpp gives each sequence its own KV stream and cuts a multi-sequence batch
+   * into micro-batches of equal tokens per sequence, so ragged prompts would leave small, slow
+   * micro-batches behind.
    */
-  minTokens(text: string): number {
-    return Math.ceil(Buffer.byteLength(text) / this.usableModel().longestTokenBytes);
-  }
-
-  /**
-   * Refuses, before any of its text is tokenized, a request that could not run now: 503 while the
-   * model is not ready (loading, draining), while shutting down, and while the queue is full, so a
-   * 1 MiB body costs no tokenizing when the answer is 503 anyway. The pool checks again when the
-   * request takes its place; nothing between the two yields to another request.
-   */
-  admit(): void {
-    try {
-      this.usableModel().pool.admit();
-    } catch (error) {
-      throw this.httpError(error);
-    }
-  }
-
-  /**
-   * Renders the prompt and enforces the task's input budget (413 when over it). Turns whose text is
-   * over the budget by length alone (see minTokens) are refused without being tokenized.
-   */
-  renderPromptWithin(
-    task: Pick<PromptModule<unknown>, 'name' | 'maxInputTokens'>,
-    turns: readonly PromptTurn[],
-    item?: number,
-  ): Prompt {
-    const atLeast = turns.reduce((sum, turn) => sum + this.minTokens(turn.content), 0);
-    if (atLeast > task.maxInputTokens)
-      throw new PromptTooLongError(task.name, { tokens: atLeast, atLeast: true }, task.maxInputTokens, item);
-    const prompt = this.renderPrompt(turns);
-    if (prompt.tokens.length > task.maxInputTokens)
-      throw new PromptTooLongError(task.name, { tokens: prompt.tokens.length }, task.maxInputTokens, item);
-    return prompt;
-  }
-
-  /**
-   * Classifies prompts that share one system prompt, in one place in the queue: each is evaluated
-   * once and gets the label grammar-constrained greedy decoding would give. By default each
-   * evaluation holds the decode lock exclusively, so its batches never mix with another request's
-   * tokens and the same prompt always gets bit-identical scores; with SENTIMENT_BATCHING=throughput
-   * evaluations share batches (faster under load, repeatable only to float rounding) and a batch
-   * spreads over the sequences idle when it starts, in rounds of similar-length prompts padded to
-   * the same length: llama.cpp gives each sequence its own KV stream and cuts a multi-sequence
-   * batch into micro-batches of equal tokens per sequence, so ragged prompts leave small, slow
-   * micro-batches behind (see README, Benchmarks).
-   */
-  async classify(
-    prompts: readonly Prompt[],
-    labels: readonly string[],
-    signal?: AbortSignal,
-  ): Promise<Classification[]> {
-    const { model } = this.usableModel();
-    checkLabels(labels);
-    this.labelVocabulary ??= new LabelVocabulary(model);
-    const vocabulary = this.labelVocabulary;
+  async classify(input: ClassificationInput, signal?: AbortSignal): Promise<ClassifiedText[]> {
+    this.admit();
+    const template = chatMlTemplate(this.models.model);
+    // A text's place is worth naming only among several.
+    const place = (item: number) => (input.texts.length > 1 ? item : undefined);
+    input.texts.forEach((text, item) =>
+      input.questions.forEach((question, index) =>
+        this.checkLength(
+          [input.system, input.lead, text, question.prompt],
+          question.maxInputTokens,
+          place(item),
+          index,
+        ),
+      ),
+    );
+    const prompts = input.texts.map((text) =>
+      input.questions.map((question) => template.classification(input.system, input.lead, text, question.prompt)),
+    );
+    prompts.forEach((perQuestion, item) =>
+      perQuestion.forEach((prompt, index) => {
+        const tokens = prompt.prefix.length + prompt.text.length + prompt.question.length;
+        const { maxInputTokens } = input.questions[index];
+        if (tokens > maxInputTokens)
+          throw new InputTooLongError(tokens, maxInputTokens, { item: place(item), question: index });
+      }),
+    );
+    const { prefix } = prompts[0][0];
+    const texts = prompts.map(([prompt]) => prompt.text);
+    const questions: TokenizedQuestion[] = input.questions.map((question, index) => ({
+      tokens: prompts[0][index].question,
+      labels: question.labels,
+    }));
+    const vocabulary = (this.labelVocabulary ??= new LabelVocabulary(this.models.model, this.models.tokenBytes));
     const shareBatches = this.config.sentimentBatching === 'throughput';
-    const prefixLength = prompts[0].prefixLength;
-    const rests = prompts.map((prompt) => prompt.tokens.slice(prefixLength));
-    const results: Classification[] = [];
-    const classifyOn = async (sequence: LlamaContextSequence, item: number, padding: number, signal: AbortSignal) => {
-      const release = await (shareBatches ? this.models.decodeLock.shared() : this.models.decodeLock.exclusive());
-      try {
-        if (signal.aborted) throw new RequestAbortedError();
-        const { chosen, scores } = await chooseLabel(sequence, rests[item], labels, vocabulary, padding);
-        results[item] = { label: labels[chosen], confidence: softmax(scores)[chosen] };
-        this.samplerGarbage.evaluated();
-        await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
-      } finally {
-        release();
-      }
+    const { decodeLock } = this.models;
+    const turn: DecodeTurn = shareBatches ? () => decodeLock.shared() : () => decodeLock.exclusive();
+    const answers: ClassifiedText['answers'][] = [];
+    const answer = async (sequence: LlamaContextSequence, item: number, runSignal: AbortSignal, padding?: number) => {
+      answers[item] = await answerQuestions(sequence, texts[item], questions, vocabulary, turn, runSignal, padding);
+      for (let i = 0; i < questions.length; i++) this.samplerGarbage.evaluated();
     };
-    const classifyAll = async (sequences: LlamaContextSequence[], signal: AbortSignal) => {
-      const byLength = rests.map((_, item) => item).sort((a, b) => rests[a].length - rests[b].length);
-      for (let start = 0; start < byLength.length; start += sequences.length) {
-        const round = byLength.slice(start, start + sequences.length);
-        const longest = Math.max(...round.map((item) => rests[item].length));
-        await settleAll(round.map((item, k) => classifyOn(sequences[k], item, longest - rests[item].length, signal)));
-      }
-    };
-    const wanted = shareBatches ? prompts.length : 1;
-    await this.onSequences(prompts[0], wanted, classifyAll, signal);
-    return results;
+    await this.onSequences(
+      prefix,
+      shareBatches ? texts.length : 1,
+      async (sequences, runSignal) => {
+        const byLength = texts.map((_, item) => item).sort((a, b) => texts[a].length - texts[b].length);
+        for (let start = 0; start < byLength.length; start += sequences.length) {
+          const round = byLength.slice(start, start + sequences.length);
+          const longest = Math.max(...round.map((item) => texts[item].length));
+          const padding = (item: number) => (shareBatches ? longest - texts[item].length : undefined);
+          await settleAll(round.map((item, k) => answer(sequences[k], item, runSignal, padding(item))));
+        }
+      },
+      signal,
+    );
+    const questionTokens = questions.reduce((sum, question) => sum + question.tokens.length, 0);
+    return texts.map((text, item) => ({
+      promptTokens: prefix.length + text.length + questionTokens,
+      answers: answers[item],
+    }));
   }
 
-  /** Greedy generation, stopped by a control token (see endsGeneration), the token cap or the character cap. */
-  async generate(prompt: Prompt, limits: GenerationLimits, signal?: AbortSignal): Promise<Generation> {
+  /**
+   * Greedy generation, stopped by a control token (see endsGeneration), the token cap or the
+   * character cap. The oldest messages are dropped until the prompt fits its budget; the last one
+   * is always kept (InputTooLongError if it alone does not fit).
+   */
+  async generate(input: GenerationInput, signal?: AbortSignal): Promise<Generation> {
+    this.admit();
+    const prompt = this.fitHistory(input);
     const rest = prompt.tokens.slice(prompt.prefixLength);
     const generated = await this.onSequences(
-      prompt,
+      prompt.tokens.slice(0, prompt.prefixLength),
       1,
-      ([sequence], runSignal) => this.decodeGreedy(sequence, rest, limits, runSignal),
+      ([sequence], runSignal) => this.decodeGreedy(sequence, rest, input, runSignal),
       signal,
     );
     this.samplerGarbage.evaluated();
-    const text = this.models.model.detokenize(generated.tokens);
     return {
-      text: trimReply(text, limits.maxChars, generated.stopped),
+      text: this.models.model.detokenize(generated.tokens).trimStart(),
       finishReason: generated.stopped ? 'stop' : 'length',
+      promptTokens: prompt.tokens.length,
       completionTokens: generated.tokens.length,
     };
+  }
+
+  /**
+   * Drops the oldest messages until the prompt fits. Messages that cannot fit by their length
+   * alone are dropped untokenized; each other message is tokenized once to estimate, and the
+   * rendered prompt is the final word.
+   */
+  private fitHistory(input: GenerationInput): Prompt {
+    const template = chatMlTemplate(this.models.model);
+    const render = (kept: readonly ChatTurn[]) => renderChat(template, input, kept);
+    const messages = input.messages.slice(this.oldestThatMayFit(input));
+    let first = 0;
+    if (messages.length > 1) {
+      const estimates = messages.map((m) => this.models.model.tokenize(m.content, false).length + TURN_OVERHEAD_TOKENS);
+      let total = render([]).tokens.length + estimates.reduce((a, b) => a + b, 0);
+      while (first < messages.length - 1 && total > input.maxInputTokens) total -= estimates[first++];
+    }
+    for (; first < messages.length - 1; first++) {
+      const prompt = render(messages.slice(first));
+      if (prompt.tokens.length <= input.maxInputTokens) return prompt;
+    }
+    const last = messages.slice(-1);
+    this.checkLength([input.system, ...input.instructions, last[0].content], input.maxInputTokens);
+    const prompt = render(last);
+    if (prompt.tokens.length > input.maxInputTokens)
+      throw new InputTooLongError(prompt.tokens.length, input.maxInputTokens);
+    return prompt;
+  }
+
+  /** The oldest message that may fit with every newer one, each counted by its length alone; never past the last. */
+  private oldestThatMayFit(input: GenerationInput): number {
+    let atLeast = this.minTokens([input.system, ...input.instructions]);
+    for (let oldest = input.messages.length - 1; oldest >= 0; oldest--) {
+      atLeast += this.minTokens([input.messages[oldest].content]);
+      if (atLeast > input.maxInputTokens) return Math.min(oldest + 1, input.messages.length - 1);
+    }
+    return 0;
+  }
+
+  /**
+   * The fewest tokens these texts can take, from their UTF-8 length alone: no token stands for
+   * more than the vocabulary's longest token text (128 bytes for Qwen2), so this never exceeds the
+   * real count.
+   */
+  private minTokens(texts: readonly string[]): number {
+    return texts.reduce((sum, text) => sum + Math.ceil(Buffer.byteLength(text) / this.models.longestTokenBytes), 0);
+  }
+
+  /** Refuses, without tokenizing, texts that cannot fit by their length alone. */
+  private checkLength(texts: readonly string[], maxInputTokens: number, item?: number, question?: number): void {
+    const atLeast = this.minTokens(texts);
+    if (atLeast > maxInputTokens)
+      throw new InputTooLongError(atLeast, maxInputTokens, { atLeast: true, item, question });
   }
 
   private async decodeGreedy(
     sequence: LlamaContextSequence,
     rest: readonly Token[],
-    limits: GenerationLimits,
+    limits: Pick<GenerationInput, 'maxTokens' | 'maxChars' | 'onText'>,
     signal: AbortSignal,
   ) {
     const { model } = this.models;
@@ -191,7 +211,7 @@ export class InferenceService {
     let release: (() => void) | undefined;
     try {
       for (let step = 1; tokens.length < limits.maxTokens; step++) {
-        if (signal.aborted) throw new RequestAbortedError();
+        if (signal.aborted) throw new RequestAbortedError(signal.reason);
         // Shared: concurrent generations batch together. Held for several steps: a classification
         // waits at most that long, and a chat is not held to one token per classification.
         release ??= await this.models.decodeLock.shared();
@@ -222,58 +242,31 @@ export class InferenceService {
 
   /** Runs work on pooled sequences (one place in the queue); the signal `work` gets also fires at shutdown. */
   private async onSequences<T>(
-    prompt: Prompt,
+    prefix: readonly Token[],
     wanted: number,
     work: (sequences: LlamaContextSequence[], signal: AbortSignal) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    const prefix = prompt.tokens.slice(0, prompt.prefixLength);
     const { pool } = this.usableModel();
     this.samplerGarbage.busy();
     try {
       return await pool.useSeveral(prefix, wanted, work, signal);
-    } catch (error) {
-      throw this.httpError(error, signal);
     } finally {
       if (pool.busy === 0 && pool.queued === 0) this.samplerGarbage.idle();
     }
   }
 
-  /**
-   * The pool's refusals as HTTP errors. A full queue or a shutdown is a 503 the client may retry
-   * (elsewhere); a request over its deadline is a 504; a client that left is a 499 (nginx's
-   * "client closed request"), which only logs and metrics ever see. Anything else passes through.
-   */
-  private httpError(error: unknown, signal?: AbortSignal): unknown {
-    if (error instanceof QueueFullError) {
-      return new HttpException(
-        { message: `${error.message}; retry shortly.`, details: { maxQueue: error.maxQueue } },
-        HttpStatus.SERVICE_UNAVAILABLE,
-      );
-    }
-    if (error instanceof ShuttingDownError) {
-      return new HttpException(`${error.message}; retry shortly.`, HttpStatus.SERVICE_UNAVAILABLE);
-    }
-    if (error instanceof RequestAbortedError && signal?.reason === ('timeout' satisfies AbortReason)) {
-      return new HttpException(
-        `The request took longer than REQUEST_TIMEOUT_MS (${this.config.requestTimeoutMs} ms)`,
-        HttpStatus.GATEWAY_TIMEOUT,
-      );
-    }
-    if (error instanceof RequestAbortedError) return new HttpException(error.message, CLIENT_CLOSED_REQUEST);
-    return error;
-  }
-
   private usableModel(): ModelService {
-    if (!this.models.ready) {
-      throw new HttpException(
-        {
-          message: `The model is not ready (${this.models.state}); retry shortly.`,
-          details: { state: this.models.state },
-        },
-        HttpStatus.SERVICE_UNAVAILABLE,
-      );
-    }
+    if (!this.models.ready) throw new ModelNotReadyError(this.models.state);
     return this.models;
   }
+}
+
+/** The persona's system turn (the cached prefix), the client's instructions, then the kept messages. */
+function renderChat(template: ChatMlTemplate, input: GenerationInput, messages: readonly ChatTurn[]): Prompt {
+  return template.render([
+    { role: 'system', content: input.system },
+    ...input.instructions.map((content) => ({ role: 'system' as const, content })),
+    ...messages,
+  ]);
 }

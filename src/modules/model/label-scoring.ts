@@ -1,3 +1,4 @@
+import type { TokenBytes } from './token-bytes.js';
 import type {
   ControlledEvaluateIndexOutput,
   ControlledEvaluateInputItem,
@@ -7,17 +8,38 @@ import type {
 } from 'node-llama-cpp';
 
 /**
- * For each label, the vocabulary tokens whose text continues it from each character offset: the
- * tokens a grammar allowing only these labels lets the model emit there ("pos" as well as
- * "positive"). Built by one scan of the vocabulary per new label (~0.2 s for Qwen2's 151,936).
+ * Text as a string of its UTF-8 bytes, one character per byte: labels and token pieces are compared
+ * byte by byte, as llama.cpp's grammar matches them, because a token may stand for part of a
+ * character (a CJK character often takes two tokens).
+ */
+const utf8Bytes = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+
+/**
+ * For each label, the vocabulary tokens whose bytes continue it from each byte offset: the tokens
+ * a grammar allowing only these labels lets the model emit there ("pos" as well as "positive", and
+ * the first half of a Chinese character). Built by one scan of the vocabulary per new label
+ * (~0.2 s for Qwen2's 151,936). Once the text is a whole label that another label extends ("no"
+ * of "no" and "not sure"), the grammar may also end there: then the end-of-generation tokens are
+ * allowed too. Labels and texts here are byte strings (see utf8Bytes).
  */
 export class LabelVocabulary {
   private readonly continuations = new Map<string, Token[][]>();
   private readonly pieces = new Map<Token, string>();
+  private endTokens?: Token[];
   /** Answers by text emitted and label set: bounded by the labels' prefixes times the label subsets in use. */
   private readonly allowed = new Map<string, Token[]>();
 
-  constructor(private readonly model: LlamaModel) {}
+  constructor(
+    private readonly model: LlamaModel,
+    private readonly tokenBytes?: TokenBytes,
+  ) {}
+
+  /** A token's bytes; without the vocabulary's bytes, its detokenized text's (exact for whole characters). */
+  private bytesOf(token: Token): string {
+    return this.tokenBytes
+      ? Buffer.from(this.tokenBytes.of(token)).toString('latin1')
+      : utf8Bytes(this.model.detokenize([token]));
+  }
 
   /** Tokens that may come next when `text` has been emitted so far, given the allowed labels. */
   allowedAfter(text: string, labels: readonly string[]): Token[] {
@@ -30,13 +52,15 @@ export class LabelVocabulary {
         if (label.length > text.length && label.startsWith(text))
           for (const token of this.continuations.get(label)![text.length]) tokens.add(token);
       }
+      if (text !== '' && labels.includes(text)) for (const token of this.endTokens!) tokens.add(token);
       this.allowed.set(key, (allowed = [...tokens].sort((a, b) => a - b)));
     }
     return allowed;
   }
 
-  piece(token: Token): string {
-    return this.pieces.get(token)!;
+  /** The bytes a label token adds; undefined for an end-of-generation token. */
+  piece(token: Token): string | undefined {
+    return this.pieces.get(token);
   }
 
   private scan(labels: readonly string[]): void {
@@ -45,12 +69,16 @@ export class LabelVocabulary {
     for (const label of missing)
       this.continuations.set(
         label,
-        Array.from(label, () => []),
+        Array.from({ length: label.length }, () => []),
       );
+    const endTokens: Token[] = [];
     const vocabularySize = this.model.fileInfo.metadata.tokenizer.ggml.tokens.length;
     for (let token = 0 as Token; token < vocabularySize; token++) {
-      const piece = this.model.detokenize([token]);
-      if (!piece) continue;
+      const piece = this.bytesOf(token);
+      if (!piece) {
+        if (this.model.isEogToken(token)) endTokens.push(token);
+        continue;
+      }
       for (const label of missing) {
         for (let offset = 0; offset + piece.length <= label.length; offset++) {
           if (label.startsWith(piece, offset)) {
@@ -60,6 +88,7 @@ export class LabelVocabulary {
         }
       }
     }
+    this.endTokens ??= endTokens;
   }
 }
 
@@ -104,10 +133,11 @@ function greedy(logits: Map<Token, number>, allowed: readonly Token[]): Token {
 export async function chooseLabel(
   sequence: LlamaContextSequence,
   rest: readonly Token[],
-  labels: readonly string[],
+  labelTexts: readonly string[],
   vocabulary: LabelVocabulary,
   padding = 0,
 ): Promise<LabelChoice> {
+  const labels = labelTexts.map(utf8Bytes);
   let allowed = vocabulary.allowedAfter('', labels);
   const filler = Array<Token>(padding).fill(rest[rest.length - 1]);
   const promptItems: ControlledEvaluateInputItem[] = [
@@ -130,7 +160,13 @@ export async function chooseLabel(
   let text = '';
   for (;;) {
     const token = greedy(logits, allowed);
-    text += vocabulary.piece(token);
+    const piece = vocabulary.piece(token);
+    // An end token is allowed only once the text is a whole label: the grammar ends on that label.
+    if (piece === undefined) {
+      await eraseAfterPrompt();
+      return { chosen: labels.indexOf(text), scores };
+    }
+    text += piece;
     // Once one label alone starts with the text, every grammar path leads to it: no need to decode on.
     const reachable = labels.filter((label) => label.startsWith(text));
     if (reachable.length === 1) {
@@ -148,13 +184,4 @@ export function softmax(scores: readonly number[]): number[] {
   const weights = scores.map((s) => Math.exp(s - max));
   const total = weights.reduce((a, b) => a + b, 0);
   return weights.map((w) => w / total);
-}
-
-/** No label may be a prefix of another: a grammar could then stop at either. */
-export function checkLabels(labels: readonly string[]): void {
-  for (const a of labels) {
-    for (const b of labels) {
-      if (a !== b && b.startsWith(a)) throw new Error(`label "${a}" is a prefix of label "${b}"; rename one of them`);
-    }
-  }
 }

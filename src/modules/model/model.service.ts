@@ -5,9 +5,10 @@ import { getLlama, Llama, LlamaContext, LlamaLogLevel, LlamaModel } from 'node-l
 import { releaseFreedMemory } from '../../common/collect-garbage.js';
 import { ALLOCATION_FAILURE, isTransientFailure } from '../../common/transient-failure.js';
 import { AppConfig } from '../../config/app-config.js';
-import { SEQUENCE_CONTEXT_SIZE } from '../../prompts/index.js';
+import { sequenceContextSize } from '../../prompts/task-definitions.js';
 import { DecodeLock } from './decode-lock.js';
 import { SequencePool } from './sequence-pool.js';
+import { TokenBytes } from './token-bytes.js';
 
 /**
  * node-llama-cpp keeps the GGUF metadata it parsed, the vocabulary's 151,936 tokens and 151,387
@@ -25,27 +26,6 @@ function dropVocabularyStrings(model: LlamaModel): void {
     empty[values.length - 1] = undefined; // one element this far out makes V8 store them in a dictionary
     vocabulary![key] = empty;
   }
-}
-
-/** GgufMetadataTokenizerTokenType.normal (a const enum, which isolated modules cannot read). */
-const NORMAL_TOKEN = 1;
-
-/**
- * The most UTF-8 bytes of text one token stands for, so that a text of n bytes takes at least
- * n / this many tokens (128 for Qwen2: a run of 128 spaces). Byte-level BPE vocabularies (GGUF
- * model "gpt2", as Qwen2's) store a normal token as one character per byte; other tokens are
- * stored as their text, and any other encoding only overstates a token's length. Reads the
- * vocabulary strings, so it runs before dropVocabularyStrings.
- */
-export function longestTokenBytes(model: LlamaModel): number {
-  const { model: kind, tokens = [], token_type: types } = model.fileInfo.metadata.tokenizer?.ggml ?? {};
-  let longest = 0;
-  for (const [token, text] of tokens.entries()) {
-    const byteLevel = kind === 'gpt2' && types?.[token] === NORMAL_TOKEN;
-    longest = Math.max(longest, byteLevel ? text.length : Buffer.byteLength(text));
-  }
-  // Without a vocabulary to measure, no text is refused by its length.
-  return longest || Infinity;
 }
 
 export type ModelState = 'not_loaded' | 'loading' | 'ready' | 'draining' | 'failed' | 'closed';
@@ -87,10 +67,20 @@ export class ModelService implements OnApplicationShutdown {
   state: ModelState = 'not_loaded';
   failure?: string;
   loadMs?: number;
-  /** See longestTokenBytes; measured at load. */
+  /** Every token's bytes, for label scoring; undefined for a vocabulary that is not byte-level BPE. */
+  tokenBytes?: TokenBytes;
+  /**
+   * The most UTF-8 bytes of text one token stands for, so that a text of n bytes takes at least
+   * n / this many tokens. Without a vocabulary to measure, no text is refused by its length alone.
+   */
   longestTokenBytes = Infinity;
 
-  constructor(private readonly config: AppConfig) {}
+  /** Tokens each sequence holds: sized at startup for the configured tasks; a reload must fit in it. */
+  readonly sequenceContextSize: number;
+
+  constructor(private readonly config: AppConfig) {
+    this.sequenceContextSize = sequenceContextSize(config.tasks);
+  }
 
   /** Loads once; later calls return the same promise. Rejects with a one-line reason. */
   load(): Promise<void> {
@@ -139,7 +129,7 @@ export class ModelService implements OnApplicationShutdown {
       name: this.modelName,
       threads: this.config.threads,
       sequences: this.config.sequences,
-      sequenceContextSize: SEQUENCE_CONTEXT_SIZE,
+      sequenceContextSize: this.sequenceContextSize,
       busySequences: this.sequencePool?.busy ?? 0,
       queued: this.sequencePool?.queued ?? 0,
       maxQueue: this.config.maxQueue,
@@ -168,11 +158,12 @@ export class ModelService implements OnApplicationShutdown {
       // kernels, so their mapped file pages would only double them in RSS (a Q4_0 0.5B: 888 → 697 MiB;
       // the Q4_K_M layout, only ffn_down repacked: 806 → 786 MiB), at no speed cost.
       this.loadedModel = await this.llama.loadModel({ modelPath: this.config.modelPath, useMmap: false });
-      this.longestTokenBytes = longestTokenBytes(this.loadedModel);
+      this.tokenBytes = TokenBytes.fromVocabulary(this.loadedModel);
+      this.longestTokenBytes = this.tokenBytes?.longest ?? Infinity;
       dropVocabularyStrings(this.loadedModel);
       this.context = await this.loadedModel.createContext({
         sequences: this.config.sequences,
-        contextSize: SEQUENCE_CONTEXT_SIZE,
+        contextSize: this.sequenceContextSize,
         batchSize: this.config.batchSize,
         threads: this.config.threads,
       });

@@ -1,32 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { DecodeLock } from './decode-lock.js';
+import { QueueFullError, RequestAbortedError, ShuttingDownError } from './model.errors.js';
 import { settleAll } from './settle-all.js';
-
-/** Thrown when MAX_QUEUE requests already wait for a sequence: answer 503 now, not later. */
-export class QueueFullError extends Error {
-  constructor(readonly maxQueue: number) {
-    super(`All sequences are busy and ${maxQueue} requests are already waiting`);
-  }
-}
-
-/** The request's signal fired (client gone or deadline passed): its work was dropped before or while it ran. */
-export class RequestAbortedError extends Error {
-  constructor() {
-    super('The client closed the request');
-  }
-}
-
-/** The pool stopped for shutdown: a waiting request was never started, or a running one was stopped before it finished. */
-export class ShuttingDownError extends Error {
-  constructor(readonly started: boolean) {
-    super(
-      started
-        ? 'The service is shutting down and stopped this request at the drain deadline'
-        : 'The service is shutting down and did not start this request',
-    );
-  }
-}
 
 /** The reason a running request's signal carries when the pool stops it (see stopRunning). */
 const STOPPED_FOR_SHUTDOWN = Symbol('stopped for shutdown');
@@ -132,7 +108,7 @@ export class SequencePool {
     work: (sequences: LlamaContextSequence[], signal: AbortSignal) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    if (signal?.aborted) throw new RequestAbortedError();
+    if (signal?.aborted) throw new RequestAbortedError(signal.reason);
     this.admit();
     const key = prefix.join(',');
     const held = [this.takeIdle(key) ?? (await this.waitInLine(signal))];
@@ -229,7 +205,7 @@ export class SequencePool {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
         reject(error);
       };
-      const abandon = () => leave(new RequestAbortedError());
+      const abandon = () => leave(new RequestAbortedError(signal!.reason));
       const waiter: Waiter = {
         take: (sequence) => {
           signal?.removeEventListener('abort', abandon);

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { ChatModule } from '../chat/chat.module.js';
+import { TasksModule } from '../tasks/tasks.module.js';
 import { OpenAiController } from './openai.controller.js';
 import { OpenAiService } from './openai.service.js';
 
-@Module({ imports: [ChatModule], controllers: [OpenAiController], providers: [OpenAiService] })
+@Module({ imports: [TasksModule], controllers: [OpenAiController], providers: [OpenAiService] })
 export class OpenAiModule {}

@@ -1,8 +1,11 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { ChatReply, ChatService } from '../chat/chat.service.js';
+import { AppConfig } from '../../config/app-config.js';
+import type { ChatTurn } from '../model/generation.types.js';
 import { ModelService } from '../model/model.service.js';
-import type { ChatMessage } from '../../prompts/chat.prompt.js';
+import { ChatReply, ChatService } from '../tasks/chat.service.js';
+import { lastMessageFromUser } from '../tasks/dto/chat.dto.js';
+import { TaskCatalog } from '../tasks/task-catalog.js';
 import { ChatCompletionDto } from './dto/chat-completion.dto.js';
 
 const FINISH_REASON = { stop: 'stop', length: 'length' } as const;
@@ -12,20 +15,35 @@ const FINISH_REASON = { stop: 'stop', length: 'length' } as const;
 export class OpenAiService {
   constructor(
     private readonly chat: ChatService,
+    private readonly catalog: TaskCatalog,
     private readonly models: ModelService,
+    private readonly config: AppConfig,
   ) {}
 
+  /** The loaded model (the default chat task), then every chat task by name. */
   listModels() {
-    return { object: 'list', data: [{ id: this.models.modelName, object: 'model', created: 0, owned_by: 'duet' }] };
+    const ids = [this.models.modelName, ...this.catalog.ofKind('chat').map((task) => task.name)];
+    return { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'duet' })) };
   }
 
-  /** One completion; with `onDelta`, also each piece of text as it is decoded. */
+  /**
+   * One completion by the chat task `model` names, else the default one; with `onDelta`, also
+   * each piece of text as it is decoded. The client's system messages are appended to the task's
+   * persona, replace it, or are ignored (CLIENT_SYSTEM_MESSAGES).
+   */
   async complete(request: ChatCompletionDto, signal: AbortSignal | undefined, onDelta?: (text: string) => void) {
-    const messages = request.messages.filter((m): m is ChatMessage => m.role !== 'system');
-    if (messages[messages.length - 1]?.role !== 'user')
-      throw new BadRequestException('the last non-system message must be from the user');
-    const maxTokens = request.max_completion_tokens ?? request.max_tokens;
-    return this.chat.reply(messages, { maxTokens, signal, onText: onDelta });
+    const task = this.catalog.findChat(request.model) ?? this.chat.task();
+    const turns = request.messages.filter((m): m is ChatTurn & typeof m => m.role !== 'system');
+    if (!lastMessageFromUser(turns)) throw new BadRequestException('the last non-system message must be from the user');
+    const instructions = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
+    const mode = this.config.clientSystemMessages;
+    return this.chat.reply(task, turns, {
+      maxTokens: request.max_completion_tokens ?? request.max_tokens,
+      instructions: mode === 'ignore' ? [] : instructions,
+      replacePersona: mode === 'replace',
+      signal,
+      onText: onDelta,
+    });
   }
 
   /** Fields shared by the response and every stream chunk of one completion. */

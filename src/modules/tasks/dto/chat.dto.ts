@@ -28,13 +28,16 @@ export class ChatMessageDto {
   content: string;
 }
 
+/** A reply answers the user: the conversation must end with a user message. */
+export const lastMessageFromUser = (messages: unknown): boolean =>
+  Array.isArray(messages) && (messages[messages.length - 1] as { role?: unknown } | undefined)?.role === 'user';
+
 function LastMessageFromUser(options?: ValidationOptions) {
   return ValidateBy(
     {
       name: 'lastMessageFromUser',
       validator: {
-        validate: (messages: unknown) =>
-          Array.isArray(messages) && (messages[messages.length - 1] as ChatMessageDto | undefined)?.role === 'user',
+        validate: lastMessageFromUser,
         defaultMessage: () => 'the last message must be from the user',
       },
     },
@@ -42,7 +45,7 @@ function LastMessageFromUser(options?: ValidationOptions) {
   );
 }
 
-export class ChatRequestDto {
+export class ChatDto {
   /** Recent history, oldest first; the server keeps none between requests. */
   @IsArray()
   @ArrayMinSize(1)
@@ -52,7 +55,7 @@ export class ChatRequestDto {
   @LastMessageFromUser()
   messages: ChatMessageDto[];
 
-  /** At most CHAT_MAX_CHARS (the default). */
+  /** At most the task's maxChars (the default). */
   @IsOptional()
   @IsInt()
   @Min(1)

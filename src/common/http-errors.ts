@@ -1,0 +1,75 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import {
+  InputTooLongError,
+  ModelNotReadyError,
+  QueueFullError,
+  RequestAbortedError,
+  ShuttingDownError,
+} from '../modules/model/model.errors.js';
+import {
+  ChatLimitError,
+  InvalidLabelsError,
+  UnknownTaskError,
+  WrongTaskKindError,
+} from '../modules/tasks/task.errors.js';
+
+/** nginx's "client closed request": the client left before its response was sent. */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+type Mapping = (error: never) => HttpException;
+
+const retry = (message: string, details?: object) =>
+  new HttpException({ message: `${message}; retry shortly.`, details }, HttpStatus.SERVICE_UNAVAILABLE);
+
+/**
+ * The one place that decides which HTTP status each domain error is. 503s are the ones a client
+ * may retry (the filter adds Retry-After); a client that left is a 499, which only logs and
+ * metrics ever see.
+ */
+const MAPPINGS: [new (...args: never[]) => Error, Mapping][] = [
+  [ModelNotReadyError, (e: ModelNotReadyError) => retry(e.message, { state: e.state })],
+  [QueueFullError, (e: QueueFullError) => retry(e.message, { maxQueue: e.maxQueue })],
+  [ShuttingDownError, (e: ShuttingDownError) => retry(e.message)],
+  [
+    RequestAbortedError,
+    (e: RequestAbortedError) =>
+      e.deadlineMs !== undefined
+        ? new HttpException(
+            `The request took longer than REQUEST_TIMEOUT_MS (${e.deadlineMs} ms)`,
+            HttpStatus.GATEWAY_TIMEOUT,
+          )
+        : new HttpException(e.message, CLIENT_CLOSED_REQUEST),
+  ],
+  [
+    InputTooLongError,
+    (e: InputTooLongError) => {
+      const { atLeast, item } = e.options;
+      const where = item === undefined ? '' : ` (item ${item})`;
+      return new HttpException(
+        {
+          message: `Input too long for the ${e.subject ?? 'requested'} task${where}: ${e.message} (system prompt and template included).`,
+          details: {
+            [atLeast ? 'minPromptTokens' : 'promptTokens']: e.tokens,
+            maxInputTokens: e.maxInputTokens,
+            ...(item === undefined ? {} : { item }),
+          },
+        },
+        HttpStatus.PAYLOAD_TOO_LARGE,
+      );
+    },
+  ],
+  [
+    UnknownTaskError,
+    (e: UnknownTaskError) =>
+      new HttpException({ message: e.message, details: { known: e.known } }, HttpStatus.NOT_FOUND),
+  ],
+  [WrongTaskKindError, (e: WrongTaskKindError) => new HttpException(e.message, HttpStatus.BAD_REQUEST)],
+  [InvalidLabelsError, (e: InvalidLabelsError) => new HttpException(e.message, HttpStatus.BAD_REQUEST)],
+  [ChatLimitError, (e: ChatLimitError) => new HttpException(e.message, HttpStatus.BAD_REQUEST)],
+];
+
+/** A domain error as the HttpException it answers with; anything else unchanged. */
+export function toHttpException(error: unknown): unknown {
+  const mapping = MAPPINGS.find(([type]) => error instanceof type);
+  return mapping ? mapping[1](error as never) : error;
+}

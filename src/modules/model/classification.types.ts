@@ -1,0 +1,33 @@
+/** One question asked about every text of a classification: the text after it, the labels it allows. */
+export interface LabelQuestion {
+  /** Follows the text in the same user turn. */
+  prompt: string;
+  labels: readonly string[];
+  /** Budget for the whole prompt up to the answer (start, text and this question). */
+  maxInputTokens: number;
+}
+
+/**
+ * Texts to classify, each under one or more questions. The start (system prompt and the opening of
+ * the user turn) is the same whatever the questions, so each text is evaluated once and every
+ * question is evaluated after it on its own.
+ */
+export interface ClassificationInput {
+  system: string;
+  lead: string;
+  texts: readonly string[];
+  questions: readonly LabelQuestion[];
+}
+
+export interface LabelAnswer {
+  /** Index of the label grammar-constrained greedy decoding would emit. */
+  chosen: number;
+  /** Per label: softmax over the allowed labels of the best logit of a token starting each. */
+  probabilities: number[];
+}
+
+export interface ClassifiedText {
+  /** Tokens evaluated for this text: the start, the text and every question. */
+  promptTokens: number;
+  answers: LabelAnswer[];
+}

@@ -1,0 +1,60 @@
+import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import type { LabelAnswer } from './classification.types.js';
+import { chooseLabel, LabelVocabulary, softmax } from './label-scoring.js';
+import { RequestAbortedError } from './model.errors.js';
+
+export interface TokenizedQuestion {
+  tokens: readonly Token[];
+  labels: readonly string[];
+}
+
+/** Waits for a turn at the decode lock and returns its release. */
+export type DecodeTurn = () => Promise<() => void>;
+
+async function inTurn<T>(turn: DecodeTurn, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+  const release = await turn();
+  try {
+    if (signal?.aborted) throw new RequestAbortedError(signal.reason);
+    return await work();
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Evaluates a text after the prefix the sequence holds, then asks each question after it: the
+ * question's label logits are read and it is erased back to the end of the text, so every question
+ * sees the text exactly as if it were asked alone. Afterwards the sequence holds its prefix only.
+ *
+ * Without `padding` (the default, deterministic mode) the text and each question take a turn at the
+ * decode lock of their own, so their batches hold the same tokens whoever else is waiting, and a
+ * question's answer is bit for bit the same whether it is asked alone or among others. With
+ * `padding` (throughput mode, texts of a round on several sequences at once) the text and the first
+ * question are evaluated together followed by that many filler tokens, so that every sequence of
+ * the round brings the same number of tokens and llama.cpp evaluates them as one micro-batch.
+ */
+export async function answerQuestions(
+  sequence: LlamaContextSequence,
+  text: readonly Token[],
+  questions: readonly TokenizedQuestion[],
+  vocabulary: LabelVocabulary,
+  turn: DecodeTurn,
+  signal?: AbortSignal,
+  padding?: number,
+): Promise<LabelAnswer[]> {
+  const textStart = sequence.nextTokenIndex;
+  const textEnd = textStart + text.length;
+  const ask = (question: TokenizedQuestion, withText: boolean) =>
+    inTurn(turn, signal, async () => {
+      const tokens = withText ? [...text, ...question.tokens] : question.tokens;
+      const { chosen, scores } = await chooseLabel(sequence, tokens, question.labels, vocabulary, padding ?? 0);
+      await sequence.eraseContextTokenRanges([{ start: textEnd, end: sequence.nextTokenIndex }]);
+      return { chosen, probabilities: softmax(scores) };
+    });
+  const answers: LabelAnswer[] = [];
+  if (padding === undefined) await inTurn(turn, signal, () => sequence.evaluateWithoutGeneratingNewTokens([...text]));
+  for (const [index, question] of questions.entries())
+    answers.push(await ask(question, index === 0 && padding !== undefined));
+  await sequence.eraseContextTokenRanges([{ start: textStart, end: sequence.nextTokenIndex }]);
+  return answers;
+}

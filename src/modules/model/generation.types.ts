@@ -1,0 +1,28 @@
+/** A turn of the conversation the client sent. */
+export interface ChatTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+export interface GenerationInput {
+  /** The first system turn: kept evaluated between requests (the cached prefix). */
+  system: string;
+  /** Further system turns after it (a client's own instructions); not cached. */
+  instructions: readonly string[];
+  /** Oldest first; the oldest are dropped to fit `maxInputTokens`, never the last. */
+  messages: readonly ChatTurn[];
+  maxInputTokens: number;
+  maxTokens: number;
+  /** Generation stops once the reply is longer than this (characters). */
+  maxChars: number;
+  /** Called with each new piece of text as it is decoded (never a split character, never past maxChars). */
+  onText?: (delta: string) => void;
+}
+
+export interface Generation {
+  /** As decoded (trimmed of leading white space); fitting it to maxChars is the caller's choice. */
+  text: string;
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  completionTokens: number;
+}

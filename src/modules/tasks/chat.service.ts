@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import { chatSystemPrompt } from '../../prompts/layouts.js';
+import type { ChatTask } from '../../prompts/task-definitions.js';
+import { InferenceService } from '../model/inference.service.js';
+import type { ChatTurn, Generation } from '../model/generation.types.js';
+import { InputTooLongError } from '../model/model.errors.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import type { ChatDto } from './dto/chat.dto.js';
+import { trimReply } from './trim-reply.js';
+import { TaskCatalog } from './task-catalog.js';
+import { ChatLimitError } from './task.errors.js';
+
+export const DEFAULT_CHAT_TASK = 'chat';
+
+export interface ChatReply extends Generation {
+  task: string;
+}
+
+export interface ChatOptions {
+  /** Lower than the task's maxChars only (400 above it). */
+  maxChars?: number;
+  /** Lower than the task's maxTokens only; a higher value is capped. */
+  maxTokens?: number;
+  /** The client's own system instructions, after the task's persona. */
+  instructions?: readonly string[];
+  /** Instead of the task's persona (CLIENT_SYSTEM_MESSAGES=replace). */
+  replacePersona?: boolean;
+  signal?: AbortSignal;
+  onText?: (delta: string) => void;
+}
+
+/** Chat tasks of the tasks file: a reply in the task's persona, within its caps. */
+@Injectable()
+export class ChatService {
+  constructor(
+    private readonly inference: InferenceService,
+    private readonly catalog: TaskCatalog,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  task(name = DEFAULT_CHAT_TASK): ChatTask {
+    return this.catalog.get(name, 'chat');
+  }
+
+  /** Duet's own chat routes: the reply, why it ended and the tokens used. */
+  async answer(
+    taskName: string,
+    { messages, maxChars }: ChatDto,
+    signal: AbortSignal,
+    onText?: (text: string) => void,
+  ) {
+    const result = await this.reply(this.task(taskName), messages, { maxChars, signal, onText });
+    return {
+      reply: result.text,
+      finishReason: result.finishReason,
+      usage: { promptTokens: result.promptTokens, completionTokens: result.completionTokens },
+    };
+  }
+
+  /**
+   * Generates a reply. With `onText` the text is also handed over piece by piece as it is decoded;
+   * those pieces are cut at `maxChars` but not trimmed back to a sentence end as `text` is.
+   */
+  async reply(task: ChatTask, messages: readonly ChatTurn[], options: ChatOptions = {}): Promise<ChatReply> {
+    const maxChars = options.maxChars ?? task.maxChars;
+    if (maxChars > task.maxChars) {
+      throw new ChatLimitError(`maxChars must be at most ${task.maxChars} (the ${task.name} task's maxChars)`);
+    }
+    const instructions = options.instructions ?? [];
+    const replaced = options.replacePersona && instructions.length > 0;
+    const generation = await this.inference
+      .generate(
+        {
+          system: replaced ? instructions.join('\n\n') : chatSystemPrompt(task),
+          instructions: replaced ? [] : instructions,
+          messages,
+          maxInputTokens: task.maxInputTokens,
+          maxTokens: Math.min(options.maxTokens ?? task.maxTokens, task.maxTokens),
+          maxChars,
+          onText: options.onText,
+        },
+        options.signal,
+      )
+      .catch((error: unknown) => {
+        if (error instanceof InputTooLongError) error.subject = task.name;
+        throw error;
+      });
+    this.metrics.countTokens(task.name, 'prompt', generation.promptTokens);
+    this.metrics.countTokens(task.name, 'completion', generation.completionTokens);
+    return {
+      ...generation,
+      text: trimReply(generation.text, maxChars, generation.finishReason === 'stop'),
+      task: task.name,
+    };
+  }
+}

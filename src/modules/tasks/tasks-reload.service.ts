@@ -1,0 +1,54 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config.js';
+import { sequenceContextSize, type TaskDefinition } from '../../prompts/task-definitions.js';
+import { loadTasks, TasksFileError } from '../../prompts/tasks-file.js';
+import { ModelService } from '../model/model.service.js';
+import { TaskCatalog } from './task-catalog.js';
+import { checkTaskBudgets } from './task-budgets.js';
+import { InferenceService } from '../model/inference.service.js';
+
+/**
+ * SIGHUP (`systemctl reload duet`) re-reads TASKS_FILE without reloading the model. A file that is
+ * invalid, or needs longer sequences than they were sized for at startup, is refused: the running
+ * tasks stay and the log says why.
+ */
+@Injectable()
+export class TasksReloadService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Tasks');
+  private readonly onSignal = () => void this.reload();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly catalog: TaskCatalog,
+    private readonly models: ModelService,
+    private readonly inference: InferenceService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    process.on('SIGHUP', this.onSignal);
+  }
+
+  onApplicationShutdown(): void {
+    process.off('SIGHUP', this.onSignal);
+  }
+
+  /** Replaces the served tasks with the file's current ones, or keeps them and logs why not. */
+  async reload(): Promise<TaskDefinition[] | undefined> {
+    try {
+      const tasks = loadTasks(this.config.taskOverrides);
+      const needed = sequenceContextSize(tasks);
+      if (needed > this.models.sequenceContextSize) {
+        throw new TasksFileError(
+          `TASKS_FILE ${this.config.taskOverrides.file}: needs sequences of ${needed} tokens, sized at startup for ${this.models.sequenceContextSize}: restart to apply it`,
+        );
+      }
+      if (this.models.ready) checkTaskBudgets(tasks, this.inference, this.config.taskOverrides.file);
+      this.catalog.replace(tasks);
+      this.logger.log({ event: 'tasks_reloaded', tasks: tasks.map((task) => `${task.name}:${task.kind}`) });
+      return tasks;
+    } catch (error) {
+      this.logger.error({ event: 'tasks_reload_refused', reason: (error as Error).message });
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config.js';
+import { ChatController } from './chat.controller.js';
+import { ChatService } from './chat.service.js';
+import { ClassifyController } from './classify.controller.js';
+import { ClassifyService } from './classify.service.js';
+import { TaskCatalog } from './task-catalog.js';
+import { TasksReloadService } from './tasks-reload.service.js';
+import { TasksService } from './tasks.service.js';
+
+/** Every task of the tasks file, served by kind: classify, triage and chat routes. */
+@Module({
+  controllers: [ClassifyController, ChatController],
+  providers: [
+    { provide: TaskCatalog, useFactory: (config: AppConfig) => new TaskCatalog(config.tasks), inject: [AppConfig] },
+    ClassifyService,
+    ChatService,
+    TasksService,
+    TasksReloadService,
+  ],
+  exports: [TaskCatalog, ChatService],
+})
+export class TasksModule {}

@@ -1,12 +1,26 @@
-/** Real node-llama-cpp on the tiny fixture model; ESM because node-llama-cpp is ESM-only. */
-export default {
+/**
+ * Two tiers. unit: no model and no build (specs beside the code, and test/unit); e2e: the real app
+ * through node-llama-cpp on the tiny fixture model (test/e2e). ESM because node-llama-cpp is
+ * ESM-only.
+ */
+const shared = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
-  roots: ['<rootDir>/src', '<rootDir>/test'],
-  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
-  globalSetup: '<rootDir>/test/global-setup.js',
+};
+
+export default {
   testTimeout: 60000,
   maxWorkers: 2,
+  projects: [
+    { ...shared, displayName: 'unit', roots: ['<rootDir>/src', '<rootDir>/test/unit'], testMatch: ['**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'e2e',
+      roots: ['<rootDir>/test/e2e'],
+      testMatch: ['**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/test/global-setup.js',
+    },
+  ],
 };

@@ -1,5 +1,5 @@
 // Benchmarks against the physical limits, every ratio from figures taken in the same run.
-// npm run bench [-- sentiment|overload|labels|chat|overhead|memory ...] [--model PATH] [--texts N] [--rows N per dev set]
+// npm run bench [-- sentiment|overload|labels|chat|overhead|memory|triage ...] [--model PATH] [--texts N] [--rows N per dev set]
 // Each prints one JSON line; a malformed command line exits 2 before any starts. The raw baseline
 // is node-llama-cpp in this process with the service's settings; the service is dist/main.js on
 // loopback. Run on a quiet machine: prompt speed drifts with load.
@@ -17,9 +17,10 @@ import { GrammarLabeler } from './lib/grammar-labels.js';
 import { postJson } from './lib/post-json.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from './lib/server-process.js';
+import { triageBench } from './lib/triage-bench.js';
 
 // The benchmark functions are declarations below, hoisted.
-const BENCHES: Record<string, () => Promise<void>> = { sentiment, overload, labels, chat, overhead, memory };
+const BENCHES: Record<string, () => Promise<void>> = { sentiment, overload, labels, chat, overhead, memory, triage };
 
 /** The command line, read whole before the first benchmark starts: a typo in the last name should not cost the minutes of the others. */
 function readCommandLine() {
@@ -441,3 +442,23 @@ async function memory(): Promise<void> {
 }
 
 for (const name of selected) await BENCHES[name]();
+
+/**
+ * Triage of three classify tasks (sentiment and the triage fixture's urgency and department) against
+ * the three single-task calls one after another, on the Chinese hotel reviews (long, like real
+ * tickets) and the English tweets (short); `--rows` texts per set, medians over three passes.
+ */
+async function triage(): Promise<void> {
+  for (const figures of await triageBench(values.model!, rowsPerSet)) {
+    report({
+      bench: 'triage',
+      ...figures,
+      triageP50Ms: round(figures.triageP50Ms, 1),
+      threeSinglesP50Ms: round(figures.threeSinglesP50Ms, 1),
+      oneSingleP50Ms: round(figures.oneSingleP50Ms, 1),
+      ratioToThreeSingles: round(figures.ratioToThreeSingles),
+      ratioToOneSingle: round(figures.ratioToOneSingle),
+      target: figures.set.includes('zh-hotel') ? 'ratioToThreeSingles <= 0.6' : 'report',
+    });
+  }
+}

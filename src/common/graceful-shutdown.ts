@@ -57,7 +57,8 @@ export function drainOnSignals(
     // their own: once no request is in flight and no sequence is working, close them all.
     const server = app.getHttpServer() as Server;
     const closeWhenIdle = setInterval(() => {
-      const working = models.state === 'draining' && (models.pool.busy > 0 || models.pool.queued > 0);
+      const { busy, queued } = models.poolLoad();
+      const working = busy > 0 || queued > 0;
       if (inFlight.size === 0 && !working) server.closeAllConnections();
       else server.closeIdleConnections();
     }, 20);

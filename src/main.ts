@@ -5,7 +5,7 @@ import { drainOnSignals } from './common/graceful-shutdown.js';
 import { JsonLogger } from './common/json-logger.js';
 import { mallocTrimAvailable } from './common/malloc-trim.js';
 import { AppConfig } from './config/app-config.js';
-import { noticeOnStderr, progressBar, pullModel } from './model-pull/pull-model.js';
+import { pullConfiguredModel } from './model-pull/pull-model.js';
 import { InferenceService } from './modules/model/inference.service.js';
 import { checkModelFile, ModelService } from './modules/model/model.service.js';
 import { checkTaskBudgets } from './modules/tasks/task-budgets.js';
@@ -14,14 +14,7 @@ async function bootstrap(): Promise<void> {
   const config = AppConfig.fromEnvironment();
   if (config.modelPathIsDefault && !existsSync(config.modelPath)) {
     process.stderr.write(`duet: no model at ${config.modelPath}; downloading ${config.modelUrl}\n`);
-    await pullModel({
-      url: config.modelUrl,
-      destination: config.modelPath,
-      sha256: config.modelSha256,
-      allowHttp: config.modelAllowHttp,
-      onProgress: progressBar(),
-      onNotice: noticeOnStderr,
-    });
+    await pullConfiguredModel(config);
   }
   checkModelFile(config.modelPath);
   const logger = new JsonLogger(config.logLevel);

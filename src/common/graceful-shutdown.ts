@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '../config/app-config.js';
 import { ModelService } from '../modules/model/model.service.js';
 import type { JsonLogger } from './json-logger.js';
+import { onResponseEnd } from './response-end.js';
 
 /** Running requests are stopped this long before the drain deadline (a quarter of the drain if that is shorter). */
 const STOP_RUNNING_BEFORE_DEADLINE_MS = 2000;
@@ -22,13 +23,12 @@ export function drainOnSignals(
 ): void {
   const inFlight = new Set<string>();
   const fastify = app.getHttpAdapter().getInstance();
-  // The response's 'close' fires once it is sent or its connection is gone (a client that aborted).
-  // A request is in flight once its body has arrived: a client still sending one holds up nothing.
+  // A request is in flight once its body has arrived (a client still sending one holds up nothing)
+  // until its response is sent or its connection is gone (a client that aborted).
   fastify.addHook('preValidation', async (request, reply) => {
-    if (reply.raw.destroyed) return;
-    inFlight.add(request.id);
-    reply.raw.once('close', () => inFlight.delete(request.id));
+    if (!reply.raw.destroyed) inFlight.add(request.id);
   });
+  onResponseEnd(fastify, (request) => inFlight.delete(request.id));
 
   let draining = false;
   const drain = async (signal: NodeJS.Signals) => {
@@ -57,7 +57,8 @@ export function drainOnSignals(
     // their own: once no request is in flight and no sequence is working, close them all.
     const server = app.getHttpServer() as Server;
     const closeWhenIdle = setInterval(() => {
-      const working = models.state === 'draining' && (models.pool.busy > 0 || models.pool.queued > 0);
+      const { busy, queued } = models.poolLoad();
+      const working = busy > 0 || queued > 0;
       if (inFlight.size === 0 && !working) server.closeAllConnections();
       else server.closeIdleConnections();
     }, 20);

@@ -2,6 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import { CLIENT_CLOSED_REQUEST } from './http-errors.js';
 import type { MetricsService } from '../modules/metrics/metrics.service.js';
+import { onResponseEnd } from './response-end.js';
 
 /**
  * One JSON line and one metrics observation per request: id, method, route, status, latency.
@@ -22,24 +23,20 @@ export function observeRequests(
       return payload;
     });
   }
-  fastify.addHook('onRequest', async (request, reply) => {
-    let finished = false;
-    reply.raw.once('finish', () => (finished = true));
-    reply.raw.once('close', () => {
-      const status = finished ? reply.statusCode : CLIENT_CLOSED_REQUEST;
-      metrics.observeRequest(request.routeOptions.url ?? 'unmatched', status, reply.elapsedTime / 1000);
-      logger.log(
-        {
-          event: 'request',
-          requestId: request.id,
-          method: request.method,
-          url: request.url,
-          status,
-          ms: Math.round(reply.elapsedTime * 10) / 10,
-          ...(logContent ? { requestBody: request.body, responseBody: responses.get(request) } : {}),
-        },
-        'Http',
-      );
-    });
+  onResponseEnd(fastify, (request, reply, sent) => {
+    const status = sent ? reply.statusCode : CLIENT_CLOSED_REQUEST;
+    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', status, reply.elapsedTime / 1000);
+    logger.log(
+      {
+        event: 'request',
+        requestId: request.id,
+        method: request.method,
+        url: request.url,
+        status,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ...(logContent ? { requestBody: request.body, responseBody: responses.get(request) } : {}),
+      },
+      'Http',
+    );
   });
 }

@@ -2,8 +2,9 @@ import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import type { AbortReason } from '../modules/model/model.errors.js';
+import { onResponseEnd } from './response-end.js';
 
-const signals = new WeakMap<object, AbortSignal>();
+const requests = new WeakMap<object, { controller: AbortController; deadline: NodeJS.Timeout }>();
 
 /**
  * Gives every request an AbortSignal that fires when its client goes away before the response is
@@ -11,22 +12,22 @@ const signals = new WeakMap<object, AbortSignal>();
  * generation stops and its sequence or queue place goes to someone still waiting.
  */
 export function registerRequestSignals(fastify: FastifyInstance, timeoutMs: number): void {
-  fastify.addHook('onRequest', async (request, reply) => {
+  fastify.addHook('onRequest', async (request) => {
     const controller = new AbortController();
     const timedOut: AbortReason = { kind: 'timeout', afterMs: timeoutMs };
     const deadline = setTimeout(() => controller.abort(timedOut), timeoutMs).unref();
-    let finished = false;
-    reply.raw.once('finish', () => (finished = true));
-    reply.raw.once('close', () => {
-      clearTimeout(deadline);
-      if (!finished) controller.abort({ kind: 'client_gone' } satisfies AbortReason);
-    });
-    signals.set(request, controller.signal);
+    requests.set(request, { controller, deadline });
+  });
+  onResponseEnd(fastify, (request, _reply, sent) => {
+    const watched = requests.get(request);
+    if (!watched) return; // answered before its signal was made (refused API key)
+    clearTimeout(watched.deadline);
+    if (!sent) watched.controller.abort({ kind: 'client_gone' } satisfies AbortReason);
   });
 }
 
 /** The request's AbortSignal (see registerRequestSignals). */
 export const RequestSignal = createParamDecorator(
   (_data: unknown, context: ExecutionContext): AbortSignal | undefined =>
-    signals.get(context.switchToHttp().getRequest<FastifyRequest>()),
+    requests.get(context.switchToHttp().getRequest<FastifyRequest>())?.controller.signal,
 );

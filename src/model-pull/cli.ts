@@ -3,18 +3,11 @@
 // 1 when it may (see exit-codes.ts).
 import { exitWith } from '../common/exit-codes.js';
 import { AppConfig } from '../config/app-config.js';
-import { noticeOnStderr, progressBar, pullModel } from './pull-model.js';
+import { pullConfiguredModel } from './pull-model.js';
 
 async function main(): Promise<void> {
   const config = AppConfig.fromEnvironment();
-  const result = await pullModel({
-    url: config.modelUrl,
-    destination: config.modelPath,
-    sha256: config.modelSha256,
-    allowHttp: config.modelAllowHttp,
-    onProgress: progressBar(),
-    onNotice: noticeOnStderr,
-  });
+  const result = await pullConfiguredModel(config);
   process.stderr.write(`duet: model saved to ${config.modelPath} (${result.bytes} bytes, sha256 ${result.sha256})\n`);
 }
 

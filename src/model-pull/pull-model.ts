@@ -3,6 +3,7 @@ import { constants, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isTransientFailure } from '../common/transient-failure.js';
+import type { AppConfig } from '../config/app-config.js';
 
 export class ModelPullError extends Error {
   /** The same pull may succeed later (network, server or disk trouble), so a restart is worth it. */
@@ -241,4 +242,16 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): PullPr
       stream.write(`download ${lastTenth * 10}% ${figures}\n`);
     }
   };
+}
+
+/** Downloads the configured model (MODEL_URL to MODEL_PATH, checked against MODEL_SHA256), progress on stderr. */
+export function pullConfiguredModel(config: AppConfig): ReturnType<typeof pullModel> {
+  return pullModel({
+    url: config.modelUrl,
+    destination: config.modelPath,
+    sha256: config.modelSha256,
+    allowHttp: config.modelAllowHttp,
+    onProgress: progressBar(),
+    onNotice: noticeOnStderr,
+  });
 }

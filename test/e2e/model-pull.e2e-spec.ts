@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, IncomingHttpHeaders, RequestListener, Server } from 'node:http';
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../scripts/lib/server-process.js';
 import { ModelPullError, pullModel } from '../../src/model-pull/pull-model.js';
+import { runTool } from '../support/system-tool.js';
 import { TINY_MODEL } from '../support/test-app.js';
 
 const model = readFileSync(TINY_MODEL);
@@ -18,10 +19,11 @@ function selfSignedCertificate() {
   const dir = mkdtempSync(join(tmpdir(), 'duet-tls-'));
   const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
   // prettier-ignore
-  execFileSync('openssl', [
+  const run = runTool('openssl', [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
     '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
+  ], 'openssl');
+  if (run.status !== 0) throw new Error(`openssl could not make a certificate: ${run.stderr}`);
   return { key: readFileSync(key), cert: readFileSync(cert), certPath: cert };
 }
 const tls = selfSignedCertificate();

@@ -63,7 +63,9 @@ describe('SENTIMENT_BATCHING=throughput', () => {
     // The sequences fall idle in the order 2, 0, 1, 3, which is the order a batch would take them in.
     const { pool } = t.models;
     const finish: Array<() => void> = [];
-    const held = [0, 1, 2, 3].map(() => pool.use([], () => new Promise<void>((resolve) => finish.push(resolve))));
+    const held = [0, 1, 2, 3].map(() =>
+      pool.useSeveral([], 1, () => new Promise<void>((resolve) => finish.push(resolve))),
+    );
     await until(() => finish.length === 4);
     for (const sequence of [2, 0, 1, 3]) {
       finish[sequence]();

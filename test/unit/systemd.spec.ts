@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Environment } from '../../src/config/environment.js';
+import { runTool } from '../support/system-tool.js';
 
 const UNIT = 'deploy/systemd/duet.service';
 const unit = readFileSync(UNIT, 'utf8');
@@ -8,8 +8,7 @@ const directive = (name: string) => unit.match(new RegExp(`^${name}=(.*)$`, 'm')
 
 describe('systemd unit', () => {
   it('passes systemd-analyze verify', () => {
-    const run = spawnSync('systemd-analyze', ['verify', UNIT], { encoding: 'utf8' });
-    expect(run.error).toBeUndefined(); // .ci/run installs Debian's systemd package when it is missing
+    const run = runTool('systemd-analyze', ['verify', UNIT], 'systemd');
     expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
   });
 
@@ -31,7 +30,7 @@ describe('systemd unit', () => {
   });
 
   it('is rated 2.0 or lower by systemd-analyze security', () => {
-    const run = spawnSync('systemd-analyze', ['security', '--offline=true', UNIT], { encoding: 'utf8' });
+    const run = runTool('systemd-analyze', ['security', '--offline=true', UNIT], 'systemd');
     const exposure = Number(/Overall exposure level for duet\.service: ([\d.]+)/.exec(run.stdout)?.[1]);
     expect(exposure).toBeLessThanOrEqual(2.0);
   });

@@ -17,14 +17,14 @@ export class MemorySnapshotService implements OnApplicationBootstrap, OnApplicat
   ) {}
 
   snapshot() {
-    const loaded = this.models.ready || this.models.state === 'draining';
+    const { busy, queued } = this.models.poolLoad();
     return {
       timestamp: new Date().toISOString(),
       uptimeS: Math.round(process.uptime()),
       requests: this.metrics.requestsByRoute(),
       ...readProcessMemory(),
-      activeSequences: loaded ? this.models.pool.busy : 0,
-      queueLength: loaded ? this.models.pool.queued : 0,
+      activeSequences: busy,
+      queueLength: queued,
     };
   }
 

@@ -48,7 +48,7 @@ export class MetricsService {
       help: 'Requests waiting for a sequence',
       registers: [this.registry],
       collect() {
-        this.set(models.ready || models.state === 'draining' ? models.pool.queued : 0);
+        this.set(models.poolLoad().queued);
       },
     });
     new Gauge({
@@ -56,7 +56,7 @@ export class MetricsService {
       help: 'Sequences serving a request',
       registers: [this.registry],
       collect() {
-        this.set(models.ready || models.state === 'draining' ? models.pool.busy : 0);
+        this.set(models.poolLoad().busy);
       },
     });
     new Gauge({

@@ -117,12 +117,18 @@ export class ModelService implements OnApplicationShutdown {
     return this.sequencePool;
   }
 
+  /** Sequences serving a request and requests waiting for one; zeros while no model is loaded. */
+  poolLoad(): { busy: number; queued: number } {
+    return { busy: this.sequencePool?.busy ?? 0, queued: this.sequencePool?.queued ?? 0 };
+  }
+
   /** The model's own name from its GGUF metadata, else its file name. */
   get modelName(): string {
     return this.loadedModel?.fileInfo.metadata.general?.name ?? basename(this.config.modelPath, '.gguf');
   }
 
   describe() {
+    const { busy, queued } = this.poolLoad();
     return {
       state: this.state,
       path: this.config.modelPath,
@@ -130,8 +136,8 @@ export class ModelService implements OnApplicationShutdown {
       threads: this.config.threads,
       sequences: this.config.sequences,
       sequenceContextSize: this.sequenceContextSize,
-      busySequences: this.sequencePool?.busy ?? 0,
-      queued: this.sequencePool?.queued ?? 0,
+      busySequences: busy,
+      queued,
       maxQueue: this.config.maxQueue,
       loadMs: this.loadMs,
       ...(this.failure ? { failure: this.failure } : {}),

@@ -66,7 +66,7 @@ export class SequencePool {
     return this.waiters.length;
   }
 
-  /** Throws what `use` would throw at once for a new request (shutting down, queue full); callers check before costly preparation. */
+  /** Throws what `useSeveral` would throw at once for a new request (shutting down, queue full); callers check before costly preparation. */
   admit(): void {
     if (this.closed) throw new ShuttingDownError(false);
     if (this.saturated) throw new QueueFullError(this.maxQueue);
@@ -85,22 +85,11 @@ export class SequencePool {
   }
 
   /**
-   * Runs `work` on a sequence holding exactly `prefix` evaluated and nothing else; `work` evaluates
-   * the rest of its prompt and stops when the signal it is given fires. Afterwards everything past
-   * the prefix is erased (all of it without prefix reuse), so nothing of one request stays in the
-   * KV cache for the next.
-   */
-  use<T>(
-    prefix: readonly Token[],
-    work: (sequence: LlamaContextSequence, signal: AbortSignal) => Promise<T>,
-    signal?: AbortSignal,
-  ): Promise<T> {
-    return this.useSeveral(prefix, 1, ([sequence], runSignal) => work(sequence, runSignal), signal);
-  }
-
-  /**
-   * Like `use`, for a request that can keep several sequences busy: it waits in line for one, as
-   * any request does, then also takes up to `wanted - 1` sequences that are idle at that moment.
+   * Runs `work` on up to `wanted` sequences, each holding exactly `prefix` evaluated and nothing
+   * else: the request waits in line for one, as any request does, then also takes up to
+   * `wanted - 1` sequences that are idle at that moment. `work` evaluates the rest of its prompts
+   * and stops when the signal it is given fires. Afterwards everything past the prefix is erased
+   * (all of it without prefix reuse), so nothing of one request stays in the KV cache for the next.
    */
   async useSeveral<T>(
     prefix: readonly Token[],

@@ -8,8 +8,6 @@ import { lastMessageFromUser } from '../tasks/dto/chat.dto.js';
 import { TaskCatalog } from '../tasks/task-catalog.js';
 import { ChatCompletionDto } from './dto/chat-completion.dto.js';
 
-const FINISH_REASON = { stop: 'stop', length: 'length' } as const;
-
 /** Maps OpenAI's chat completion format onto the chat task, and back. */
 @Injectable()
 export class OpenAiService {
@@ -72,7 +70,7 @@ export class OpenAiService {
           index: 0,
           message: { role: 'assistant', content: result.text },
           logprobs: null,
-          finish_reason: FINISH_REASON[result.finishReason],
+          finish_reason: result.finishReason, // OpenAI's own names
         },
       ],
       usage: this.usage(result),

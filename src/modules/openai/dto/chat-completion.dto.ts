@@ -8,13 +8,13 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
-  IsNotEmpty,
   IsOptional,
   IsString,
   MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
+import { NotBlank } from '../../../common/not-blank.decorator.js';
 
 export class OpenAiMessageDto {
   /** `system` messages are accepted and dropped: the chat task's own system prompt applies. */
@@ -22,7 +22,7 @@ export class OpenAiMessageDto {
   role: 'system' | 'user' | 'assistant';
 
   @IsString({ message: 'content must be a string (content parts are not supported)' })
-  @IsNotEmpty()
+  @NotBlank()
   @MaxLength(8000)
   content: string;
 }

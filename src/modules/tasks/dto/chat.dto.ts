@@ -8,13 +8,13 @@ import {
   IsInt,
   IsOptional,
   IsString,
-  Matches,
   MaxLength,
   Min,
   ValidateBy,
   ValidateNested,
   ValidationOptions,
 } from 'class-validator';
+import { NotBlank } from '../../../common/not-blank.decorator.js';
 
 export const CHAT_ROLES = ['user', 'assistant'] as const;
 
@@ -23,7 +23,7 @@ export class ChatMessageDto {
   role: (typeof CHAT_ROLES)[number];
 
   @IsString()
-  @Matches(/\S/u, { message: 'content must not be empty or only whitespace' })
+  @NotBlank()
   @MaxLength(8000)
   content: string;
 }

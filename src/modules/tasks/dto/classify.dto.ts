@@ -7,12 +7,12 @@ import {
   IsArray,
   IsNumber,
   IsString,
-  Matches,
   Max,
   MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
+import { NotBlank } from '../../../common/not-blank.decorator.js';
 import { Optional } from '../../../common/optional.decorator.js';
 
 export const MAX_BATCH_ITEMS = 64;
@@ -22,12 +22,7 @@ const MAX_LABELS = 20;
 const MAX_TASKS = 64;
 
 /** A text to classify: not empty, not only white space. */
-const TextField = () =>
-  applyDecorators(
-    IsString(),
-    Matches(/\S/u, { message: 'text must not be empty or only whitespace' }),
-    MaxLength(MAX_TEXT_CHARS),
-  );
+const TextField = () => applyDecorators(IsString(), NotBlank(), MaxLength(MAX_TEXT_CHARS));
 
 /** 1..64 texts, each with an optional id. */
 const BatchItems = () =>

@@ -6,7 +6,8 @@ export const MAX_JSON_DEPTH = 32;
 /**
  * Array elements and object fields a JSON body may have in all; 100 chat messages make about 300.
  * Parsing 300,000 empty objects alone blocks the event loop for 70 ms, and class-transformer
- * dedupes an object's keys in quadratic time (10,000 keys: 160 ms).
+ * dedupes an object's keys in quadratic time (10,000 keys: 160 ms; both timed on the 2-core
+ * development VM while building this limit, see docs/security.md).
  */
 export const MAX_JSON_ITEMS = 2048;
 

@@ -15,6 +15,11 @@ export interface GenerationInput {
   maxTokens: number;
   /** Generation stops once the reply is longer than this (characters). */
   maxChars: number;
+  /**
+   * Generation ends before the first of these strings (never part of the text); text that may be
+   * the start of one is held back from onText until it is known not to be.
+   */
+  stop?: readonly string[];
   /** Called with each new piece of text as it is decoded (never a split character, never past maxChars). */
   onText?: (delta: string) => void;
 }

@@ -11,6 +11,7 @@ import { InputTooLongError, ModelNotReadyError, RequestAbortedError } from './mo
 import { ModelService } from './model.service.js';
 import { SamplerGarbage } from './sampler-garbage.js';
 import { settleAll } from './settle-all.js';
+import { stopIndex, withoutStopStart } from './stop-strings.js';
 
 /** Decode steps a generation takes per turn at the decode lock (~150 ms on the 0.5B model on 2 cores). */
 const GENERATION_STEPS_PER_LOCK = 8;
@@ -122,8 +123,8 @@ export class InferenceService {
   }
 
   /**
-   * Greedy generation, stopped by a control token (see endsGeneration), the token cap or the
-   * character cap. The oldest messages are dropped until the prompt fits its budget; the last one
+   * Greedy generation, stopped by a control token (see endsGeneration), a stop string, the token
+   * cap or the character cap. The oldest messages are dropped until the prompt fits its budget; the last one
    * is always kept (InputTooLongError if it alone does not fit).
    */
   async generate(input: GenerationInput, signal?: AbortSignal): Promise<Generation> {
@@ -138,7 +139,7 @@ export class InferenceService {
     );
     this.samplerGarbage.evaluated();
     return {
-      text: this.models.model.detokenize(generated.tokens).trimStart(),
+      text: generated.text,
       finishReason: generated.stopped ? 'stop' : 'length',
       promptTokens: prompt.tokens.length,
       completionTokens: generated.tokens.length,
@@ -201,12 +202,24 @@ export class InferenceService {
   private async decodeGreedy(
     sequence: LlamaContextSequence,
     rest: readonly Token[],
-    limits: Pick<GenerationInput, 'maxTokens' | 'maxChars' | 'onText'>,
+    limits: Pick<GenerationInput, 'maxTokens' | 'maxChars' | 'onText' | 'stop'>,
     signal: AbortSignal,
   ) {
     const { model } = this.models;
     const tokens: Token[] = [];
+    let text = '';
     let streamed = '';
+    // Hands the text over up to maxChars, never a split character and, unless `final`, never what may begin a stop string.
+    const publish = (final: boolean) => {
+      if (!limits.onText) return;
+      const fitted = [...text]
+        .slice(0, limits.maxChars)
+        .join('')
+        .replace(/\uFFFD+$/u, '');
+      const ready = final ? fitted : withoutStopStart(fitted, limits.stop);
+      if (ready.length > streamed.length) limits.onText(ready.slice(streamed.length));
+      streamed = ready;
+    };
     const steps = sequence.evaluate([...rest], { temperature: 0 });
     let release: (() => void) | undefined;
     try {
@@ -220,20 +233,20 @@ export class InferenceService {
           release();
           release = undefined;
         }
-        if (next.done || endsGeneration(model, next.value)) return { tokens, stopped: true };
+        if (next.done || endsGeneration(model, next.value)) break;
         tokens.push(next.value);
-        const chars = [...model.detokenize(tokens).trimStart()];
-        if (limits.onText) {
-          const ready = chars
-            .slice(0, limits.maxChars)
-            .join('')
-            .replace(/\uFFFD+$/u, '');
-          if (ready.length > streamed.length) limits.onText(ready.slice(streamed.length));
-          streamed = ready;
+        const decoded = model.detokenize(tokens).trimStart();
+        const stopAt = stopIndex(decoded, limits.stop);
+        text = decoded.slice(0, stopAt);
+        if (stopAt !== undefined) {
+          publish(true);
+          return { tokens, text, stopped: true };
         }
-        if (chars.length > limits.maxChars) break;
+        publish(false);
+        if ([...text].length > limits.maxChars) return { tokens, text, stopped: false };
       }
-      return { tokens, stopped: false };
+      publish(true);
+      return { tokens, text, stopped: tokens.length < limits.maxTokens };
     } finally {
       release?.();
       await steps.return();

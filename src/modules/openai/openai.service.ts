@@ -1,14 +1,15 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { invalidRequest } from '../../common/validation.pipe.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { ChatTurn } from '../model/generation.types.js';
 import { ModelService } from '../model/model.service.js';
 import { ChatReply, ChatService } from '../tasks/chat.service.js';
 import { lastMessageFromUser } from '../tasks/dto/chat.dto.js';
 import { TaskCatalog } from '../tasks/task-catalog.js';
-import { ChatCompletionDto } from './dto/chat-completion.dto.js';
+import { ChatCompletionDto, contentText } from './dto/chat-completion.dto.js';
 
-const FINISH_REASON = { stop: 'stop', length: 'length' } as const;
+const isInstruction = (role: string) => role === 'system' || role === 'developer';
 
 /** Maps OpenAI's chat completion format onto the chat task, and back. */
 @Injectable()
@@ -28,19 +29,24 @@ export class OpenAiService {
 
   /**
    * One completion by the chat task `model` names, else the default one; with `onDelta`, also
-   * each piece of text as it is decoded. The client's system messages are appended to the task's
-   * persona, replace it, or are ignored (CLIENT_SYSTEM_MESSAGES).
+   * each piece of text as it is decoded. The client's system (and developer) messages are appended
+   * to the task's persona, replace it, or are ignored (CLIENT_SYSTEM_MESSAGES).
    */
   async complete(request: ChatCompletionDto, signal: AbortSignal | undefined, onDelta?: (text: string) => void) {
+    if (request.tools?.length && request.tool_choice !== 'none')
+      throw invalidRequest([{ field: 'tools', problems: ['tools are not supported: Duet does not call tools'] }]);
     const task = this.catalog.findChat(request.model) ?? this.chat.task();
-    const turns = request.messages.filter((m): m is ChatTurn & typeof m => m.role !== 'system');
+    const turns = request.messages
+      .filter((m) => !isInstruction(m.role))
+      .map((m) => ({ role: m.role, content: contentText(m.content) }) as ChatTurn);
     if (!lastMessageFromUser(turns)) throw new BadRequestException('the last non-system message must be from the user');
-    const instructions = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
+    const instructions = request.messages.filter((m) => isInstruction(m.role)).map((m) => contentText(m.content));
     const mode = this.config.clientSystemMessages;
     return this.chat.reply(task, turns, {
       maxTokens: request.max_completion_tokens ?? request.max_tokens,
       instructions: mode === 'ignore' ? [] : instructions,
       replacePersona: mode === 'replace',
+      stop: typeof request.stop === 'string' ? [request.stop] : request.stop,
       signal,
       onText: onDelta,
     });
@@ -72,7 +78,7 @@ export class OpenAiService {
           index: 0,
           message: { role: 'assistant', content: result.text },
           logprobs: null,
-          finish_reason: FINISH_REASON[result.finishReason],
+          finish_reason: result.finishReason,
         },
       ],
       usage: this.usage(result),

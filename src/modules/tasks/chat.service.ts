@@ -25,6 +25,8 @@ export interface ChatOptions {
   instructions?: readonly string[];
   /** Instead of the task's persona (CLIENT_SYSTEM_MESSAGES=replace). */
   replacePersona?: boolean;
+  /** Generation ends before the first of these strings. */
+  stop?: readonly string[];
   signal?: AbortSignal;
   onText?: (delta: string) => void;
 }
@@ -77,6 +79,7 @@ export class ChatService {
           maxInputTokens: task.maxInputTokens,
           maxTokens: Math.min(options.maxTokens ?? task.maxTokens, task.maxTokens),
           maxChars,
+          stop: options.stop,
           onText: options.onText,
         },
         options.signal,

@@ -151,6 +151,7 @@ export class ChatCompletionDto {
   /** Refused unless empty or tool_choice is `none` (OpenAiService): Duet does not call tools. */
   @IsOptional()
   @IsArray()
+  @ArrayMaxSize(128) // OpenAI's own limit
   tools?: unknown[];
 
   @Allow()

@@ -1,7 +1,7 @@
 // Generated requests for every Duet route and the checks every response must pass: shared by
 // the in-process property tests (test/fuzz.e2e-spec.ts) and `npm run fuzz` over HTTP.
 import fc from 'fast-check';
-import { MAX_ERROR_BODY_BYTES } from '../../src/common/error-body.js';
+import { MAX_ERROR_BODY_BYTES, OPENAI_PATHS } from '../../src/common/error-body.js';
 import { MAX_JSON_DEPTH, MAX_JSON_ITEMS } from '../../src/common/json-body.js';
 
 export interface FuzzRequest {
@@ -178,20 +178,34 @@ export const anyRequest = fc.oneof(
 
 // Checks ---------------------------------------------------------------------------------------
 
-type ShapeCheck = (body: any, status: number) => string | undefined;
+/** Checks an error body; `status` is the response's, or none for a stream's error event. */
+type ShapeCheck = (body: any, status?: number) => string | undefined;
 
-/** Duet's routes: `{statusCode, error, message, details?}`, statusCode the response's status. */
+const isObject = (body: unknown) => typeof body === 'object' && body !== null && !Array.isArray(body);
+const extraFields = (body: object, allowed: string[]) => Object.keys(body).filter((key) => !allowed.includes(key));
+
+/** Duet's routes: `{statusCode, error, message, details?}`, statusCode the response's status (any error's in a stream). */
 const duetErrorShape: ShapeCheck = (body, status) => {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the error is not a JSON object';
-  const extra = Object.keys(body).filter((key) => !['statusCode', 'error', 'message', 'details'].includes(key));
+  if (!isObject(body)) return 'the error is not a JSON object';
+  const extra = extraFields(body, ['statusCode', 'error', 'message', 'details']);
   if (extra.length > 0) return `the error has fields ${extra.join(', ')}`;
-  if (body.statusCode !== status) return `statusCode ${body.statusCode} is not the status ${status}`;
+  if (status === undefined ? !(body.statusCode >= 400) : body.statusCode !== status)
+    return `statusCode ${body.statusCode} is not the status ${status ?? 'of an error'}`;
   if (typeof body.error !== 'string' || typeof body.message !== 'string') return 'error and message are not strings';
   return undefined;
 };
 
-/** The OpenAI-compatible routes answer in Duet's shape today; kept apart so they can follow OpenAI's. */
-const openAiErrorShape: ShapeCheck = (body, status) => duetErrorShape(body, status);
+/** The OpenAI-compatible routes: OpenAI's `{error: {message, type, param, code}}`. */
+const openAiErrorShape: ShapeCheck = (body) => {
+  if (!isObject(body) || !isObject(body.error)) return "the error is not in OpenAI's envelope";
+  const extra = [...extraFields(body, ['error']), ...extraFields(body.error, ['message', 'type', 'param', 'code'])];
+  if (extra.length > 0) return `the error has fields ${extra.join(', ')}`;
+  const { message, type, param, code } = body.error;
+  if (typeof message !== 'string' || typeof type !== 'string') return 'message and type are not strings';
+  if (!(param === null || typeof param === 'string') || !(code === null || typeof code === 'string'))
+    return 'param and code are not strings or null';
+  return undefined;
+};
 
 /** Health routes: terminus' report of every indicator when a check fails (503), Duet's shape otherwise. */
 const healthErrorShape: ShapeCheck = (body, status) =>
@@ -203,7 +217,7 @@ const healthErrorShape: ShapeCheck = (body, status) =>
 
 function errorShapeOf(url: string): ShapeCheck {
   const path = url.split('?')[0];
-  if (path === '/v1/chat/completions' || path === '/v1/models') return openAiErrorShape;
+  if (OPENAI_PATHS.some((root) => path === root || path.startsWith(`${root}/`))) return openAiErrorShape;
   if (path.startsWith('/health/')) return healthErrorShape;
   return duetErrorShape;
 }
@@ -225,8 +239,7 @@ function errorProblem(check: ShapeCheck, raw: string, status?: number): string |
   } catch {
     return 'the error is not JSON';
   }
-  if (status === undefined && !(body?.statusCode >= 400)) return `an error event with statusCode ${body?.statusCode}`;
-  return check(body, status ?? body.statusCode);
+  return check(body, status);
 }
 
 /**

@@ -260,12 +260,6 @@ describe('error responses', () => {
         'messages must contain no more than 100 elements',
       ],
       [
-        'messages',
-        '/v1/chat/completions',
-        { messages: Array.from({ length: 101 }, () => ({})) },
-        'messages must contain no more than 100 elements',
-      ],
-      [
         'items',
         '/v1/sentiment/batch',
         { items: Array.from({ length: 65 }, () => ({})) },
@@ -302,6 +296,19 @@ describe('error responses', () => {
         expect(body.details).toEqual([{ field, problems: [problem] }]);
       },
     );
+
+    it("an oversize messages on /v1/chat/completions is named in OpenAI's envelope, as its param", async () => {
+      const res = await big.post('/v1/chat/completions', { messages: Array.from({ length: 101 }, () => ({})) });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        error: {
+          message: 'Invalid request: messages: messages must contain no more than 100 elements',
+          type: 'invalid_request_error',
+          param: 'messages',
+          code: null,
+        },
+      });
+    });
 
     it('a long field name is cut in the 400', async () => {
       const body = expectError(await big.post('/v1/sentiment', { text: 'hi', ['k'.repeat(100_000)]: 1 }), 400, /./);

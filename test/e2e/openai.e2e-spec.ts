@@ -90,6 +90,27 @@ describe('OpenAI-compatible API, through the official openai client', () => {
     expect((await content({ tools, tool_choice: 'none' })).text).toBe((await content({})).text);
   });
 
+  it("answers errors in OpenAI's envelope, so the SDK's errors carry Duet's message", async () => {
+    const invalid = await client.chat.completions.create({ model: 'x', messages, n: 2 }).catch((e: unknown) => e);
+    expect(invalid).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(invalid).toMatchObject({
+      message: '400 Invalid request: n: n must be 1 (one choice per request)',
+      type: 'invalid_request_error',
+      param: 'n',
+      code: null,
+    });
+    const tools = [{ type: 'function' as const, function: { name: 'lookup' } }];
+    await expect(client.chat.completions.create({ model: 'x', messages, tools })).rejects.toMatchObject({
+      message: '400 Invalid request: tools: tools are not supported: Duet does not call tools',
+      param: 'tools',
+    });
+    await expect(client.models.retrieve('chat')).rejects.toMatchObject({
+      status: 404,
+      type: 'not_found_error',
+      message: expect.stringMatching(/^404 Cannot GET \/v1\/models\/chat/),
+    });
+  });
+
   it('reads content given as text parts, and refuses other part types', async () => {
     const parts = await content({
       messages: [

@@ -74,6 +74,12 @@ const BODIES: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
     stop: loose(fc.oneof(text, fc.array(text, { maxLength: 5 }))),
     tools: loose(fc.array(junk, { maxLength: 1 })),
     tool_choice: junk,
+    response_format: loose(
+      fields({
+        type: loose(fc.constantFrom('text', 'json_object', 'json_schema')),
+        json_schema: loose(fields({ schema: loose(junk.filter((v) => typeof v === 'object')), strict: junk })),
+      }),
+    ),
   }),
 };
 
@@ -82,7 +88,7 @@ const KNOWN_FIELDS = new Set([
   ...['text', 'labels', 'items', 'id', 'messages', 'role', 'content', 'maxChars', 'stream', 'model'],
   ...['max_tokens', 'max_completion_tokens', 'stream_options', 'include_usage', 'n'],
   ...['temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'seed', 'stop', 'user'],
-  ...['name', 'type', 'tools', 'tool_choice'],
+  ...['name', 'type', 'tools', 'tool_choice', 'response_format', 'json_schema', 'schema', 'strict'],
 ]);
 /** Routes that follow a foreign API and ignore fields they do not know, as its clients expect. */
 const IGNORES_UNKNOWN_FIELDS = new Set(['/v1/chat/completions']);

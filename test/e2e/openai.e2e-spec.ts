@@ -166,4 +166,85 @@ describe('OpenAI-compatible API, through the official openai client', () => {
     // A stop string that only begins in the text holds nothing back at the end.
     expect(await streamed({ stop: `${full.text.slice(-2)}\u0000` })).toEqual(full);
   });
+
+  describe('structured output', () => {
+    /** Its grammar forces an end whatever the weights: a closed set of values, a bounded string and array. */
+    const ticketSchema = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      title: 'Ticket',
+      type: 'object',
+      properties: {
+        action: { type: 'string', enum: ['refund', 'exchange', 'track'], description: 'what the customer wants' },
+        product: { type: 'string', maxLength: 6 },
+        urgent: { type: 'boolean' },
+        tags: { type: 'array', items: { enum: ['late', 'damaged'] }, maxItems: 2 },
+      },
+      required: ['action', 'product', 'urgent', 'tags'],
+      additionalProperties: false,
+    };
+    const jsonSchema = {
+      type: 'json_schema' as const,
+      json_schema: { name: 'ticket', strict: true, schema: ticketSchema },
+    };
+
+    it('json_schema (strict): a finished answer is valid against the schema', async () => {
+      const completion = await client.chat.completions.create({ model: 'x', messages, response_format: jsonSchema });
+      expect(completion.choices[0].finish_reason).toBe('stop');
+      const answer = JSON.parse(completion.choices[0].message.content!);
+      expect(Object.keys(answer).sort()).toEqual(['action', 'product', 'tags', 'urgent']);
+      expect(['refund', 'exchange', 'track']).toContain(answer.action);
+      expect(answer.product.length).toBeLessThanOrEqual(6);
+      expect(typeof answer.urgent).toBe('boolean');
+      expect(answer.tags.length).toBeLessThanOrEqual(2);
+      // Neither the chat task's character cap (CHAT_MAX_CHARS) nor its token cap applies to it.
+      expect(completion.usage!.completion_tokens).toBeGreaterThan(24);
+    });
+
+    it('json_schema streamed: the chunks join to the same answer', async () => {
+      expect(await streamed({ response_format: jsonSchema })).toEqual({
+        text: (await content({ response_format: jsonSchema })).text,
+        finishReason: 'stop',
+      });
+    });
+
+    it('json_object: a finished answer parses; one cut by the token cap is a length', async () => {
+      const completion = await client.chat.completions.create({
+        model: 'x',
+        messages,
+        response_format: { type: 'json_object' },
+        max_tokens: 16,
+      });
+      const { finish_reason: finishReason, message } = completion.choices[0];
+      if (finishReason === 'stop') expect(typeof JSON.parse(message.content!)).toBe('object');
+      else expect(() => JSON.parse(message.content!)).toThrow();
+      expect(message.content!.startsWith('{')).toBe(true);
+      const cut = await client.chat.completions.create({
+        model: 'x',
+        messages,
+        response_format: jsonSchema,
+        max_tokens: 3,
+      });
+      expect(cut.choices[0].finish_reason).toBe('length');
+      expect(cut.usage!.completion_tokens).toBe(3);
+    });
+
+    it('refuses a schema keyword the grammar cannot enforce, naming it', async () => {
+      const withPattern = {
+        ...jsonSchema,
+        json_schema: {
+          ...jsonSchema.json_schema,
+          schema: { ...ticketSchema, properties: { code: { type: 'string', pattern: '^[0-9]+$' } } },
+        },
+      };
+      await expect(
+        client.chat.completions.create({ model: 'x', messages, response_format: withPattern }),
+      ).rejects.toMatchObject({
+        status: 400,
+        message: "400 Unsupported JSON schema: the JSON schema's #/properties/code/pattern is not supported",
+      });
+      await expect(
+        client.chat.completions.create({ model: 'x', messages, response_format: jsonSchema, stop: '}' }),
+      ).rejects.toMatchObject({ status: 400, param: 'stop' });
+    });
+  });
 });

@@ -1,3 +1,5 @@
+import type { JsonSchema } from './json-schema-support.js';
+
 /** A turn of the conversation the client sent. */
 export interface ChatTurn {
   role: 'user' | 'assistant';
@@ -20,6 +22,11 @@ export interface GenerationInput {
    * the start of one is held back from onText until it is known not to be.
    */
   stop?: readonly string[];
+  /**
+   * Hold generation to a JSON object (with `schema`, one valid against it) by a grammar. The
+   * generation's finishReason is then `stop` only for a complete, valid answer.
+   */
+  json?: { schema?: JsonSchema };
   /** Called with each new piece of text as it is decoded (never a split character, never past maxChars). */
   onText?: (delta: string) => void;
 }

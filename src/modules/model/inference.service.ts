@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import { LlamaGrammarEvaluationState, type LlamaContextSequence, type LlamaGrammar, type Token } from 'node-llama-cpp';
 import { AppConfig } from '../../config/app-config.js';
 import { ChatMlTemplate, chatMlTemplate, type Prompt } from './chatml.js';
 import type { ClassificationInput, ClassifiedText } from './classification.types.js';
 import { answerQuestions, type DecodeTurn, type TokenizedQuestion } from './classifier.js';
 import type { ChatTurn, Generation, GenerationInput } from './generation.types.js';
 import { endsGeneration } from './generation-end.js';
+import { isCompleteJson, JsonGrammars } from './json-grammars.js';
 import { LabelVocabulary } from './label-scoring.js';
 import { InputTooLongError, ModelNotReadyError, RequestAbortedError } from './model.errors.js';
 import { ModelService } from './model.service.js';
@@ -26,6 +27,7 @@ const TURN_OVERHEAD_TOKENS = 5;
 @Injectable()
 export class InferenceService {
   private labelVocabulary?: LabelVocabulary;
+  private jsonGrammars?: JsonGrammars;
   private readonly samplerGarbage = new SamplerGarbage();
 
   constructor(
@@ -129,18 +131,23 @@ export class InferenceService {
    */
   async generate(input: GenerationInput, signal?: AbortSignal): Promise<Generation> {
     this.admit();
+    const grammar = input.json
+      ? await (this.jsonGrammars ??= new JsonGrammars(this.models.model)).grammarFor(input.json.schema)
+      : undefined;
     const prompt = this.fitHistory(input);
     const rest = prompt.tokens.slice(prompt.prefixLength);
     const generated = await this.onSequences(
       prompt.tokens.slice(0, prompt.prefixLength),
       1,
-      ([sequence], runSignal) => this.decodeGreedy(sequence, rest, input, runSignal),
+      ([sequence], runSignal) => this.decodeGreedy(sequence, rest, input, runSignal, grammar),
       signal,
     );
     this.samplerGarbage.evaluated();
+    // A control token inside a JSON string also ends generation: only a whole answer is a stop.
+    const complete = generated.stopped && (!grammar || isCompleteJson(grammar, generated.text));
     return {
       text: generated.text,
-      finishReason: generated.stopped ? 'stop' : 'length',
+      finishReason: complete ? 'stop' : 'length',
       promptTokens: prompt.tokens.length,
       completionTokens: generated.tokens.length,
     };
@@ -204,6 +211,7 @@ export class InferenceService {
     rest: readonly Token[],
     limits: Pick<GenerationInput, 'maxTokens' | 'maxChars' | 'onText' | 'stop'>,
     signal: AbortSignal,
+    grammar?: LlamaGrammar,
   ) {
     const { model } = this.models;
     const tokens: Token[] = [];
@@ -220,7 +228,10 @@ export class InferenceService {
       if (ready.length > streamed.length) limits.onText(ready.slice(streamed.length));
       streamed = ready;
     };
-    const steps = sequence.evaluate([...rest], { temperature: 0 });
+    const steps = sequence.evaluate([...rest], {
+      temperature: 0,
+      grammarEvaluationState: grammar && new LlamaGrammarEvaluationState({ model, grammar }),
+    });
     let release: (() => void) | undefined;
     try {
       for (let step = 1; tokens.length < limits.maxTokens; step++) {

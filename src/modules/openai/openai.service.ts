@@ -35,6 +35,7 @@ export class OpenAiService {
   async complete(request: ChatCompletionDto, signal: AbortSignal | undefined, onDelta?: (text: string) => void) {
     if (request.tools?.length && request.tool_choice !== 'none')
       throw invalidRequest([{ field: 'tools', problems: ['tools are not supported: Duet does not call tools'] }]);
+    const json = this.jsonAnswer(request);
     const task = this.catalog.findChat(request.model) ?? this.chat.task();
     const turns = request.messages
       .filter((m) => !isInstruction(m.role))
@@ -46,10 +47,21 @@ export class OpenAiService {
       maxTokens: request.max_completion_tokens ?? request.max_tokens,
       instructions: mode === 'ignore' ? [] : instructions,
       replacePersona: mode === 'replace',
-      stop: typeof request.stop === 'string' ? [request.stop] : request.stop,
+      stop: request.stop ? [request.stop].flat() : undefined,
+      json,
       signal,
       onText: onDelta,
     });
+  }
+
+  /** response_format json_object or json_schema: a JSON answer within STRUCTURED_MAX_TOKENS. */
+  private jsonAnswer({ response_format: format, stop }: ChatCompletionDto) {
+    if (!format || format.type === 'text') return undefined;
+    // A stop string could cut the JSON short and still read as a finished answer.
+    if (stop)
+      throw invalidRequest([{ field: 'stop', problems: ['stop cannot be combined with a JSON response_format'] }]);
+    const schema = format.type === 'json_schema' ? format.json_schema!.schema : undefined;
+    return { schema, maxTokens: this.config.structuredMaxTokens };
   }
 
   /** Fields shared by the response and every stream chunk of one completion. */

@@ -3,6 +3,7 @@ import { chatSystemPrompt } from '../../prompts/layouts.js';
 import type { ChatTask } from '../../prompts/task-definitions.js';
 import { InferenceService } from '../model/inference.service.js';
 import type { ChatTurn, Generation } from '../model/generation.types.js';
+import type { JsonSchema } from '../model/json-schema-support.js';
 import { InputTooLongError } from '../model/model.errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChatDto } from './dto/chat.dto.js';
@@ -27,6 +28,11 @@ export interface ChatOptions {
   replacePersona?: boolean;
   /** Generation ends before the first of these strings. */
   stop?: readonly string[];
+  /**
+   * A JSON answer, held to `schema` when given: never cut to maxChars or trimmed, and capped at
+   * its own `maxTokens` instead of the task's.
+   */
+  json?: { schema?: JsonSchema; maxTokens: number };
   signal?: AbortSignal;
   onText?: (delta: string) => void;
 }
@@ -68,6 +74,8 @@ export class ChatService {
     if (maxChars > task.maxChars) {
       throw new ChatLimitError(`maxChars must be at most ${task.maxChars} (the ${task.name} task's maxChars)`);
     }
+    const { json } = options;
+    const tokenCap = json ? json.maxTokens : task.maxTokens;
     const instructions = options.instructions ?? [];
     const replaced = options.replacePersona && instructions.length > 0;
     const generation = await this.inference
@@ -77,9 +85,10 @@ export class ChatService {
           instructions: replaced ? [] : instructions,
           messages,
           maxInputTokens: task.maxInputTokens,
-          maxTokens: Math.min(options.maxTokens ?? task.maxTokens, task.maxTokens),
-          maxChars,
+          maxTokens: Math.min(options.maxTokens ?? tokenCap, tokenCap),
+          maxChars: json ? Infinity : maxChars,
           stop: options.stop,
+          json: json && { schema: json.schema },
           onText: options.onText,
         },
         options.signal,
@@ -92,7 +101,7 @@ export class ChatService {
     this.metrics.countTokens(task.name, 'completion', generation.completionTokens);
     return {
       ...generation,
-      text: trimReply(generation.text, maxChars, generation.finishReason === 'stop'),
+      text: json ? generation.text : trimReply(generation.text, maxChars, generation.finishReason === 'stop'),
       task: task.name,
     };
   }

@@ -8,10 +8,12 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   Min,
   ValidateBy,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { IgnoresUnknownFields } from '../../../common/validation.pipe.js';
@@ -78,6 +80,34 @@ export class StreamOptionsDto {
   @IsOptional()
   @IsBoolean()
   include_usage?: boolean;
+}
+
+export class JsonSchemaFormatDto {
+  /** Accepted and ignored (OpenAI requires it; Duet has no use for it). */
+  @IsOptional()
+  @IsString()
+  name?: string;
+
+  @IsObject()
+  schema: Record<string, unknown>;
+
+  /** Accepted and ignored: a schema is always enforced (refused if it cannot be). */
+  @IsOptional()
+  @IsBoolean()
+  strict?: boolean;
+}
+
+export const RESPONSE_FORMATS = ['text', 'json_object', 'json_schema'] as const;
+
+export class ResponseFormatDto {
+  @IsIn(RESPONSE_FORMATS, { message: `response_format.type must be one of: ${RESPONSE_FORMATS.join(', ')}` })
+  type: (typeof RESPONSE_FORMATS)[number];
+
+  /** Required with type json_schema. */
+  @ValidateIf((format: ResponseFormatDto) => format.type === 'json_schema')
+  @ValidateNested()
+  @Type(() => JsonSchemaFormatDto)
+  json_schema?: JsonSchemaFormatDto;
 }
 
 /** OpenAI allows up to 4 stop sequences. */
@@ -147,6 +177,12 @@ export class ChatCompletionDto {
     },
   })
   stop?: string | string[];
+
+  /** json_object and json_schema: the answer is held to JSON (to the schema) by a grammar. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ResponseFormatDto)
+  response_format?: ResponseFormatDto;
 
   /** Refused unless empty or tool_choice is `none` (OpenAiService): Duet does not call tools. */
   @IsOptional()

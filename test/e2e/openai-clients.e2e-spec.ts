@@ -1,7 +1,8 @@
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { HumanMessage, SystemMessage } from '@langchain/core/messages';
 import { ChatOpenAI } from '@langchain/openai';
-import { generateText, streamText } from 'ai';
+import { generateObject, generateText, streamText } from 'ai';
+import { z } from 'zod';
 import { serverPerSuite } from '../support/suite-server.js';
 
 /**
@@ -14,6 +15,8 @@ describe('OpenAI-compatible API, through the Vercel AI SDK and LangChain', () =>
   const baseURL = () => `${server().url}/v1`;
   const system = 'You answer questions about orders.';
   const question = 'Where is my order?';
+  /** Its grammar forces an end whatever the weights: a closed set and a boolean. */
+  const ticket = z.object({ action: z.enum(['refund', 'exchange', 'track']), urgent: z.boolean() });
 
   describe('Vercel AI SDK (@ai-sdk/openai-compatible)', () => {
     const provider = () =>
@@ -33,6 +36,17 @@ describe('OpenAI-compatible API, through the Vercel AI SDK and LangChain', () =>
       expect(text.length).toBeGreaterThan(0);
       expect(await result.finishReason).toBe('length');
     });
+
+    it('generateObject with a zod schema', async () => {
+      const result = await generateObject({
+        model: provider()('chat'),
+        schema: ticket,
+        prompt: question,
+        maxRetries: 0,
+      });
+      expect(result.finishReason).toBe('stop');
+      expect(ticket.parse(result.object)).toEqual(result.object);
+    });
   });
 
   describe('LangChain (@langchain/openai ChatOpenAI)', () => {
@@ -51,6 +65,12 @@ describe('OpenAI-compatible API, through the Vercel AI SDK and LangChain', () =>
       for await (const chunk of await chat().stream([new SystemMessage(system), new HumanMessage(question)]))
         text += chunk.content as string;
       expect(text.length).toBeGreaterThan(0);
+    });
+
+    it('withStructuredOutput (method jsonSchema)', async () => {
+      const structured = chat().withStructuredOutput(ticket, { method: 'jsonSchema' });
+      const answer = await structured.invoke([new SystemMessage(system), new HumanMessage(question)]);
+      expect(ticket.parse(answer)).toEqual(answer);
     });
   });
 });

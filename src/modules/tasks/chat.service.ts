@@ -4,9 +4,9 @@ import type { ChatTask } from '../../prompts/task-definitions.js';
 import { InferenceService } from '../model/inference.service.js';
 import type { ChatTurn, Generation } from '../model/generation.types.js';
 import type { JsonSchema } from '../model/json-schema-support.js';
-import { InputTooLongError } from '../model/model.errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChatDto } from './dto/chat.dto.js';
+import { generateForTask } from './task-generation.js';
 import { trimReply } from './trim-reply.js';
 import { TaskCatalog } from './task-catalog.js';
 import { ChatLimitError } from './task.errors.js';
@@ -78,27 +78,23 @@ export class ChatService {
     const tokenCap = json ? json.maxTokens : task.maxTokens;
     const instructions = options.instructions ?? [];
     const replaced = options.replacePersona && instructions.length > 0;
-    const generation = await this.inference
-      .generate(
-        {
-          system: replaced ? instructions.join('\n\n') : chatSystemPrompt(task),
-          instructions: replaced ? [] : instructions,
-          messages,
-          maxInputTokens: task.maxInputTokens,
-          maxTokens: Math.min(options.maxTokens ?? tokenCap, tokenCap),
-          maxChars: json ? Infinity : maxChars,
-          stop: options.stop,
-          json: json && { schema: json.schema },
-          onText: options.onText,
-        },
-        options.signal,
-      )
-      .catch((error: unknown) => {
-        if (error instanceof InputTooLongError) error.subject = task.name;
-        throw error;
-      });
-    this.metrics.countTokens(task.name, 'prompt', generation.promptTokens);
-    this.metrics.countTokens(task.name, 'completion', generation.completionTokens);
+    const generation = await generateForTask(
+      this.inference,
+      this.metrics,
+      task.name,
+      {
+        system: replaced ? instructions.join('\n\n') : chatSystemPrompt(task),
+        instructions: replaced ? [] : instructions,
+        messages,
+        maxInputTokens: task.maxInputTokens,
+        maxTokens: Math.min(options.maxTokens ?? tokenCap, tokenCap),
+        maxChars: json ? Infinity : maxChars,
+        stop: options.stop,
+        json: json && { schema: json.schema },
+        onText: options.onText,
+      },
+      options.signal,
+    );
     return {
       ...generation,
       text: json ? generation.text : trimReply(generation.text, maxChars, generation.finishReason === 'stop'),

@@ -22,7 +22,7 @@ const MAX_LABELS = 20;
 const MAX_TASKS = 64;
 
 /** A text to classify: not empty, not only white space. */
-const TextField = () =>
+export const TextField = () =>
   applyDecorators(
     IsString(),
     Matches(/\S/u, { message: 'text must not be empty or only whitespace' }),

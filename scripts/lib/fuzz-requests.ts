@@ -89,6 +89,7 @@ const KNOWN_FIELDS = new Set([
   ...['max_tokens', 'max_completion_tokens', 'stream_options', 'include_usage', 'n'],
   ...['temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'seed', 'stop', 'user'],
   ...['name', 'type', 'tools', 'tool_choice', 'response_format', 'json_schema', 'schema', 'strict'],
+  ...['logprobs', 'top_logprobs'],
 ]);
 /** Routes that follow a foreign API and ignore fields they do not know, as its clients expect. */
 const IGNORES_UNKNOWN_FIELDS = new Set(['/v1/chat/completions']);

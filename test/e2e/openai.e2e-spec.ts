@@ -104,6 +104,14 @@ describe('OpenAI-compatible API, through the official openai client', () => {
       message: '400 Invalid request: tools: tools are not supported: Duet does not call tools',
       param: 'tools',
     });
+    await expect(
+      client.chat.completions.create({ model: 'x', messages, logprobs: true, top_logprobs: 2 }),
+    ).rejects.toMatchObject({
+      status: 400,
+      param: 'logprobs',
+      message: expect.stringContaining('logprobs are not supported'),
+    });
+    expect((await content({ logprobs: false })).text).toBe((await content({})).text);
     await expect(client.models.retrieve('chat')).rejects.toMatchObject({
       status: 404,
       type: 'not_found_error',

@@ -33,8 +33,7 @@ export class OpenAiService {
    * to the task's persona, replace it, or are ignored (CLIENT_SYSTEM_MESSAGES).
    */
   async complete(request: ChatCompletionDto, signal: AbortSignal | undefined, onDelta?: (text: string) => void) {
-    if (request.tools?.length && request.tool_choice !== 'none')
-      throw invalidRequest([{ field: 'tools', problems: ['tools are not supported: Duet does not call tools'] }]);
+    this.refuseUnsupported(request);
     const json = this.jsonAnswer(request);
     const task = this.catalog.findChat(request.model) ?? this.chat.task();
     const turns = request.messages
@@ -52,6 +51,16 @@ export class OpenAiService {
       signal,
       onText: onDelta,
     });
+  }
+
+  /** Fields OpenAI defines whose asked-for behaviour Duet does not have: a 400 rather than silence. */
+  private refuseUnsupported(request: ChatCompletionDto): void {
+    if (request.tools?.length && request.tool_choice !== 'none')
+      throw invalidRequest([{ field: 'tools', problems: ['tools are not supported: Duet does not call tools'] }]);
+    if (request.logprobs || (request.top_logprobs !== undefined && request.top_logprobs !== null)) {
+      const problem = 'logprobs are not supported: per-token probabilities would make generation 2.5 times slower';
+      throw invalidRequest([{ field: request.logprobs ? 'logprobs' : 'top_logprobs', problems: [problem] }]);
+    }
   }
 
   /** response_format json_object or json_schema: a JSON answer within STRUCTURED_MAX_TOKENS. */

@@ -184,6 +184,18 @@ export class ChatCompletionDto {
   @Type(() => ResponseFormatDto)
   response_format?: ResponseFormatDto;
 
+  /**
+   * Refused when true (OpenAiService): a probability map per token costs 2.5x the decoding time
+   * (node-llama-cpp hands over the whole 151,936-token vocabulary at every step).
+   */
+  @IsOptional()
+  @IsBoolean()
+  logprobs?: boolean;
+
+  /** Refused when set, as logprobs. */
+  @Allow()
+  top_logprobs?: unknown;
+
   /** Refused unless empty or tool_choice is `none` (OpenAiService): Duet does not call tools. */
   @IsOptional()
   @IsArray()

@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   const server = await startServerProcess(TINY_MODEL, {
     LOG_LEVEL: 'warn',
     CHAT_MAX_TOKENS: '2',
+    STRUCTURED_MAX_TOKENS: '2',
     MEMORY_SNAPSHOT_INTERVAL_S: '0',
   });
   const rssMiB = () => Math.round((readProcessMemory(`/proc/${server.child.pid}/status`).rssBytes / MIB) * 10) / 10;

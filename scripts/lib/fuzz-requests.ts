@@ -1,7 +1,7 @@
 // Generated requests for every Duet route and the checks every response must pass: shared by
 // the in-process property tests (test/fuzz.e2e-spec.ts) and `npm run fuzz` over HTTP.
 import fc from 'fast-check';
-import { MAX_ERROR_BODY_BYTES } from '../../src/common/error-body.js';
+import { MAX_ERROR_BODY_BYTES, OPENAI_PATHS } from '../../src/common/error-body.js';
 import { MAX_JSON_DEPTH, MAX_JSON_ITEMS } from '../../src/common/json-body.js';
 
 export interface FuzzRequest {
@@ -48,6 +48,12 @@ const text = fc.oneof(
 );
 const labels = fc.array(fc.constantFrom('positive', 'negative', 'neutral', 'angry'), { maxLength: 4 });
 const message = fields({ role: loose(fc.constantFrom('user', 'assistant', 'system')), content: loose(text) });
+const textPart = fields({ type: loose(fc.constantFrom('text', 'image_url')), text: loose(text) });
+const openAiMessage = fields({
+  role: loose(fc.constantFrom('user', 'assistant', 'system', 'developer', 'tool')),
+  content: loose(fc.oneof(text, fc.array(textPart, { maxLength: 2 }))),
+  name: loose(fc.string({ maxLength: 6 })),
+});
 const messages = loose(fc.array(message, { maxLength: 3 }));
 
 const BODIES: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
@@ -59,13 +65,21 @@ const BODIES: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
   '/v1/chat': fields({ messages, maxChars: loose(fc.integer({ min: -1, max: 12 })), stream: loose(fc.boolean()) }),
   '/v1/chat/completions': fields({
     model: loose(fc.string({ maxLength: 8 })),
-    messages,
+    messages: loose(fc.array(openAiMessage, { maxLength: 3 })),
     max_tokens: loose(fc.integer({ min: -1, max: 3 })),
     stream: loose(fc.boolean()),
     stream_options: loose(fields({ include_usage: loose(fc.boolean()) })),
     n: loose(fc.integer({ min: 0, max: 2 })),
     temperature: junk,
-    stop: junk,
+    stop: loose(fc.oneof(text, fc.array(text, { maxLength: 5 }))),
+    tools: loose(fc.array(junk, { maxLength: 1 })),
+    tool_choice: junk,
+    response_format: loose(
+      fields({
+        type: loose(fc.constantFrom('text', 'json_object', 'json_schema')),
+        json_schema: loose(fields({ schema: loose(junk.filter((v) => typeof v === 'object')), strict: junk })),
+      }),
+    ),
   }),
 };
 
@@ -74,7 +88,11 @@ const KNOWN_FIELDS = new Set([
   ...['text', 'labels', 'items', 'id', 'messages', 'role', 'content', 'maxChars', 'stream', 'model'],
   ...['max_tokens', 'max_completion_tokens', 'stream_options', 'include_usage', 'n'],
   ...['temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'seed', 'stop', 'user'],
+  ...['name', 'type', 'tools', 'tool_choice', 'response_format', 'json_schema', 'schema', 'strict'],
+  ...['logprobs', 'top_logprobs'],
 ]);
+/** Routes that follow a foreign API and ignore fields they do not know, as its clients expect. */
+const IGNORES_UNKNOWN_FIELDS = new Set(['/v1/chat/completions']);
 /** Fields no DTO has, some named like members of Object.prototype (which class-validator missed). */
 const unknownFields = fc.dictionary(
   fc
@@ -94,13 +112,15 @@ const post = (url: string, payload: string, contentType: string | undefined = 'a
   payload,
 });
 
-/** Bodies shaped like each route's request, often valid, usually with an unknown field too (never a 2xx). */
+/** Bodies shaped like each route's request, often valid, usually with an unknown field too (never a 2xx on Duet's routes). */
 export const shapedRequest = fc
   .constantFrom(...POST_ROUTES)
   .chain((url) => fc.tuple(fc.constant(url), BODIES[url], fc.option(unknownFields, { freq: 3 })))
   .map(([url, body, unknown]) => ({
     ...post(url, JSON.stringify({ ...body, ...unknown })),
-    ...(unknown ? { mustFail: `the unknown fields ${Object.keys(unknown).join(', ')}` } : {}),
+    ...(unknown && !IGNORES_UNKNOWN_FIELDS.has(url)
+      ? { mustFail: `the unknown fields ${Object.keys(unknown).join(', ')}` }
+      : {}),
   }));
 
 /** Any JSON value as the body of any POST route. */
@@ -165,20 +185,34 @@ export const anyRequest = fc.oneof(
 
 // Checks ---------------------------------------------------------------------------------------
 
-type ShapeCheck = (body: any, status: number) => string | undefined;
+/** Checks an error body; `status` is the response's, or none for a stream's error event. */
+type ShapeCheck = (body: any, status?: number) => string | undefined;
 
-/** Duet's routes: `{statusCode, error, message, details?}`, statusCode the response's status. */
+const isObject = (body: unknown) => typeof body === 'object' && body !== null && !Array.isArray(body);
+const extraFields = (body: object, allowed: string[]) => Object.keys(body).filter((key) => !allowed.includes(key));
+
+/** Duet's routes: `{statusCode, error, message, details?}`, statusCode the response's status (any error's in a stream). */
 const duetErrorShape: ShapeCheck = (body, status) => {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the error is not a JSON object';
-  const extra = Object.keys(body).filter((key) => !['statusCode', 'error', 'message', 'details'].includes(key));
+  if (!isObject(body)) return 'the error is not a JSON object';
+  const extra = extraFields(body, ['statusCode', 'error', 'message', 'details']);
   if (extra.length > 0) return `the error has fields ${extra.join(', ')}`;
-  if (body.statusCode !== status) return `statusCode ${body.statusCode} is not the status ${status}`;
+  if (status === undefined ? !(body.statusCode >= 400) : body.statusCode !== status)
+    return `statusCode ${body.statusCode} is not the status ${status ?? 'of an error'}`;
   if (typeof body.error !== 'string' || typeof body.message !== 'string') return 'error and message are not strings';
   return undefined;
 };
 
-/** The OpenAI-compatible routes answer in Duet's shape today; kept apart so they can follow OpenAI's. */
-const openAiErrorShape: ShapeCheck = (body, status) => duetErrorShape(body, status);
+/** The OpenAI-compatible routes: OpenAI's `{error: {message, type, param, code}}`. */
+const openAiErrorShape: ShapeCheck = (body) => {
+  if (!isObject(body) || !isObject(body.error)) return "the error is not in OpenAI's envelope";
+  const extra = [...extraFields(body, ['error']), ...extraFields(body.error, ['message', 'type', 'param', 'code'])];
+  if (extra.length > 0) return `the error has fields ${extra.join(', ')}`;
+  const { message, type, param, code } = body.error;
+  if (typeof message !== 'string' || typeof type !== 'string') return 'message and type are not strings';
+  if (!(param === null || typeof param === 'string') || !(code === null || typeof code === 'string'))
+    return 'param and code are not strings or null';
+  return undefined;
+};
 
 /** Health routes: terminus' report of every indicator when a check fails (503), Duet's shape otherwise. */
 const healthErrorShape: ShapeCheck = (body, status) =>
@@ -190,7 +224,7 @@ const healthErrorShape: ShapeCheck = (body, status) =>
 
 function errorShapeOf(url: string): ShapeCheck {
   const path = url.split('?')[0];
-  if (path === '/v1/chat/completions' || path === '/v1/models') return openAiErrorShape;
+  if (OPENAI_PATHS.some((root) => path === root || path.startsWith(`${root}/`))) return openAiErrorShape;
   if (path.startsWith('/health/')) return healthErrorShape;
   return duetErrorShape;
 }
@@ -212,8 +246,7 @@ function errorProblem(check: ShapeCheck, raw: string, status?: number): string |
   } catch {
     return 'the error is not JSON';
   }
-  if (status === undefined && !(body?.statusCode >= 400)) return `an error event with statusCode ${body?.statusCode}`;
-  return check(body, status ?? body.statusCode);
+  return check(body, status);
 }
 
 /**

@@ -1,10 +1,10 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config.js';
-import { errorBody } from './error-body.js';
+import { errorResponse } from './error-body.js';
 import { toHttpException } from './http-errors.js';
 
-/** Every error leaves as `{statusCode, error, message, details?}`; unexpected ones are logged, never echoed. */
+/** Every error leaves in its route's shape (see errorResponse); unexpected ones are logged, never echoed. */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
@@ -12,7 +12,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
   constructor(private readonly config: AppConfig) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const body = errorBody(exception, this.config.maxBodyBytes);
+    const http = host.switchToHttp();
+    const { statusCode, body } = errorResponse(exception, this.config.maxBodyBytes, http.getRequest<FastifyRequest>());
     if (!(toHttpException(exception) instanceof HttpException)) {
       this.logger.error({
         event: 'unhandled_error',
@@ -20,8 +21,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
         stack: (exception as Error)?.stack,
       });
     }
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    if (body.statusCode === 503) void reply.header('Retry-After', '1');
-    void reply.status(body.statusCode).send(body);
+    const reply = http.getResponse<FastifyReply>();
+    if (statusCode === 503) void reply.header('Retry-After', '1');
+    void reply.status(statusCode).send(body);
   }
 }

@@ -3,7 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
-import { errorBody } from './error-body.js';
+import { errorResponse } from './error-body.js';
 
 /** Who may call a route: `api` needs one of API_KEYS, `ops` one of OPS_API_KEYS, `public` nothing. */
 export type AccessArea = 'api' | 'ops' | 'public';
@@ -83,6 +83,6 @@ export function requireApiKeys(fastify: FastifyInstance, config: AppConfig): voi
     return reply
       .status(401)
       .header('WWW-Authenticate', 'Bearer')
-      .send(errorBody(new UnauthorizedException(message), config.maxBodyBytes));
+      .send(errorResponse(new UnauthorizedException(message), config.maxBodyBytes, request).body);
   });
 }

@@ -5,6 +5,7 @@ import {
   QueueFullError,
   RequestAbortedError,
   ShuttingDownError,
+  UnsupportedSchemaError,
 } from '../modules/model/model.errors.js';
 import {
   ChatLimitError,
@@ -66,6 +67,11 @@ const MAPPINGS: [new (...args: never[]) => Error, Mapping][] = [
   [WrongTaskKindError, (e: WrongTaskKindError) => new HttpException(e.message, HttpStatus.BAD_REQUEST)],
   [InvalidLabelsError, (e: InvalidLabelsError) => new HttpException(e.message, HttpStatus.BAD_REQUEST)],
   [ChatLimitError, (e: ChatLimitError) => new HttpException(e.message, HttpStatus.BAD_REQUEST)],
+  [
+    UnsupportedSchemaError,
+    (e: UnsupportedSchemaError) =>
+      new HttpException({ message: `Unsupported JSON schema: ${e.message}`, details: { path: e.path } }, 400),
+  ],
 ];
 
 /** A domain error as the HttpException it answers with; anything else unchanged. */

@@ -1,13 +1,13 @@
 import { HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { errorBody } from './error-body.js';
+import { errorResponse } from './error-body.js';
 
 const logger = new Logger('ServerSentEvents');
 
 /**
  * A text/event-stream response that opens on the first event: an error before any event still
  * leaves as a normal JSON error with its status (400, 413, 503 with Retry-After); one after it
- * becomes an `error` event, and a log line, since no status code records it.
+ * becomes an `error` event in the route's error shape, and a log line, since no status code records it.
  */
 export class ServerSentEvents {
   private opened = false;
@@ -38,8 +38,8 @@ export class ServerSentEvents {
       await produce();
     } catch (error) {
       if (!this.opened) throw error;
-      const body = errorBody(error, maxBodyBytes);
-      this.logFailure(error, body.statusCode);
+      const { statusCode, body } = errorResponse(error, maxBodyBytes, this.reply.request);
+      this.logFailure(error, statusCode);
       this.send(body, 'error');
     }
     if (!this.reply.raw.destroyed) this.reply.raw.end();

@@ -1,6 +1,12 @@
 import { ArgumentMetadata, BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
 import { defaultMetadataStorage } from 'class-transformer/cjs/storage.js';
-import { getMetadataStorage, MetadataStorage, ValidationArguments, ValidationTypes } from 'class-validator';
+import {
+  getMetadataStorage,
+  MetadataStorage,
+  ValidationArguments,
+  ValidationTypes,
+  type ValidatorOptions,
+} from 'class-validator';
 import { ValidationUtils } from 'class-validator/cjs/validation/ValidationUtils.js';
 
 type ValidationMetadata = ReturnType<MetadataStorage['getTargetValidationMetadatas']>[number];
@@ -114,6 +120,16 @@ export function invalidRequest(details: FieldProblem[]): BadRequestException {
   return new BadRequestException({ message: `Invalid request: ${listing}${more}`, details: listed });
 }
 
+const IGNORES_UNKNOWN_FIELDS = Symbol('ignoresUnknownFields');
+
+/**
+ * A request DTO whose unknown fields are dropped instead of refused (with those of its nested
+ * DTOs): for a foreign API whose clients send whatever their version of it defines.
+ */
+export function IgnoresUnknownFields(): ClassDecorator {
+  return (target) => Reflect.defineMetadata(IGNORES_UNKNOWN_FIELDS, true, target);
+}
+
 /**
  * ValidationPipe that first refuses, cheaply, a body that is not a JSON object or has one of the
  * early problems above, whatever the DTO.
@@ -129,9 +145,14 @@ class RequestValidationPipe extends ValidationPipe {
     }
     return super.transform(value, metadata);
   }
+
+  protected override validate(object: object, options?: ValidatorOptions) {
+    const ignoresUnknown = Reflect.getMetadata(IGNORES_UNKNOWN_FIELDS, object.constructor) === true;
+    return super.validate(object, ignoresUnknown ? { ...options, forbidNonWhitelisted: false } : options);
+  }
 }
 
-/** Whitelist, reject unknown fields, transform to DTO classes; 400 lists each field with its problems. */
+/** Whitelist, reject unknown fields (drop them for IgnoresUnknownFields DTOs), transform to DTO classes; 400 lists each field with its problems. */
 export function createValidationPipe(): ValidationPipe {
   return new RequestValidationPipe({
     whitelist: true,

@@ -50,6 +50,8 @@ export class AppConfig {
   /** TASKS_FILE and the chat caps from the environment, read again on reload. */
   readonly taskOverrides: TaskOverrides;
   readonly clientSystemMessages: Environment['CLIENT_SYSTEM_MESSAGES'];
+  /** Token cap of a JSON answer; within every sequence's room past a prompt (MAX_OUTPUT_TOKENS). */
+  readonly structuredMaxTokens: number;
   /** The built-in tasks overlaid with TASKS_FILE and the chat caps; validated, sizes checked. */
   readonly tasks: readonly TaskDefinition[];
   readonly maxBodyBytes: number;
@@ -88,6 +90,7 @@ export class AppConfig {
     this.readyQueueCheck = env.READY_QUEUE_CHECK;
     this.shutdownDrainMs = env.SHUTDOWN_DRAIN_MS;
     this.clientSystemMessages = env.CLIENT_SYSTEM_MESSAGES;
+    this.structuredMaxTokens = env.STRUCTURED_MAX_TOKENS;
     this.taskOverrides = { file: env.TASKS_FILE, chatMaxTokens: env.CHAT_MAX_TOKENS, chatMaxChars: env.CHAT_MAX_CHARS };
     this.tasks = loadTasks(this.taskOverrides);
     this.maxBodyBytes = env.MAX_BODY_BYTES;

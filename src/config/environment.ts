@@ -167,6 +167,12 @@ export class Environment {
   @Max(2000)
   CHAT_MAX_CHARS?: number;
 
+  /** Token cap of a JSON answer (response_format json_object / json_schema): its own, not the chat task's. */
+  @IsInt()
+  @Min(1)
+  @Max(MAX_OUTPUT_TOKENS)
+  STRUCTURED_MAX_TOKENS: number = MAX_OUTPUT_TOKENS;
+
   @IsInt()
   @Min(1024)
   @Max(64 * 1024 * 1024)

@@ -1,4 +1,4 @@
-import type { ChatTask, ClassifyTask, LabelDefinition } from './task-definitions.js';
+import type { ChatTask, ClassifyTask, ExtractTask, LabelDefinition } from './task-definitions.js';
 
 /**
  * How a classification is asked. The start is the same for every classify task, so a ticket's
@@ -16,6 +16,14 @@ export const MESSAGE_LEAD = 'Message:\n';
 export function classifyQuestion(task: ClassifyTask, allowed: readonly LabelDefinition[]): string {
   const labels = allowed.map((label) => `- ${label.name}${label.description ? `: ${label.description}` : ''}`);
   return `\n\nQuestion: ${task.instruction}\nLabels:\n${labels.join('\n')}\nAnswer with exactly one label.`;
+}
+
+/** An extract task's system prompt: the grammar holds the answer to the schema; the model is shown it too. */
+export function extractSystemPrompt(task: ExtractTask): string {
+  return (
+    `You extract information from the text the user sends. ${task.instruction} ` +
+    `Answer with one JSON object only, valid against this JSON schema: ${JSON.stringify(task.schema)}`
+  );
 }
 
 /** A chat task's system prompt: its persona and its own (not the request's) length cap. */

@@ -25,15 +25,27 @@ export interface ChatTask {
   maxInputTokens: number;
 }
 
-export type TaskDefinition = ClassifyTask | ChatTask;
+/** Answers with a JSON object valid against the task's schema: what its instruction asks to extract. */
+export interface ExtractTask {
+  name: string;
+  kind: 'extract';
+  instruction: string;
+  /** A JSON schema; only keywords the generation grammar enforces (see json-schema-support.ts). */
+  schema: Record<string, unknown>;
+  maxTokens: number;
+  maxInputTokens: number;
+}
+
+export type TaskDefinition = ClassifyTask | ChatTask | ExtractTask;
 export type TaskKind = TaskDefinition['kind'];
 
 export const DEFAULT_MAX_INPUT_TOKENS = 1024;
 export const DEFAULT_CHAT_MAX_CHARS = 60;
 export const DEFAULT_CHAT_MAX_TOKENS = 64;
+export const DEFAULT_EXTRACT_MAX_TOKENS = 128;
 
 /**
- * Tokens a sequence needs past a task's prompt budget: a chat reply (maxTokens is at most 256) or a
+ * Tokens a sequence needs past a task's prompt budget: a reply or JSON answer (at most 256) or a
  * label's own tokens while its continuation is decoded (64 characters of up to 4 UTF-8 bytes each).
  */
 export const MAX_OUTPUT_TOKENS = 256;

@@ -79,7 +79,7 @@ describe('tasks file', () => {
     [
       'an unknown kind',
       'tasks:\n  - name: x\n    kind: summarize\n',
-      'tasks[0].kind: must be one of classify, chat (line 3)',
+      'tasks[0].kind: must be one of classify, chat, extract (line 3)',
     ],
     [
       'an unknown field',
@@ -137,10 +137,34 @@ describe('tasks file', () => {
       'line 2: Flow sequence in block collection must be sufficiently indented and end with a ]',
     ],
     ['no tasks', 'tasks: []\n', 'tasks: at least 1 task (line 1)'],
+    [
+      'an extraction schema keyword the grammar cannot enforce',
+      'tasks:\n  - name: x\n    kind: extract\n    instruction: q\n    schema: {type: object, properties: {n: {type: integer, minimum: 1}}}\n',
+      "tasks[0].schema: the JSON schema's #/properties/n/minimum is not supported (line 5)",
+    ],
+    [
+      'an extract task without a schema',
+      'tasks:\n  - name: x\n    kind: extract\n    instruction: q\n',
+      'tasks[0].schema: required (line 2)',
+    ],
   ])('refuses %s with one line naming the file and the place', (_case, yaml, problem) => {
     const file = tasksFile(yaml);
     expect(() => loadTasks({ file })).toThrow(TasksFileError);
     expect(() => loadTasks({ file })).toThrow(`TASKS_FILE ${file.split('/').pop()}: ${problem}`);
+  });
+
+  it('reads an extract task with its schema, and a default token cap', () => {
+    const file = tasksFile(
+      'tasks:\n  - name: order\n    kind: extract\n    instruction: Extract the order number.\n    schema: {type: object, properties: {id: {type: string}}, required: [id]}\n',
+    );
+    expect(loadTasks({ file }).find((task) => task.name === 'order')).toEqual({
+      name: 'order',
+      kind: 'extract',
+      instruction: 'Extract the order number.',
+      schema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+      maxTokens: 128,
+      maxInputTokens: 1024,
+    });
   });
 
   it('refuses a file it cannot read, saying why', () => {

@@ -2,9 +2,11 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { grammarSchema } from '../modules/model/json-schema-support.js';
 import {
   DEFAULT_CHAT_MAX_CHARS,
   DEFAULT_CHAT_MAX_TOKENS,
+  DEFAULT_EXTRACT_MAX_TOKENS,
   DEFAULT_MAX_INPUT_TOKENS,
   type LabelDefinition,
   type TaskDefinition,
@@ -31,6 +33,7 @@ interface RawTask {
   maxChars?: number;
   maxTokens?: number;
   maxInputTokens?: number;
+  schema?: Record<string, unknown>;
 }
 
 let validateSchema: ReturnType<Ajv['compile']> | undefined;
@@ -73,7 +76,7 @@ function describeProblem(error: ErrorObject): string {
     case 'maximum':
       return `${fieldPath(error.instancePath)}: at most ${params.limit as number}`;
     case 'discriminator':
-      return `${fieldPath(error.instancePath, 'kind')}: must be one of classify, chat`;
+      return `${fieldPath(error.instancePath, 'kind')}: must be one of classify, chat, extract`;
     case 'pattern':
       return noun === 'name' && !error.instancePath.includes('/labels/')
         ? `${fieldPath(error.instancePath)}: use only lowercase letters, digits and dashes`
@@ -85,7 +88,17 @@ function describeProblem(error: ErrorObject): string {
   }
 }
 
-/** Checks the schema cannot express: unique names, reserved names. */
+/** An extract task's schema problem: a keyword the generation grammar cannot enforce. */
+function schemaProblem(schema: unknown): string | undefined {
+  try {
+    grammarSchema(schema);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** Checks the schema cannot express: unique names, reserved names, extraction schemas the grammar can hold. */
 function checkTasks(tasks: RawTask[]): string | undefined {
   const seen = new Set<string>();
   for (const [index, task] of tasks.entries()) {
@@ -95,6 +108,8 @@ function checkTasks(tasks: RawTask[]): string | undefined {
     const labels = (task.labels ?? []).map((label) => (typeof label === 'string' ? label : label.name));
     const repeated = labels.findIndex((label, i) => labels.indexOf(label) !== i);
     if (repeated >= 0) return `tasks[${index}].labels[${repeated}]: "${labels[repeated]}" is listed twice`;
+    const problem = task.kind === 'extract' ? schemaProblem(task.schema) : undefined;
+    if (problem) return `tasks[${index}].schema: ${problem}`;
   }
   return undefined;
 }
@@ -124,6 +139,16 @@ function normalize(task: RawTask): TaskDefinition {
       persona: task.persona!,
       maxChars: task.maxChars ?? DEFAULT_CHAT_MAX_CHARS,
       maxTokens: task.maxTokens ?? DEFAULT_CHAT_MAX_TOKENS,
+      maxInputTokens,
+    };
+  }
+  if (task.kind === 'extract') {
+    return {
+      name: task.name,
+      kind: 'extract',
+      instruction: task.instruction!,
+      schema: task.schema!,
+      maxTokens: task.maxTokens ?? DEFAULT_EXTRACT_MAX_TOKENS,
       maxInputTokens,
     };
   }

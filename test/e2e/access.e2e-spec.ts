@@ -88,7 +88,7 @@ describe('rate limit', () => {
       for (let i = 0; i < 4; i++) statuses.push((await models('a')).statusCode);
       expect(statuses).toEqual([200, 200, 200, 429]);
       const limited = await models('a');
-      expect(limited.json()).toMatchObject({ statusCode: 429, error: 'Too Many Requests' });
+      expect(limited.json()).toMatchObject({ error: { type: 'rate_limit_error', message: expect.any(String) } });
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
       expect((await models('b')).statusCode).toBe(200); // another key has its own budget
       expect((await t.get('/health/live')).statusCode).toBe(200); // health is never throttled

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { createApp } from '../../src/app.factory.js';
 import { JsonLogger } from '../../src/common/json-logger.js';
 import { AppConfig } from '../../src/config/app-config.js';
@@ -46,6 +47,13 @@ const PROTECTED: ProtectedRoute[] = [
   { method: 'POST', path: '/v1/triage', key: API_KEY, body: { text: 'hi' } },
   { method: 'POST', path: '/v1/triage/batch', key: API_KEY, body: { items: [{ text: 'hi' }] } },
   { method: 'POST', path: '/v1/chat/chat', pattern: '/v1/chat/{task}', key: API_KEY, body: { messages: [user('hi')] } },
+  {
+    method: 'POST',
+    path: '/v1/extract/ticket',
+    pattern: '/v1/extract/{task}',
+    key: API_KEY,
+    body: { text: 'Order 1: a refund, please.' },
+  },
   { method: 'GET', path: '/health/live', key: OPS_KEY },
   { method: 'GET', path: '/health/ready', key: OPS_KEY },
   { method: 'GET', path: '/health/memory', key: OPS_KEY },
@@ -125,7 +133,9 @@ describe('auth matrix: every protected route, every spelling', () => {
   let t: TestApp;
   const transports: Record<string, Send> = {};
   beforeAll(async () => {
-    t = await startTestApp({ API_KEYS: API_KEY, OPS_API_KEYS: OPS_KEY, CHAT_MAX_TOKENS: '2' });
+    // An extract task for /v1/extract/{task}; its tiny token cap keeps the many valid requests cheap.
+    const TASKS_FILE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'extract-auth.yaml');
+    t = await startTestApp({ API_KEYS: API_KEY, OPS_API_KEYS: OPS_KEY, CHAT_MAX_TOKENS: '2', TASKS_FILE });
     const fastify = t.app.getHttpAdapter().getInstance();
     transports.inject = async (method, url, headers, body) =>
       (

@@ -51,6 +51,7 @@ describe('OpenAPI docs', () => {
       '/v1/chat/{task}',
       '/v1/classify/{task}',
       '/v1/classify/{task}/batch',
+      '/v1/extract/{task}',
       '/v1/models',
       '/v1/sentiment',
       '/v1/sentiment/batch',

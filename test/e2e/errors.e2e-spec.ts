@@ -143,5 +143,18 @@ describe('error responses', () => {
       expect(expectError(res, 400, /more than 2048 array elements/).details).toHaveLength(1);
       expect(res.rawPayload.length).toBeLessThan(1024);
     });
+
+    it("an oversize messages on /v1/chat/completions is named in OpenAI's envelope, as its param", async () => {
+      const res = await big.post('/v1/chat/completions', { messages: Array.from({ length: 101 }, () => ({})) });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        error: {
+          message: 'Invalid request: messages: messages must contain no more than 100 elements',
+          type: 'invalid_request_error',
+          param: 'messages',
+          code: null,
+        },
+      });
+    });
   });
 });

@@ -16,8 +16,8 @@ describe('generated requests to every route (fast-check, in-process)', () => {
   let t: TestApp;
   let sent = 0;
   beforeAll(async () => {
-    // Two tokens per reply: the few valid chat requests cost the tiny model milliseconds.
-    t = await startTestApp({ CHAT_MAX_TOKENS: '2' });
+    // Two tokens per reply (JSON answers too): the few valid chat requests cost the tiny model milliseconds.
+    t = await startTestApp({ CHAT_MAX_TOKENS: '2', STRUCTURED_MAX_TOKENS: '2' });
   });
   afterAll(() => t.close());
 

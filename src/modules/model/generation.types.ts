@@ -1,3 +1,5 @@
+import type { JsonSchema } from './json-schema-support.js';
+
 /** A turn of the conversation the client sent. */
 export interface ChatTurn {
   role: 'user' | 'assistant';
@@ -15,6 +17,16 @@ export interface GenerationInput {
   maxTokens: number;
   /** Generation stops once the reply is longer than this (characters). */
   maxChars: number;
+  /**
+   * Generation ends before the first of these strings (never part of the text); text that may be
+   * the start of one is held back from onText until it is known not to be.
+   */
+  stop?: readonly string[];
+  /**
+   * Hold generation to a JSON object (with `schema`, one valid against it) by a grammar. The
+   * generation's finishReason is then `stop` only for a complete, valid answer.
+   */
+  json?: { schema?: JsonSchema };
   /** Called with each new piece of text as it is decoded (never a split character, never past maxChars). */
   onText?: (delta: string) => void;
 }

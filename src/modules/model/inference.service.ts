@@ -1,16 +1,18 @@
 import { Injectable } from '@nestjs/common';
-import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import { LlamaGrammarEvaluationState, type LlamaContextSequence, type LlamaGrammar, type Token } from 'node-llama-cpp';
 import { AppConfig } from '../../config/app-config.js';
 import { ChatMlTemplate, chatMlTemplate, type Prompt } from './chatml.js';
 import type { ClassificationInput, ClassifiedText } from './classification.types.js';
 import { answerQuestions, type DecodeTurn, type TokenizedQuestion } from './classifier.js';
 import type { ChatTurn, Generation, GenerationInput } from './generation.types.js';
 import { endsGeneration } from './generation-end.js';
+import { isCompleteJson, JsonGrammars } from './json-grammars.js';
 import { LabelVocabulary } from './label-scoring.js';
 import { InputTooLongError, ModelNotReadyError, RequestAbortedError } from './model.errors.js';
 import { ModelService } from './model.service.js';
 import { SamplerGarbage } from './sampler-garbage.js';
 import { settleAll } from './settle-all.js';
+import { stopIndex, withoutStopStart } from './stop-strings.js';
 
 /** Decode steps a generation takes per turn at the decode lock (~150 ms on the 0.5B model on 2 cores). */
 const GENERATION_STEPS_PER_LOCK = 8;
@@ -25,6 +27,7 @@ const TURN_OVERHEAD_TOKENS = 5;
 @Injectable()
 export class InferenceService {
   private labelVocabulary?: LabelVocabulary;
+  private jsonGrammars?: JsonGrammars;
   private readonly samplerGarbage = new SamplerGarbage();
 
   constructor(
@@ -122,24 +125,29 @@ export class InferenceService {
   }
 
   /**
-   * Greedy generation, stopped by a control token (see endsGeneration), the token cap or the
-   * character cap. The oldest messages are dropped until the prompt fits its budget; the last one
+   * Greedy generation, stopped by a control token (see endsGeneration), a stop string, the token
+   * cap or the character cap. The oldest messages are dropped until the prompt fits its budget; the last one
    * is always kept (InputTooLongError if it alone does not fit).
    */
   async generate(input: GenerationInput, signal?: AbortSignal): Promise<Generation> {
     this.admit();
+    const grammar = input.json
+      ? await (this.jsonGrammars ??= new JsonGrammars(this.models.model)).grammarFor(input.json.schema)
+      : undefined;
     const prompt = this.fitHistory(input);
     const rest = prompt.tokens.slice(prompt.prefixLength);
     const generated = await this.onSequences(
       prompt.tokens.slice(0, prompt.prefixLength),
       1,
-      ([sequence], runSignal) => this.decodeGreedy(sequence, rest, input, runSignal),
+      ([sequence], runSignal) => this.decodeGreedy(sequence, rest, input, runSignal, grammar),
       signal,
     );
     this.samplerGarbage.evaluated();
+    // A control token inside a JSON string also ends generation: only a whole answer is a stop.
+    const complete = generated.stopped && (!grammar || isCompleteJson(grammar, generated.text));
     return {
-      text: this.models.model.detokenize(generated.tokens).trimStart(),
-      finishReason: generated.stopped ? 'stop' : 'length',
+      text: generated.text,
+      finishReason: complete ? 'stop' : 'length',
       promptTokens: prompt.tokens.length,
       completionTokens: generated.tokens.length,
     };
@@ -201,13 +209,29 @@ export class InferenceService {
   private async decodeGreedy(
     sequence: LlamaContextSequence,
     rest: readonly Token[],
-    limits: Pick<GenerationInput, 'maxTokens' | 'maxChars' | 'onText'>,
+    limits: Pick<GenerationInput, 'maxTokens' | 'maxChars' | 'onText' | 'stop'>,
     signal: AbortSignal,
+    grammar?: LlamaGrammar,
   ) {
     const { model } = this.models;
     const tokens: Token[] = [];
+    let text = '';
     let streamed = '';
-    const steps = sequence.evaluate([...rest], { temperature: 0 });
+    // Hands the text over up to maxChars, never a split character and, unless `final`, never what may begin a stop string.
+    const publish = (final: boolean) => {
+      if (!limits.onText) return;
+      const fitted = [...text]
+        .slice(0, limits.maxChars)
+        .join('')
+        .replace(/\uFFFD+$/u, '');
+      const ready = final ? fitted : withoutStopStart(fitted, limits.stop);
+      if (ready.length > streamed.length) limits.onText(ready.slice(streamed.length));
+      streamed = ready;
+    };
+    const steps = sequence.evaluate([...rest], {
+      temperature: 0,
+      grammarEvaluationState: grammar && new LlamaGrammarEvaluationState({ model, grammar }),
+    });
     let release: (() => void) | undefined;
     try {
       for (let step = 1; tokens.length < limits.maxTokens; step++) {
@@ -220,20 +244,20 @@ export class InferenceService {
           release();
           release = undefined;
         }
-        if (next.done || endsGeneration(model, next.value)) return { tokens, stopped: true };
+        if (next.done || endsGeneration(model, next.value)) break;
         tokens.push(next.value);
-        const chars = [...model.detokenize(tokens).trimStart()];
-        if (limits.onText) {
-          const ready = chars
-            .slice(0, limits.maxChars)
-            .join('')
-            .replace(/\uFFFD+$/u, '');
-          if (ready.length > streamed.length) limits.onText(ready.slice(streamed.length));
-          streamed = ready;
+        const decoded = model.detokenize(tokens).trimStart();
+        const stopAt = stopIndex(decoded, limits.stop);
+        text = decoded.slice(0, stopAt);
+        if (stopAt !== undefined) {
+          publish(true);
+          return { tokens, text, stopped: true };
         }
-        if (chars.length > limits.maxChars) break;
+        publish(false);
+        if ([...text].length > limits.maxChars) return { tokens, text, stopped: false };
       }
-      return { tokens, stopped: false };
+      publish(true);
+      return { tokens, text, stopped: tokens.length < limits.maxTokens };
     } finally {
       release?.();
       await steps.return();

@@ -59,3 +59,16 @@ export class InputTooLongError extends Error {
     );
   }
 }
+
+/**
+ * A JSON schema with a keyword (or a value) the generation grammar cannot enforce; `path` is the
+ * JSON pointer of the keyword within the schema.
+ */
+export class UnsupportedSchemaError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`the JSON schema's ${path} ${problem}`);
+  }
+}

@@ -1,12 +1,15 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { invalidRequest } from '../../common/validation.pipe.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { ChatTurn } from '../model/generation.types.js';
 import { ModelService } from '../model/model.service.js';
 import { ChatReply, ChatService } from '../tasks/chat.service.js';
 import { lastMessageFromUser } from '../tasks/dto/chat.dto.js';
 import { TaskCatalog } from '../tasks/task-catalog.js';
-import { ChatCompletionDto } from './dto/chat-completion.dto.js';
+import { ChatCompletionDto, contentText } from './dto/chat-completion.dto.js';
+
+const isInstruction = (role: string) => role === 'system' || role === 'developer';
 
 /** Maps OpenAI's chat completion format onto the chat task, and back. */
 @Injectable()
@@ -26,22 +29,48 @@ export class OpenAiService {
 
   /**
    * One completion by the chat task `model` names, else the default one; with `onDelta`, also
-   * each piece of text as it is decoded. The client's system messages are appended to the task's
-   * persona, replace it, or are ignored (CLIENT_SYSTEM_MESSAGES).
+   * each piece of text as it is decoded. The client's system (and developer) messages are appended
+   * to the task's persona, replace it, or are ignored (CLIENT_SYSTEM_MESSAGES).
    */
   async complete(request: ChatCompletionDto, signal: AbortSignal | undefined, onDelta?: (text: string) => void) {
+    this.refuseUnsupported(request);
+    const json = this.jsonAnswer(request);
     const task = this.catalog.findChat(request.model) ?? this.chat.task();
-    const turns = request.messages.filter((m): m is ChatTurn & typeof m => m.role !== 'system');
+    const turns = request.messages
+      .filter((m) => !isInstruction(m.role))
+      .map((m) => ({ role: m.role, content: contentText(m.content) }) as ChatTurn);
     if (!lastMessageFromUser(turns)) throw new BadRequestException('the last non-system message must be from the user');
-    const instructions = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
+    const instructions = request.messages.filter((m) => isInstruction(m.role)).map((m) => contentText(m.content));
     const mode = this.config.clientSystemMessages;
     return this.chat.reply(task, turns, {
       maxTokens: request.max_completion_tokens ?? request.max_tokens,
       instructions: mode === 'ignore' ? [] : instructions,
       replacePersona: mode === 'replace',
+      stop: request.stop ? [request.stop].flat() : undefined,
+      json,
       signal,
       onText: onDelta,
     });
+  }
+
+  /** Fields OpenAI defines whose asked-for behaviour Duet does not have: a 400 rather than silence. */
+  private refuseUnsupported(request: ChatCompletionDto): void {
+    if (request.tools?.length && request.tool_choice !== 'none')
+      throw invalidRequest([{ field: 'tools', problems: ['tools are not supported: Duet does not call tools'] }]);
+    if (request.logprobs || (request.top_logprobs !== undefined && request.top_logprobs !== null)) {
+      const problem = 'logprobs are not supported: per-token probabilities would make generation 2.5 times slower';
+      throw invalidRequest([{ field: request.logprobs ? 'logprobs' : 'top_logprobs', problems: [problem] }]);
+    }
+  }
+
+  /** response_format json_object or json_schema: a JSON answer within STRUCTURED_MAX_TOKENS. */
+  private jsonAnswer({ response_format: format, stop }: ChatCompletionDto) {
+    if (!format || format.type === 'text') return undefined;
+    // A stop string could cut the JSON short and still read as a finished answer.
+    if (stop)
+      throw invalidRequest([{ field: 'stop', problems: ['stop cannot be combined with a JSON response_format'] }]);
+    const schema = format.type === 'json_schema' ? format.json_schema!.schema : undefined;
+    return { schema, maxTokens: this.config.structuredMaxTokens };
   }
 
   /** Fields shared by the response and every stream chunk of one completion. */

@@ -3,9 +3,10 @@ import { chatSystemPrompt } from '../../prompts/layouts.js';
 import type { ChatTask } from '../../prompts/task-definitions.js';
 import { InferenceService } from '../model/inference.service.js';
 import type { ChatTurn, Generation } from '../model/generation.types.js';
-import { InputTooLongError } from '../model/model.errors.js';
+import type { JsonSchema } from '../model/json-schema-support.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChatDto } from './dto/chat.dto.js';
+import { generateForTask } from './task-generation.js';
 import { trimReply } from './trim-reply.js';
 import { TaskCatalog } from './task-catalog.js';
 import { ChatLimitError } from './task.errors.js';
@@ -25,6 +26,13 @@ export interface ChatOptions {
   instructions?: readonly string[];
   /** Instead of the task's persona (CLIENT_SYSTEM_MESSAGES=replace). */
   replacePersona?: boolean;
+  /** Generation ends before the first of these strings. */
+  stop?: readonly string[];
+  /**
+   * A JSON answer, held to `schema` when given: never cut to maxChars or trimmed, and capped at
+   * its own `maxTokens` instead of the task's.
+   */
+  json?: { schema?: JsonSchema; maxTokens: number };
   signal?: AbortSignal;
   onText?: (delta: string) => void;
 }
@@ -66,30 +74,30 @@ export class ChatService {
     if (maxChars > task.maxChars) {
       throw new ChatLimitError(`maxChars must be at most ${task.maxChars} (the ${task.name} task's maxChars)`);
     }
+    const { json } = options;
+    const tokenCap = json ? json.maxTokens : task.maxTokens;
     const instructions = options.instructions ?? [];
     const replaced = options.replacePersona && instructions.length > 0;
-    const generation = await this.inference
-      .generate(
-        {
-          system: replaced ? instructions.join('\n\n') : chatSystemPrompt(task),
-          instructions: replaced ? [] : instructions,
-          messages,
-          maxInputTokens: task.maxInputTokens,
-          maxTokens: Math.min(options.maxTokens ?? task.maxTokens, task.maxTokens),
-          maxChars,
-          onText: options.onText,
-        },
-        options.signal,
-      )
-      .catch((error: unknown) => {
-        if (error instanceof InputTooLongError) error.subject = task.name;
-        throw error;
-      });
-    this.metrics.countTokens(task.name, 'prompt', generation.promptTokens);
-    this.metrics.countTokens(task.name, 'completion', generation.completionTokens);
+    const generation = await generateForTask(
+      this.inference,
+      this.metrics,
+      task.name,
+      {
+        system: replaced ? instructions.join('\n\n') : chatSystemPrompt(task),
+        instructions: replaced ? [] : instructions,
+        messages,
+        maxInputTokens: task.maxInputTokens,
+        maxTokens: Math.min(options.maxTokens ?? tokenCap, tokenCap),
+        maxChars: json ? Infinity : maxChars,
+        stop: options.stop,
+        json: json && { schema: json.schema },
+        onText: options.onText,
+      },
+      options.signal,
+    );
     return {
       ...generation,
-      text: trimReply(generation.text, maxChars, generation.finishReason === 'stop'),
+      text: json ? generation.text : trimReply(generation.text, maxChars, generation.finishReason === 'stop'),
       task: task.name,
     };
   }

@@ -22,7 +22,7 @@ const MAX_LABELS = 20;
 const MAX_TASKS = 64;
 
 /** A text to classify: not empty, not only white space. */
-const TextField = () => applyDecorators(IsString(), NotBlank(), MaxLength(MAX_TEXT_CHARS));
+export const TextField = () => applyDecorators(IsString(), NotBlank(), MaxLength(MAX_TEXT_CHARS));
 
 /** 1..64 texts, each with an optional id. */
 const BatchItems = () =>

@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import { extractSystemPrompt } from '../../prompts/layouts.js';
+import { InferenceService } from '../model/inference.service.js';
+import { ModelService } from '../model/model.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import type { ExtractDto } from './dto/extract.dto.js';
+import { generateForTask } from './task-generation.js';
+import { TaskCatalog } from './task-catalog.js';
+
+/** Extract tasks of the tasks file: a JSON object, held to the task's schema by a grammar. */
+@Injectable()
+export class ExtractService {
+  constructor(
+    private readonly inference: InferenceService,
+    private readonly catalog: TaskCatalog,
+    private readonly models: ModelService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** `data` is the answer, valid against the schema, when finishReason is `stop`; null when the token cap cut it. */
+  async extract(taskName: string, { text }: ExtractDto, signal: AbortSignal) {
+    const task = this.catalog.get(taskName, 'extract');
+    const generation = await generateForTask(
+      this.inference,
+      this.metrics,
+      task.name,
+      {
+        system: extractSystemPrompt(task),
+        instructions: [],
+        messages: [{ role: 'user', content: text }],
+        maxInputTokens: task.maxInputTokens,
+        maxTokens: task.maxTokens,
+        maxChars: Infinity,
+        json: { schema: task.schema },
+      },
+      signal,
+    );
+    return {
+      task: task.name,
+      data: generation.finishReason === 'stop' ? (JSON.parse(generation.text) as unknown) : null,
+      finishReason: generation.finishReason,
+      usage: { promptTokens: generation.promptTokens, completionTokens: generation.completionTokens },
+      model: this.models.modelName,
+    };
+  }
+}

@@ -1,0 +1,21 @@
+import type { Generation, GenerationInput } from '../model/generation.types.js';
+import type { InferenceService } from '../model/inference.service.js';
+import { InputTooLongError } from '../model/model.errors.js';
+import type { MetricsService } from '../metrics/metrics.service.js';
+
+/** Generates for the task named `taskName`: a prompt over its budget names the task, and tokens are counted under it. */
+export async function generateForTask(
+  inference: InferenceService,
+  metrics: MetricsService,
+  taskName: string,
+  input: GenerationInput,
+  signal?: AbortSignal,
+): Promise<Generation> {
+  const generation = await inference.generate(input, signal).catch((error: unknown) => {
+    if (error instanceof InputTooLongError) error.subject = taskName;
+    throw error;
+  });
+  metrics.countTokens(taskName, 'prompt', generation.promptTokens);
+  metrics.countTokens(taskName, 'completion', generation.completionTokens);
+  return generation;
+}

@@ -6,9 +6,7 @@ import { JsonLogger } from './common/json-logger.js';
 import { mallocTrimAvailable } from './common/malloc-trim.js';
 import { AppConfig } from './config/app-config.js';
 import { noticeOnStderr, progressBar, pullModel } from './model-pull/pull-model.js';
-import { InferenceService } from './modules/model/inference.service.js';
 import { checkModelFile, ModelService } from './modules/model/model.service.js';
-import { checkTaskBudgets } from './modules/tasks/task-budgets.js';
 
 async function bootstrap(): Promise<void> {
   const config = AppConfig.fromEnvironment();
@@ -39,9 +37,9 @@ async function bootstrap(): Promise<void> {
   drainOnSignals(app, config, logger, exitWith);
   await app.listen({ port: config.port, host: config.host });
   logger.log({ event: 'listening', host: config.host, port: config.port }, 'Bootstrap');
-  // Listening first lets /health/live answer and /health/ready say "loading" while weights load.
+  // Listening first lets /health/live answer and /health/ready say "loading", then "warming" (the
+  // tasks' budgets checked and each task warmed), before it turns 200.
   await app.get(ModelService).load();
-  checkTaskBudgets(config.tasks, app.get(InferenceService), config.taskOverrides.file);
 }
 
 bootstrap().catch(exitWith);

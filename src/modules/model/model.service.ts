@@ -28,7 +28,16 @@ function dropVocabularyStrings(model: LlamaModel): void {
   }
 }
 
-export type ModelState = 'not_loaded' | 'loading' | 'ready' | 'draining' | 'failed' | 'closed';
+export type ModelState = 'not_loaded' | 'loading' | 'warming' | 'ready' | 'draining' | 'failed' | 'closed';
+
+/** Work between loading and readiness: paying in advance what each task's first request would pay. */
+export type WarmUp = (progress: WarmUpProgress) => Promise<void>;
+
+/** Units of warm-up done and to do (the tasks, for the tasks' warm-up), shown while warming. */
+export interface WarmUpProgress {
+  warmed: number;
+  total: number;
+}
 
 /** The model cannot be used as it is (missing, not a usable GGUF file, no working native binary): a restart cannot help. */
 export class ModelFileError extends Error {}
@@ -63,10 +72,14 @@ export class ModelService implements OnApplicationShutdown {
   private context?: LlamaContext;
   private sequencePool?: SequencePool;
   private loading?: Promise<void>;
+  private warmUp?: WarmUp;
+  private warmUpProgress?: WarmUpProgress;
   readonly decodeLock = new DecodeLock();
   state: ModelState = 'not_loaded';
   failure?: string;
   loadMs?: number;
+  /** From the end of loading to readiness. */
+  warmUpMs?: number;
   /** Every token's bytes, for label scoring; undefined for a vocabulary that is not byte-level BPE. */
   tokenBytes?: TokenBytes;
   /**
@@ -82,10 +95,26 @@ export class ModelService implements OnApplicationShutdown {
     this.sequenceContextSize = sequenceContextSize(config.tasks);
   }
 
-  /** Loads once; later calls return the same promise. Rejects with a one-line reason. */
+  /**
+   * Loads once, then warms up (see warmUpWith) before turning ready; later calls return the same
+   * promise. Rejects with a one-line reason, or with the warm-up's own error.
+   */
   load(): Promise<void> {
-    this.loading ??= this.loadOnce();
+    this.loading ??= this.loadOnce().then(() => this.warmUpOnce());
     return this.loading;
+  }
+
+  /**
+   * Sets the work that runs after loading and before readiness (the tasks module's warm-up), so a
+   * replica reports ready only once its first requests cost what later ones do. Set before load().
+   */
+  warmUpWith(warmUp: WarmUp): void {
+    this.warmUp = warmUp;
+  }
+
+  /** True once requests may run on the model: while warming (for the warm-up's own) or ready. */
+  get loaded(): boolean {
+    return this.state === 'warming' || this.state === 'ready';
   }
 
   get ready(): boolean {
@@ -97,7 +126,7 @@ export class ModelService implements OnApplicationShutdown {
    * requests already running go on.
    */
   beginDrain(): void {
-    if (this.state === 'ready') this.state = 'draining';
+    if (this.loaded) this.state = 'draining';
     this.sequencePool?.close();
   }
 
@@ -134,6 +163,8 @@ export class ModelService implements OnApplicationShutdown {
       queued: this.sequencePool?.queued ?? 0,
       maxQueue: this.config.maxQueue,
       loadMs: this.loadMs,
+      ...(this.state === 'warming' && this.warmUpProgress ? { warmUp: { ...this.warmUpProgress } } : {}),
+      ...(this.warmUpMs === undefined ? {} : { warmUpMs: this.warmUpMs }),
       ...(this.failure ? { failure: this.failure } : {}),
     };
   }
@@ -170,7 +201,7 @@ export class ModelService implements OnApplicationShutdown {
       const sequences = Array.from({ length: this.config.sequences }, () => this.context!.getSequence());
       this.sequencePool = new SequencePool(sequences, this.config.maxQueue, this.decodeLock, this.config.prefixCache);
       this.loadMs = Date.now() - started;
-      this.state = 'ready';
+      this.state = 'warming';
       // The loader's buffers (GGUF metadata, tensor reads) are freed by now but still resident.
       void releaseFreedMemory();
       this.logger.log({ event: 'model_loaded', ...this.describe() });
@@ -188,9 +219,27 @@ export class ModelService implements OnApplicationShutdown {
     }
   }
 
+  private async warmUpOnce(): Promise<void> {
+    const started = Date.now();
+    this.warmUpProgress = { warmed: 0, total: 0 };
+    try {
+      await this.warmUp?.(this.warmUpProgress);
+    } catch (error) {
+      // A drain that began meanwhile refused the warm-up's requests: that is no failure.
+      if (this.state !== 'warming') return;
+      this.state = 'failed';
+      this.failure = `Warm-up failed: ${(error as Error).message.split('\n')[0]}`;
+      throw error;
+    }
+    if (this.state !== 'warming') return;
+    this.warmUpMs = Date.now() - started;
+    this.state = 'ready';
+    this.logger.log({ event: 'model_ready', ...this.describe() });
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.dispose();
-    if (this.state === 'ready' || this.state === 'draining') this.state = 'closed';
+    if (this.loaded || this.state === 'draining') this.state = 'closed';
   }
 
   private async dispose(): Promise<void> {

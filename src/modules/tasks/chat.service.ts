@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { chatSystemPrompt } from '../../prompts/layouts.js';
+import { chatSystemPrompt, WARM_UP_TEXT } from '../../prompts/layouts.js';
 import type { ChatTask } from '../../prompts/task-definitions.js';
 import { InferenceService } from '../model/inference.service.js';
-import type { ChatTurn, Generation } from '../model/generation.types.js';
+import type { ChatTurn, Generation, GenerationInput } from '../model/generation.types.js';
 import { InputTooLongError } from '../model/model.errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChatDto } from './dto/chat.dto.js';
@@ -58,6 +58,18 @@ export class ChatService {
   }
 
   /**
+   * Pays in advance what the task's first request would: its persona's system turn evaluated (kept
+   * cached by the pool) and a first decode step. Counts no tokens: no client asked.
+   */
+  async warm(task: ChatTask): Promise<void> {
+    await this.inference.generate(
+      generationInput(task, [{ role: 'user', content: WARM_UP_TEXT }], { maxTokens: 1 }, task.maxChars),
+      undefined,
+      { warmUp: true },
+    );
+  }
+
+  /**
    * Generates a reply. With `onText` the text is also handed over piece by piece as it is decoded;
    * those pieces are cut at `maxChars` but not trimmed back to a sentence end as `text` is.
    */
@@ -66,21 +78,8 @@ export class ChatService {
     if (maxChars > task.maxChars) {
       throw new ChatLimitError(`maxChars must be at most ${task.maxChars} (the ${task.name} task's maxChars)`);
     }
-    const instructions = options.instructions ?? [];
-    const replaced = options.replacePersona && instructions.length > 0;
     const generation = await this.inference
-      .generate(
-        {
-          system: replaced ? instructions.join('\n\n') : chatSystemPrompt(task),
-          instructions: replaced ? [] : instructions,
-          messages,
-          maxInputTokens: task.maxInputTokens,
-          maxTokens: Math.min(options.maxTokens ?? task.maxTokens, task.maxTokens),
-          maxChars,
-          onText: options.onText,
-        },
-        options.signal,
-      )
+      .generate(generationInput(task, messages, options, maxChars), options.signal)
       .catch((error: unknown) => {
         if (error instanceof InputTooLongError) error.subject = task.name;
         throw error;
@@ -93,4 +92,23 @@ export class ChatService {
       task: task.name,
     };
   }
+}
+
+function generationInput(
+  task: ChatTask,
+  messages: readonly ChatTurn[],
+  options: ChatOptions,
+  maxChars: number,
+): GenerationInput {
+  const instructions = options.instructions ?? [];
+  const replaced = options.replacePersona && instructions.length > 0;
+  return {
+    system: replaced ? instructions.join('\n\n') : chatSystemPrompt(task),
+    instructions: replaced ? [] : instructions,
+    messages,
+    maxInputTokens: task.maxInputTokens,
+    maxTokens: Math.min(options.maxTokens ?? task.maxTokens, task.maxTokens),
+    maxChars,
+    onText: options.onText,
+  };
 }

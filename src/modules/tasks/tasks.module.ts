@@ -5,6 +5,7 @@ import { ChatService } from './chat.service.js';
 import { ClassifyController } from './classify.controller.js';
 import { ClassifyService } from './classify.service.js';
 import { TaskCatalog } from './task-catalog.js';
+import { TaskWarmUpService } from './task-warm-up.js';
 import { TasksReloadService } from './tasks-reload.service.js';
 import { TasksService } from './tasks.service.js';
 
@@ -17,6 +18,7 @@ import { TasksService } from './tasks.service.js';
     ChatService,
     TasksService,
     TasksReloadService,
+    TaskWarmUpService,
   ],
   exports: [TaskCatalog, ChatService],
 })

@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
-import { createApp } from './app.factory.js';
 import { exitWith } from './common/exit-codes.js';
-import { drainOnSignals } from './common/graceful-shutdown.js';
 import { JsonLogger } from './common/json-logger.js';
 import { mallocTrimAvailable } from './common/malloc-trim.js';
 import { AppConfig } from './config/app-config.js';
 import { noticeOnStderr, progressBar, pullModel } from './model-pull/pull-model.js';
+import { openModelEarly } from './modules/model/model-opening.js';
 import { checkModelFile, ModelService } from './modules/model/model.service.js';
 
 async function bootstrap(): Promise<void> {
@@ -22,6 +21,9 @@ async function bootstrap(): Promise<void> {
     });
   }
   checkModelFile(config.modelPath);
+  // The native binary's check (a child process) and the weights' read (llama.cpp's loader thread)
+  // run while this thread imports and builds the application: the application is imported after.
+  openModelEarly(config);
   const logger = new JsonLogger(config.logLevel);
   logger.log({ event: 'config', ...config.forLog() }, 'Bootstrap');
   if (!mallocTrimAvailable()) {
@@ -33,13 +35,20 @@ async function bootstrap(): Promise<void> {
   if (config.threadsClampedFrom) {
     logger.warn({ event: 'threads_clamped', requested: config.threadsClampedFrom, used: config.threads }, 'Config');
   }
+  const [{ createApp }, { drainOnSignals }] = await Promise.all([
+    import('./app.factory.js'),
+    import('./common/graceful-shutdown.js'),
+  ]);
   const app = await createApp(config, logger);
+  const models = app.get(ModelService);
+  const loading = models.startLoading();
   drainOnSignals(app, config, logger, exitWith);
   await app.listen({ port: config.port, host: config.host });
   logger.log({ event: 'listening', host: config.host, port: config.port }, 'Bootstrap');
   // Listening first lets /health/live answer and /health/ready say "loading", then "warming" (the
   // tasks' budgets checked and each task warmed), before it turns 200.
-  await app.get(ModelService).load();
+  await loading;
+  await models.load();
 }
 
 bootstrap().catch(exitWith);

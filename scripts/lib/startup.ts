@@ -4,7 +4,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { postJson } from './post-json.js';
 import { percentile } from './raw-llama.js';
-import { freePort } from './server-process.js';
+import { freePort, serviceEnvironment } from './server-process.js';
 
 export const median = (values: readonly number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -84,16 +84,7 @@ export async function startDuet(modelPath: string, env: Record<string, string>):
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
   const child = spawn(process.execPath, ['dist/main.js'], {
-    env: {
-      PATH: process.env.PATH,
-      MALLOC_ARENA_MAX: '2',
-      MODEL_PATH: modelPath,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'info',
-      MEMORY_SNAPSHOT_INTERVAL_S: '0',
-      ...env,
-    },
+    env: serviceEnvironment(modelPath, port, { LOG_LEVEL: 'info', MEMORY_SNAPSHOT_INTERVAL_S: '0', ...env }),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const arrived: Record<string, number> = {};

@@ -1,5 +1,6 @@
 // Benchmarks against the physical limits, every ratio from figures taken in the same run.
-// npm run bench [-- sentiment|overload|labels|chat|overhead|memory|triage ...] [--model PATH] [--texts N] [--rows N per dev set]
+// npm run bench [-- sentiment|overload|labels|chat|overhead|memory|triage|startup ...] [--model PATH] [--texts N] [--rows N per dev set]
+// [--restarts N] (startup; llama-server's comparison needs LLAMA_SERVER_BIN)
 // Each prints one JSON line; a malformed command line exits 2 before any starts. The raw baseline
 // is node-llama-cpp in this process with the service's settings; the service is dist/main.js on
 // loopback. Run on a quiet machine: prompt speed drifts with load.
@@ -18,9 +19,19 @@ import { postJson } from './lib/post-json.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from './lib/server-process.js';
 import { triageBench } from './lib/triage-bench.js';
+import { DuetStart, llamaServerStarts, median, startDuet } from './lib/startup.js';
 
 // The benchmark functions are declarations below, hoisted.
-const BENCHES: Record<string, () => Promise<void>> = { sentiment, overload, labels, chat, overhead, memory, triage };
+const BENCHES: Record<string, () => Promise<void>> = {
+  sentiment,
+  overload,
+  labels,
+  chat,
+  overhead,
+  memory,
+  triage,
+  startup,
+};
 
 /** The command line, read whole before the first benchmark starts: a typo in the last name should not cost the minutes of the others. */
 function readCommandLine() {
@@ -32,6 +43,7 @@ function readCommandLine() {
         tiny: { type: 'string', default: 'test/fixtures/models/tiny.gguf' },
         texts: { type: 'string', default: '64' },
         rows: { type: 'string', default: '50' },
+        restarts: { type: 'string', default: '5' },
       },
     });
     const unknown = positionals.filter((name) => !Object.hasOwn(BENCHES, name));
@@ -42,13 +54,14 @@ function readCommandLine() {
       selected: positionals.length ? positionals : Object.keys(BENCHES),
       textCount: wholeNumber('texts', values.texts!),
       rowsPerSet: wholeNumber('rows', values.rows!),
+      restarts: wholeNumber('restarts', values.restarts!),
     };
   } catch (error) {
     console.error(`bench: ${(error as Error).message}`);
     process.exit(2);
   }
 }
-const { values, selected, textCount, rowsPerSet } = readCommandLine();
+const { values, selected, textCount, rowsPerSet, restarts } = readCommandLine();
 const threads = cpuQuota();
 const report = (line: object) => console.log(JSON.stringify({ threads, ...line }));
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -438,6 +451,62 @@ async function memory(): Promise<void> {
       overFileMiB: round(rssMiB - fileMiB, 1),
       target: '<= 250 MB (238.4 MiB) over the model file',
     });
+  });
+}
+
+/**
+ * Start to listening and to ready, with where the time went (from the service's own log lines:
+ * first line = imports, model_loaded's phases, each task's warm-up), each task's first request
+ * after ready against its warm p50, idle RSS after ready; then llama-server's start to ready on the
+ * same model with and without mmap. Medians over --restarts starts of each, in this one run.
+ */
+async function startup(): Promise<void> {
+  const starts: DuetStart[] = [];
+  for (let i = 0; i < restarts; i++) starts.push(await startDuet(values.model!, {}));
+  const ms = (pick: (start: DuetStart) => number) => Math.round(median(starts.map(pick)));
+  const perKey = (pick: (start: DuetStart) => Record<string, number>) =>
+    Object.fromEntries(Object.keys(pick(starts[0])).map((key) => [key, ms((start) => pick(start)[key])]));
+  const fileMiB = statSync(values.model!).size / 1048576;
+  const readyMs = ms((start) => start.readyMs);
+  const idleRssMiB = median(starts.map((start) => start.idleRssMiB));
+  report({
+    bench: 'startup.duet',
+    restarts,
+    toFirstLogMs: ms((start) => start.firstLogMs),
+    toListeningMs: ms((start) => start.listeningMs),
+    toModelLoadedMs: ms((start) => start.modelLoadedMs),
+    toReadyMs: readyMs,
+    loadPhasesMs: perKey((start) => start.phasesMs),
+    warmUpMs: perKey((start) => start.warmUpMs),
+    idleRssMiB: round(idleRssMiB, 1),
+    overFileMiB: round(idleRssMiB - fileMiB, 1),
+    target: 'ready <= 2500 ms (0.5B fixture); idle RSS <= 250 MB (238.4 MiB) over the model file',
+  });
+  const firstMs = perKey((start) => start.firstRequestMs);
+  const warmP50Ms = perKey((start) => start.warmP50Ms);
+  report({
+    bench: 'startup.first_request',
+    firstMs,
+    warmP50Ms,
+    ratio: Object.fromEntries(Object.keys(firstMs).map((task) => [task, round(firstMs[task] / warmP50Ms[task])])),
+    target: 'first <= 1.2x warm p50, per task',
+  });
+  const llamaServer = await llamaServerStarts(values.model!, {
+    threads,
+    sequences: starts[0].sequences,
+    contextSize: starts[0].sequenceContextSize,
+    restarts,
+  });
+  if (typeof llamaServer === 'string') return report({ bench: 'startup.llama_server', skipped: llamaServer });
+  const mmapMs = Math.round(median(llamaServer.mmapMs));
+  const noMmapMs = Math.round(median(llamaServer.noMmapMs));
+  report({
+    bench: 'startup.llama_server',
+    restarts,
+    toReadyMs: { mmap: mmapMs, noMmap: noMmapMs },
+    noMmapArgs: llamaServer.noMmapArgs.join(' '),
+    duetOverNoMmap: round(readyMs / noMmapMs),
+    duetOverMmap: round(readyMs / mmapMs),
   });
 }
 

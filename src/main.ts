@@ -1,14 +1,11 @@
 import { existsSync } from 'node:fs';
-import { createApp } from './app.factory.js';
 import { exitWith } from './common/exit-codes.js';
-import { drainOnSignals } from './common/graceful-shutdown.js';
 import { JsonLogger } from './common/json-logger.js';
 import { mallocTrimAvailable } from './common/malloc-trim.js';
 import { AppConfig } from './config/app-config.js';
 import { pullConfiguredModel } from './model-pull/pull-model.js';
-import { InferenceService } from './modules/model/inference.service.js';
+import { openModelEarly } from './modules/model/model-opening.js';
 import { checkModelFile, ModelService } from './modules/model/model.service.js';
-import { checkTaskBudgets } from './modules/tasks/task-budgets.js';
 
 async function bootstrap(): Promise<void> {
   const config = AppConfig.fromEnvironment();
@@ -17,6 +14,9 @@ async function bootstrap(): Promise<void> {
     await pullConfiguredModel(config);
   }
   checkModelFile(config.modelPath);
+  // The native binary's check (a child process) and the weights' read (llama.cpp's loader thread)
+  // run while this thread imports and builds the application: the application is imported after.
+  openModelEarly(config);
   const logger = new JsonLogger(config.logLevel);
   logger.log({ event: 'config', ...config.forLog() }, 'Bootstrap');
   if (!mallocTrimAvailable()) {
@@ -28,13 +28,20 @@ async function bootstrap(): Promise<void> {
   if (config.threadsClampedFrom) {
     logger.warn({ event: 'threads_clamped', requested: config.threadsClampedFrom, used: config.threads }, 'Config');
   }
+  const [{ createApp }, { drainOnSignals }] = await Promise.all([
+    import('./app.factory.js'),
+    import('./common/graceful-shutdown.js'),
+  ]);
   const app = await createApp(config, logger);
+  const models = app.get(ModelService);
+  const loading = models.startLoading();
   drainOnSignals(app, config, logger, exitWith);
   await app.listen({ port: config.port, host: config.host });
   logger.log({ event: 'listening', host: config.host, port: config.port }, 'Bootstrap');
-  // Listening first lets /health/live answer and /health/ready say "loading" while weights load.
-  await app.get(ModelService).load();
-  checkTaskBudgets(config.tasks, app.get(InferenceService), config.taskOverrides.file);
+  // Listening first lets /health/live answer and /health/ready say "loading", then "warming" (the
+  // tasks' budgets checked and each task warmed), before it turns 200.
+  await loading;
+  await models.load();
 }
 
 bootstrap().catch(exitWith);

@@ -20,6 +20,18 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** dist/main.js's environment: on loopback at `port`, as production runs it (MALLOC_ARENA_MAX=2). */
+export function serviceEnvironment(modelPath: string, port: number, env: Record<string, string>) {
+  return {
+    PATH: process.env.PATH,
+    MALLOC_ARENA_MAX: '2',
+    MODEL_PATH: modelPath,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    ...env,
+  };
+}
+
 /** Starts the built entry point (dist/main.js) on loopback and waits until /health/ready is 200. */
 export async function startServerProcess(
   modelPath: string,
@@ -28,14 +40,7 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeOptions, 'dist/main.js'], {
-    env: {
-      PATH: process.env.PATH,
-      MALLOC_ARENA_MAX: '2',
-      MODEL_PATH: modelPath,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      ...env,
-    },
+    env: serviceEnvironment(modelPath, port, env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];

@@ -30,3 +30,6 @@ export function extractSystemPrompt(task: ExtractTask): string {
 export function chatSystemPrompt(task: ChatTask): string {
   return `${task.persona} Reply in at most ${task.maxChars} characters, in one or two short sentences.`;
 }
+
+/** The text of each task's warm-up request: short, so warming costs little beyond what it pays in advance. */
+export const WARM_UP_TEXT = 'Hello.';

@@ -37,6 +37,12 @@ export class MetricsService {
     labelNames: ['phase'],
     registers: [this.registry],
   });
+  private readonly taskWarmUp = new Gauge({
+    name: 'duet_task_warmup_seconds',
+    help: "Time each task's last warm-up took (at startup, or at the reload that added or changed it)",
+    labelNames: ['task'],
+    registers: [this.registry],
+  });
   private readonly servedByRoute = new Map<string, number>();
 
   constructor(models: ModelService) {
@@ -101,6 +107,10 @@ export class MetricsService {
 
   countTokens(task: string, kind: TokenKind, count: number): void {
     this.tokens.inc({ task, kind }, count);
+  }
+
+  observeTaskWarmUp(task: string, seconds: number): void {
+    this.taskWarmUp.set({ task }, seconds);
   }
 
   /** Requests answered so far per route, for memory snapshots. */

@@ -19,6 +19,11 @@ const GENERATION_STEPS_PER_LOCK = 8;
 /** <|im_start|>, the role and its newline, <|im_end|> and the newline after it. */
 const TURN_OVERHEAD_TOKENS = 5;
 
+export interface RunOptions {
+  /** A warm-up's own request: runs while the model is warming, when others are refused. */
+  warmUp?: boolean;
+}
+
 /**
  * The model's primitives, with plain inputs and results: classify texts under questions with
  * closed label sets, and generate a reply. Tokens never leave this layer; failures are the domain
@@ -40,13 +45,13 @@ export class InferenceService {
    * request that cannot run now costs no tokenizing. The pool checks again when the request takes
    * its place; nothing between the two yields to another request.
    */
-  admit(): void {
-    this.usableModel().pool.admit();
+  admit(options: RunOptions = {}): void {
+    this.usableModel(options).pool.admit();
   }
 
-  /** How many tokens a text takes (special-token text counted as plain text). */
+  /** How many tokens a text takes (special-token text counted as plain text); from the end of loading on. */
   countTokens(text: string): number {
-    return this.usableModel().model.tokenize(text, false).length;
+    return this.usableModel({ warmUp: true }).model.tokenize(text, false).length;
   }
 
   /**
@@ -62,8 +67,12 @@ export class InferenceService {
    * into micro-batches of equal tokens per sequence, so ragged prompts would leave small, slow
    * micro-batches behind.
    */
-  async classify(input: ClassificationInput, signal?: AbortSignal): Promise<ClassifiedText[]> {
-    this.admit();
+  async classify(
+    input: ClassificationInput,
+    signal?: AbortSignal,
+    options: RunOptions = {},
+  ): Promise<ClassifiedText[]> {
+    this.admit(options);
     const template = chatMlTemplate(this.models.model);
     // A text's place is worth naming only among several.
     const place = (item: number) => (input.texts.length > 1 ? item : undefined);
@@ -116,6 +125,7 @@ export class InferenceService {
         }
       },
       signal,
+      options,
     );
     const questionTokens = questions.reduce((sum, question) => sum + question.tokens.length, 0);
     return texts.map((text, item) => ({
@@ -129,8 +139,8 @@ export class InferenceService {
    * cap or the character cap. The oldest messages are dropped until the prompt fits its budget; the last one
    * is always kept (InputTooLongError if it alone does not fit).
    */
-  async generate(input: GenerationInput, signal?: AbortSignal): Promise<Generation> {
-    this.admit();
+  async generate(input: GenerationInput, signal?: AbortSignal, options: RunOptions = {}): Promise<Generation> {
+    this.admit(options);
     const grammar = input.json
       ? await (this.jsonGrammars ??= new JsonGrammars(this.models.model)).grammarFor(input.json.schema)
       : undefined;
@@ -141,6 +151,7 @@ export class InferenceService {
       1,
       ([sequence], runSignal) => this.decodeGreedy(sequence, rest, input, runSignal, grammar),
       signal,
+      options,
     );
     this.samplerGarbage.evaluated();
     // A control token inside a JSON string also ends generation: only a whole answer is a stop.
@@ -269,9 +280,10 @@ export class InferenceService {
     prefix: readonly Token[],
     wanted: number,
     work: (sequences: LlamaContextSequence[], signal: AbortSignal) => Promise<T>,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    options: RunOptions,
   ): Promise<T> {
-    const { pool } = this.usableModel();
+    const { pool } = this.usableModel(options);
     this.samplerGarbage.busy();
     try {
       return await pool.useSeveral(prefix, wanted, work, signal);
@@ -280,8 +292,8 @@ export class InferenceService {
     }
   }
 
-  private usableModel(): ModelService {
-    if (!this.models.ready) throw new ModelNotReadyError(this.models.state);
+  private usableModel({ warmUp }: RunOptions): ModelService {
+    if (!(this.models.ready || (warmUp && this.models.loaded))) throw new ModelNotReadyError(this.models.state);
     return this.models;
   }
 }

@@ -1,12 +1,13 @@
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { getLlama, Llama, LlamaContext, LlamaLogLevel, LlamaModel } from 'node-llama-cpp';
+import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
 import { releaseFreedMemory } from '../../common/collect-garbage.js';
 import { ALLOCATION_FAILURE, isTransientFailure } from '../../common/transient-failure.js';
 import { AppConfig } from '../../config/app-config.js';
 import { sequenceContextSize } from '../../prompts/task-definitions.js';
 import { DecodeLock } from './decode-lock.js';
+import { takeOpenedModel } from './model-opening.js';
 import { SequencePool } from './sequence-pool.js';
 import { TokenBytes } from './token-bytes.js';
 
@@ -28,7 +29,16 @@ function dropVocabularyStrings(model: LlamaModel): void {
   }
 }
 
-export type ModelState = 'not_loaded' | 'loading' | 'ready' | 'draining' | 'failed' | 'closed';
+export type ModelState = 'not_loaded' | 'loading' | 'warming' | 'ready' | 'draining' | 'failed' | 'closed';
+
+/** Work between loading and readiness: paying in advance what each task's first request would pay. */
+export type WarmUp = (progress: WarmUpProgress) => Promise<void>;
+
+/** Units of warm-up done and to do (the tasks, for the tasks' warm-up), shown while warming. */
+export interface WarmUpProgress {
+  warmed: number;
+  total: number;
+}
 
 /** The model cannot be used as it is (missing, not a usable GGUF file, no working native binary): a restart cannot help. */
 export class ModelFileError extends Error {}
@@ -62,11 +72,18 @@ export class ModelService implements OnApplicationShutdown {
   private loadedModel?: LlamaModel;
   private context?: LlamaContext;
   private sequencePool?: SequencePool;
+  private opening?: Promise<void>;
   private loading?: Promise<void>;
+  private warmUp?: WarmUp;
+  private warmUpProgress?: WarmUpProgress;
   readonly decodeLock = new DecodeLock();
   state: ModelState = 'not_loaded';
   failure?: string;
   loadMs?: number;
+  /** Where the load's time went: the runtime (getLlama), the weights, the context. */
+  private loadPhasesMs?: { runtime: number; weights: number; context: number };
+  /** From the end of loading to readiness. */
+  warmUpMs?: number;
   /** Every token's bytes, for label scoring; undefined for a vocabulary that is not byte-level BPE. */
   tokenBytes?: TokenBytes;
   /**
@@ -82,10 +99,32 @@ export class ModelService implements OnApplicationShutdown {
     this.sequenceContextSize = sequenceContextSize(config.tasks);
   }
 
-  /** Loads once; later calls return the same promise. Rejects with a one-line reason. */
+  /**
+   * Loads once, then warms up (see warmUpWith) before turning ready; later calls return the same
+   * promise. Rejects with a one-line reason, or with the warm-up's own error.
+   */
   load(): Promise<void> {
-    this.loading ??= this.loadOnce();
+    this.loading ??= this.startLoading().then(() => this.warmUpOnce());
     return this.loading;
+  }
+
+  /** Starts loading the weights and the context, without the warm-up (main.ts: while Nest initialises). */
+  startLoading(): Promise<void> {
+    this.opening ??= this.loadOnce();
+    return this.opening;
+  }
+
+  /**
+   * Sets the work that runs after loading and before readiness (the tasks module's warm-up), so a
+   * replica reports ready only once its first requests cost what later ones do. Set before load().
+   */
+  warmUpWith(warmUp: WarmUp): void {
+    this.warmUp = warmUp;
+  }
+
+  /** True once requests may run on the model: while warming (for the warm-up's own) or ready. */
+  get loaded(): boolean {
+    return this.state === 'warming' || this.state === 'ready';
   }
 
   get ready(): boolean {
@@ -97,7 +136,7 @@ export class ModelService implements OnApplicationShutdown {
    * requests already running go on.
    */
   beginDrain(): void {
-    if (this.state === 'ready') this.state = 'draining';
+    if (this.loaded) this.state = 'draining';
     this.sequencePool?.close();
   }
 
@@ -140,34 +179,28 @@ export class ModelService implements OnApplicationShutdown {
       queued,
       maxQueue: this.config.maxQueue,
       loadMs: this.loadMs,
+      ...(this.loadPhasesMs ? { loadPhasesMs: this.loadPhasesMs } : {}),
+      ...(this.state === 'warming' && this.warmUpProgress ? { warmUp: { ...this.warmUpProgress } } : {}),
+      ...(this.warmUpMs === undefined ? {} : { warmUpMs: this.warmUpMs }),
       ...(this.failure ? { failure: this.failure } : {}),
     };
   }
 
   private async loadOnce(): Promise<void> {
-    const started = Date.now();
     this.state = 'loading';
     let allocationFailure: string | undefined; // llama.cpp says so only in its log
     try {
       checkModelFile(this.config.modelPath);
-      this.llama = await getLlama({
-        gpu: false,
-        build: 'never',
-        maxThreads: this.config.threads,
-        logLevel: LlamaLogLevel.warn,
-        logger: (level, message) => {
-          if (ALLOCATION_FAILURE.test(message)) allocationFailure ??= message.trim();
-          this.logger.warn({ event: 'llama_log', level, message: message.trim() });
-        },
+      const opened = await takeOpenedModel(this.config, (level, message) => {
+        if (ALLOCATION_FAILURE.test(message)) allocationFailure ??= message.trim();
+        this.logger.warn({ event: 'llama_log', level, message: message.trim() });
       });
-      // No mmap: llama.cpp's CPU backend repacks Q4_0/Q4_K weights into its own buffer for faster
-      // kernels, so their mapped file pages would only double them in RSS (a Q4_0 0.5B: 888 → 697 MiB;
-      // the Q4_K_M layout, only ffn_down repacked: 806 → 786 MiB), at no speed cost.
-      this.loadedModel = await this.llama.loadModel({ modelPath: this.config.modelPath, useMmap: false });
+      ({ llama: this.llama, model: this.loadedModel } = opened);
+      const contextStarted = performance.now();
       this.tokenBytes = TokenBytes.fromVocabulary(this.loadedModel);
       this.longestTokenBytes = this.tokenBytes?.longest ?? Infinity;
       dropVocabularyStrings(this.loadedModel);
-      this.context = await this.loadedModel.createContext({
+      this.context = await opened.model.createContext({
         sequences: this.config.sequences,
         contextSize: this.sequenceContextSize,
         batchSize: this.config.batchSize,
@@ -175,8 +208,11 @@ export class ModelService implements OnApplicationShutdown {
       });
       const sequences = Array.from({ length: this.config.sequences }, () => this.context!.getSequence());
       this.sequencePool = new SequencePool(sequences, this.config.maxQueue, this.decodeLock, this.config.prefixCache);
-      this.loadMs = Date.now() - started;
-      this.state = 'ready';
+      const context = Math.round(performance.now() - contextStarted);
+      this.loadPhasesMs = { runtime: opened.runtimeMs, weights: opened.weightsMs, context };
+      // From the opening's start, which main.ts makes before this service exists.
+      this.loadMs = opened.runtimeMs + opened.weightsMs + context;
+      this.state = 'warming';
       // The loader's buffers (GGUF metadata, tensor reads) are freed by now but still resident.
       void releaseFreedMemory();
       this.logger.log({ event: 'model_loaded', ...this.describe() });
@@ -194,9 +230,27 @@ export class ModelService implements OnApplicationShutdown {
     }
   }
 
+  private async warmUpOnce(): Promise<void> {
+    const started = Date.now();
+    this.warmUpProgress = { warmed: 0, total: 0 };
+    try {
+      await this.warmUp?.(this.warmUpProgress);
+    } catch (error) {
+      // A drain that began meanwhile refused the warm-up's requests: that is no failure.
+      if (this.state !== 'warming') return;
+      this.state = 'failed';
+      this.failure = `Warm-up failed: ${(error as Error).message.split('\n')[0]}`;
+      throw error;
+    }
+    if (this.state !== 'warming') return;
+    this.warmUpMs = Date.now() - started;
+    this.state = 'ready';
+    this.logger.log({ event: 'model_ready', ...this.describe() });
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.dispose();
-    if (this.state === 'ready' || this.state === 'draining') this.state = 'closed';
+    if (this.loaded || this.state === 'draining') this.state = 'closed';
   }
 
   private async dispose(): Promise<void> {

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { chatSystemPrompt } from '../../prompts/layouts.js';
+import { chatSystemPrompt, WARM_UP_TEXT } from '../../prompts/layouts.js';
 import type { ChatTask } from '../../prompts/task-definitions.js';
 import { InferenceService } from '../model/inference.service.js';
-import type { ChatTurn, Generation } from '../model/generation.types.js';
+import type { ChatTurn, Generation, GenerationInput } from '../model/generation.types.js';
 import type { JsonSchema } from '../model/json-schema-support.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChatDto } from './dto/chat.dto.js';
@@ -65,6 +65,15 @@ export class ChatService {
     };
   }
 
+  /** Pays what a first request would (the persona's prefix, one decode step), off the books. */
+  async warm(task: ChatTask): Promise<void> {
+    await this.inference.generate(
+      generationInput(task, [{ role: 'user', content: WARM_UP_TEXT }], { maxTokens: 1 }, task.maxChars),
+      undefined,
+      { warmUp: true },
+    );
+  }
+
   /**
    * Generates a reply. With `onText` the text is also handed over piece by piece as it is decoded;
    * those pieces are cut at `maxChars` but not trimmed back to a sentence end as `text` is.
@@ -74,31 +83,41 @@ export class ChatService {
     if (maxChars > task.maxChars) {
       throw new ChatLimitError(`maxChars must be at most ${task.maxChars} (the ${task.name} task's maxChars)`);
     }
-    const { json } = options;
-    const tokenCap = json ? json.maxTokens : task.maxTokens;
-    const instructions = options.instructions ?? [];
-    const replaced = options.replacePersona && instructions.length > 0;
     const generation = await generateForTask(
       this.inference,
       this.metrics,
       task.name,
-      {
-        system: replaced ? instructions.join('\n\n') : chatSystemPrompt(task),
-        instructions: replaced ? [] : instructions,
-        messages,
-        maxInputTokens: task.maxInputTokens,
-        maxTokens: Math.min(options.maxTokens ?? tokenCap, tokenCap),
-        maxChars: json ? Infinity : maxChars,
-        stop: options.stop,
-        json: json && { schema: json.schema },
-        onText: options.onText,
-      },
+      generationInput(task, messages, options, maxChars),
       options.signal,
     );
     return {
       ...generation,
-      text: json ? generation.text : trimReply(generation.text, maxChars, generation.finishReason === 'stop'),
+      text: options.json ? generation.text : trimReply(generation.text, maxChars, generation.finishReason === 'stop'),
       task: task.name,
     };
   }
+}
+
+/** The model layer's input for a reply of `task`: persona (or the client's replacement), caps, stop strings, JSON format. */
+function generationInput(
+  task: ChatTask,
+  messages: readonly ChatTurn[],
+  options: ChatOptions,
+  maxChars: number,
+): GenerationInput {
+  const { json } = options;
+  const tokenCap = json ? json.maxTokens : task.maxTokens;
+  const instructions = options.instructions ?? [];
+  const replaced = options.replacePersona && instructions.length > 0;
+  return {
+    system: replaced ? instructions.join('\n\n') : chatSystemPrompt(task),
+    instructions: replaced ? [] : instructions,
+    messages,
+    maxInputTokens: task.maxInputTokens,
+    maxTokens: Math.min(options.maxTokens ?? tokenCap, tokenCap),
+    maxChars: json ? Infinity : maxChars,
+    stop: options.stop,
+    json: json && { schema: json.schema },
+    onText: options.onText,
+  };
 }

@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { CLASSIFIER_SYSTEM_PROMPT, classifyQuestion, MESSAGE_LEAD } from '../../prompts/layouts.js';
+import { CLASSIFIER_SYSTEM_PROMPT, classifyQuestion, MESSAGE_LEAD, WARM_UP_TEXT } from '../../prompts/layouts.js';
 import type { ClassifyTask, LabelDefinition } from '../../prompts/task-definitions.js';
-import type { ClassifiedText } from '../model/classification.types.js';
+import type { ClassificationInput, ClassifiedText } from '../model/classification.types.js';
 import { InputTooLongError } from '../model/model.errors.js';
 import { InferenceService } from '../model/inference.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ModelService } from '../model/model.service.js';
 import { TaskCatalog } from './task-catalog.js';
 import { InvalidLabelsError } from './task.errors.js';
+
 import type {
   BatchItemDto,
   ClassifyBatchDto,
@@ -93,6 +94,17 @@ export class ClassifyService {
     };
   }
 
+  /**
+   * Pays in advance what the task's first request with its default labels would: the shared start
+   * evaluated (kept cached by the pool), the question tokenized and the label vocabulary scanned.
+   * Counts no tokens: no client asked.
+   */
+  async warm(task: ClassifyTask): Promise<void> {
+    await this.inference.classify(classificationInput([{ task, allowed: task.labels }], [WARM_UP_TEXT]), undefined, {
+      warmUp: true,
+    });
+  }
+
   private askedOne(taskName: string, options: LabelOptionsDto): Asked[] {
     const task = this.catalog.get(taskName, 'classify');
     return [{ task, allowed: allowedLabels(task, options.labels), minConfidence: options.minConfidence }];
@@ -113,19 +125,7 @@ export class ClassifyService {
     signal?: AbortSignal,
   ): Promise<ClassifiedTexts> {
     const classified = await this.inference
-      .classify(
-        {
-          system: CLASSIFIER_SYSTEM_PROMPT,
-          lead: MESSAGE_LEAD,
-          texts,
-          questions: asked.map(({ task, allowed }) => ({
-            prompt: classifyQuestion(task, allowed),
-            labels: allowed.map((label) => label.name),
-            maxInputTokens: task.maxInputTokens,
-          })),
-        },
-        signal,
-      )
+      .classify(classificationInput(asked, texts), signal)
       .catch((error: unknown) => {
         // The model layer knows questions by position; the client knows them by task name.
         if (error instanceof InputTooLongError) error.subject = asked[error.options.question ?? 0].task.name;
@@ -137,6 +137,19 @@ export class ClassifyService {
       answers: classified.map((text) => text.answers.map((answer, question) => toTaskAnswer(asked[question], answer))),
     };
   }
+}
+
+function classificationInput(asked: readonly Asked[], texts: readonly string[]): ClassificationInput {
+  return {
+    system: CLASSIFIER_SYSTEM_PROMPT,
+    lead: MESSAGE_LEAD,
+    texts,
+    questions: asked.map(({ task, allowed }) => ({
+      prompt: classifyQuestion(task, allowed),
+      labels: allowed.map((label) => label.name),
+      maxInputTokens: task.maxInputTokens,
+    })),
+  };
 }
 
 function allowedLabels(task: ClassifyTask, subset: readonly string[] | undefined): readonly LabelDefinition[] {

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { extractSystemPrompt } from '../../prompts/layouts.js';
+import { extractSystemPrompt, WARM_UP_TEXT } from '../../prompts/layouts.js';
+import type { ExtractTask } from '../../prompts/task-definitions.js';
+import type { GenerationInput } from '../model/generation.types.js';
 import { InferenceService } from '../model/inference.service.js';
 import { ModelService } from '../model/model.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -17,6 +19,13 @@ export class ExtractService {
     private readonly metrics: MetricsService,
   ) {}
 
+  /** Pays in advance what the task's first request would (its prefix, its schema's grammar), off the books. */
+  async warm(task: ExtractTask): Promise<void> {
+    await this.inference.generate({ ...extractionInput(task, WARM_UP_TEXT), maxTokens: 1 }, undefined, {
+      warmUp: true,
+    });
+  }
+
   /** `data` is the answer, valid against the schema, when finishReason is `stop`; null when the token cap cut it. */
   async extract(taskName: string, { text }: ExtractDto, signal: AbortSignal) {
     const task = this.catalog.get(taskName, 'extract');
@@ -24,15 +33,7 @@ export class ExtractService {
       this.inference,
       this.metrics,
       task.name,
-      {
-        system: extractSystemPrompt(task),
-        instructions: [],
-        messages: [{ role: 'user', content: text }],
-        maxInputTokens: task.maxInputTokens,
-        maxTokens: task.maxTokens,
-        maxChars: Infinity,
-        json: { schema: task.schema },
-      },
+      extractionInput(task, text),
       signal,
     );
     return {
@@ -43,4 +44,16 @@ export class ExtractService {
       model: this.models.modelName,
     };
   }
+}
+
+function extractionInput(task: ExtractTask, text: string): GenerationInput {
+  return {
+    system: extractSystemPrompt(task),
+    instructions: [],
+    messages: [{ role: 'user', content: text }],
+    maxInputTokens: task.maxInputTokens,
+    maxTokens: task.maxTokens,
+    maxChars: Infinity,
+    json: { schema: task.schema },
+  };
 }

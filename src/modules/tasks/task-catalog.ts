@@ -35,6 +35,12 @@ export class TaskCatalog {
     return task?.kind === 'chat' ? task : undefined;
   }
 
+  /** Whether this very definition is served now (same name, same fields). */
+  serves(task: TaskDefinition): boolean {
+    const served = this.byName.get(task.name);
+    return served !== undefined && JSON.stringify(served) === JSON.stringify(task);
+  }
+
   replace(tasks: readonly TaskDefinition[]): void {
     this.byName = new Map(tasks.map((task) => [task.name, task]));
   }

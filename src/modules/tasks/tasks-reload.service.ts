@@ -6,11 +6,13 @@ import { ModelService } from '../model/model.service.js';
 import { TaskCatalog } from './task-catalog.js';
 import { checkTaskBudgets } from './task-budgets.js';
 import { InferenceService } from '../model/inference.service.js';
+import { TaskWarmUpService } from './task-warm-up.js';
 
 /**
  * SIGHUP (`systemctl reload duet`) re-reads TASKS_FILE without reloading the model. A file that is
  * invalid, or needs longer sequences than they were sized for at startup, is refused: the running
- * tasks stay and the log says why.
+ * tasks stay and the log says why. Tasks the file adds or changes are warmed before they are
+ * served, while the running ones go on serving (readiness stays up).
  */
 @Injectable()
 export class TasksReloadService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -22,6 +24,7 @@ export class TasksReloadService implements OnApplicationBootstrap, OnApplication
     private readonly catalog: TaskCatalog,
     private readonly models: ModelService,
     private readonly inference: InferenceService,
+    private readonly warmUp: TaskWarmUpService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -42,7 +45,10 @@ export class TasksReloadService implements OnApplicationBootstrap, OnApplication
           `TASKS_FILE ${this.config.taskOverrides.file}: needs sequences of ${needed} tokens, sized at startup for ${this.models.sequenceContextSize}: restart to apply it`,
         );
       }
-      if (this.models.ready) checkTaskBudgets(tasks, this.inference, this.config.taskOverrides.file);
+      if (this.models.loaded) {
+        checkTaskBudgets(tasks, this.inference, this.config.taskOverrides.file);
+        await this.warmUp.warm(tasks.filter((task) => !this.catalog.serves(task)));
+      }
       this.catalog.replace(tasks);
       this.logger.log({ event: 'tasks_reloaded', tasks: tasks.map((task) => `${task.name}:${task.kind}`) });
       return tasks;

@@ -1,7 +1,7 @@
 /**
  * Two tiers. unit: no model and no build (specs beside the code, and test/unit); e2e: the real app
- * through node-llama-cpp on the tiny fixture model (test/e2e). ESM because node-llama-cpp is
- * ESM-only.
+ * through node-llama-cpp on the tiny fixture model (test/e2e). And the container image's test,
+ * which needs podman. ESM because node-llama-cpp is ESM-only.
  */
 const shared = {
   preset: 'ts-jest/presets/default-esm',
@@ -22,5 +22,7 @@ export default {
       testMatch: ['**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/global-setup.js',
     },
+    // Not in `npm test`: it needs podman (see scripts/test-container.sh); .ci/run runs it.
+    { ...shared, displayName: 'container', roots: ['<rootDir>/test/container'], testMatch: ['**/*.container-spec.ts'] },
   ],
 };

@@ -149,7 +149,14 @@ describe('stream events, with the chat service stubbed', () => {
   );
 
   it('/v1/chat/completions: an empty reply still opens with the role chunk, just before the finish chunk', async () => {
-    reply.mockResolvedValue({ text: '', finishReason: 'stop', completionTokens: 0, promptTokens: 40, task: 'chat' });
+    reply.mockResolvedValue({
+      text: '',
+      finishReason: 'stop',
+      completionTokens: 0,
+      promptTokens: 40,
+      queueMs: 0,
+      task: 'chat',
+    });
     const response = await t.post('/v1/chat/completions', streamRoutes[1].body(question));
     expect(payloads(response.payload)).toEqual([
       { role: 'assistant', content: '' },

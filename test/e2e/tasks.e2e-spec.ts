@@ -226,4 +226,28 @@ describe('operator tasks from TASKS_FILE (no code)', () => {
       }
     });
   });
+
+  it('exports labels and queue wait per task, time to first token and finish reasons per chat task', async () => {
+    const app = await startTestApp({ TASKS_FILE });
+    try {
+      const urgency = (await app.post('/v1/classify/urgency', { text: ticket })).json();
+      await app.post('/v1/classify/urgency', { text: ticket, minConfidence: 1 });
+      const triage = (await app.post('/v1/triage', { text: ticket, tasks: ['department'] })).json();
+      const chat = (await app.post('/v1/chat/acme', { messages: [user('Do you ship to Canada?')] })).json();
+      const metrics = (await app.get('/metrics')).body;
+      const value = (series: string) =>
+        Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      expect(value(`duet_labels_total{task="urgency",label="${urgency.label}"}`)).toBe(1);
+      expect(value('duet_labels_total{task="urgency",label="abstained"}')).toBe(1);
+      expect(value(`duet_labels_total{task="department",label="${triage.results.department.label}"}`)).toBe(1);
+      expect(value('duet_queue_wait_seconds_count{task="urgency"}')).toBe(2);
+      expect(value('duet_queue_wait_seconds_count{task="triage"}')).toBe(1);
+      expect(value('duet_queue_wait_seconds_count{task="acme"}')).toBe(1);
+      expect(value('duet_time_to_first_token_seconds_count{task="acme"}')).toBe(1);
+      expect(value('duet_time_to_first_token_seconds_sum{task="acme"}')).toBeGreaterThan(0);
+      expect(value(`duet_finish_reasons_total{task="acme",reason="${chat.finishReason}"}`)).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { Generation } from '../model/generation.types.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readProcessMemory } from '../health/process-memory.js';
 import { ModelService } from '../model/model.service.js';
@@ -29,6 +30,32 @@ export class MetricsService {
     name: 'duet_tokens_total',
     help: 'Tokens processed, by task and kind',
     labelNames: ['task', 'kind'],
+    registers: [this.registry],
+  });
+  private readonly queueWait = new Histogram({
+    name: 'duet_queue_wait_seconds',
+    help: "Time from a task request's admission until its own tokens began to be evaluated, by task",
+    labelNames: ['task'],
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private readonly firstToken = new Histogram({
+    name: 'duet_time_to_first_token_seconds',
+    help: 'Time from a generation request until its first generated token, by task',
+    labelNames: ['task'],
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private readonly finishReasons = new Counter({
+    name: 'duet_finish_reasons_total',
+    help: 'Generations answered, by task and finish reason (stop, length)',
+    labelNames: ['task', 'reason'],
+    registers: [this.registry],
+  });
+  private readonly labels = new Counter({
+    name: 'duet_labels_total',
+    help: 'Classification answers, by task and label ("abstained" for an abstention)',
+    labelNames: ['task', 'label'],
     registers: [this.registry],
   });
   private readonly clientTimeouts = new Counter({
@@ -103,6 +130,22 @@ export class MetricsService {
 
   countClientTimeout(phase: ClientTimeoutPhase): void {
     this.clientTimeouts.inc({ phase });
+  }
+
+  /** A generation's figures under its task: queue wait, time to first token, finish reason. */
+  observeGeneration(task: string, generation: Pick<Generation, 'queueMs' | 'firstTokenMs' | 'finishReason'>): void {
+    this.queueWait.observe({ task }, generation.queueMs / 1000);
+    if (generation.firstTokenMs !== undefined) this.firstToken.observe({ task }, generation.firstTokenMs / 1000);
+    this.finishReasons.inc({ task, reason: generation.finishReason });
+  }
+
+  observeQueueWait(task: string, ms: number): void {
+    this.queueWait.observe({ task }, ms / 1000);
+  }
+
+  /** Labels are the task's own (a closed, operator-defined set), so the series stay bounded. */
+  countLabel(task: string, label: string | null): void {
+    this.labels.inc({ task, label: label ?? 'abstained' });
   }
 
   countTokens(task: string, kind: TokenKind, count: number): void {

@@ -29,5 +29,7 @@ export interface LabelAnswer {
 export interface ClassifiedText {
   /** Tokens evaluated for this text: the start, the text and every question. */
   promptTokens: number;
+  /** From the call until the request's own tokens began to be evaluated (the same for every text of a request). */
+  queueMs: number;
   answers: LabelAnswer[];
 }

@@ -37,4 +37,8 @@ export interface Generation {
   finishReason: 'stop' | 'length';
   promptTokens: number;
   completionTokens: number;
+  /** From the call until the request's own tokens began to be evaluated (its wait for a sequence, and a cold prefix). */
+  queueMs: number;
+  /** From the call until the first generated token; undefined when none was generated. */
+  firstTokenMs?: number;
 }

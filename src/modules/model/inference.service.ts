@@ -112,7 +112,7 @@ export class InferenceService {
       answers[item] = await answerQuestions(sequence, texts[item], questions, vocabulary, turn, runSignal, padding);
       for (let i = 0; i < questions.length; i++) this.samplerGarbage.evaluated();
     };
-    await this.onSequences(
+    const { waitedMs } = await this.onSequences(
       prefix,
       shareBatches ? texts.length : 1,
       async (sequences, runSignal) => {
@@ -130,6 +130,7 @@ export class InferenceService {
     const questionTokens = questions.reduce((sum, question) => sum + question.tokens.length, 0);
     return texts.map((text, item) => ({
       promptTokens: prefix.length + text.length + questionTokens,
+      queueMs: waitedMs,
       answers: answers[item],
     }));
   }
@@ -140,13 +141,14 @@ export class InferenceService {
    * is always kept (InputTooLongError if it alone does not fit).
    */
   async generate(input: GenerationInput, signal?: AbortSignal, options: RunOptions = {}): Promise<Generation> {
+    const called = performance.now();
     this.admit(options);
     const grammar = input.json
       ? await (this.jsonGrammars ??= new JsonGrammars(this.models.model)).grammarFor(input.json.schema)
       : undefined;
     const prompt = this.fitHistory(input);
     const rest = prompt.tokens.slice(prompt.prefixLength);
-    const generated = await this.onSequences(
+    const { result: generated, waitedMs } = await this.onSequences(
       prompt.tokens.slice(0, prompt.prefixLength),
       1,
       ([sequence], runSignal) => this.decodeGreedy(sequence, rest, input, runSignal, grammar),
@@ -161,6 +163,8 @@ export class InferenceService {
       finishReason: complete ? 'stop' : 'length',
       promptTokens: prompt.tokens.length,
       completionTokens: generated.tokens.length,
+      queueMs: waitedMs,
+      firstTokenMs: generated.firstTokenAt === undefined ? undefined : generated.firstTokenAt - called,
     };
   }
 
@@ -244,6 +248,7 @@ export class InferenceService {
       grammarEvaluationState: grammar && new LlamaGrammarEvaluationState({ model, grammar }),
     });
     let release: (() => void) | undefined;
+    let firstTokenAt: number | undefined;
     try {
       for (let step = 1; tokens.length < limits.maxTokens; step++) {
         if (signal.aborted) throw new RequestAbortedError(signal.reason);
@@ -251,6 +256,7 @@ export class InferenceService {
         // waits at most that long, and a chat is not held to one token per classification.
         release ??= await this.models.decodeLock.shared();
         const next = await steps.next();
+        firstTokenAt ??= performance.now();
         if (step % GENERATION_STEPS_PER_LOCK === 0) {
           release();
           release = undefined;
@@ -262,13 +268,13 @@ export class InferenceService {
         text = decoded.slice(0, stopAt);
         if (stopAt !== undefined) {
           publish(true);
-          return { tokens, text, stopped: true };
+          return { tokens, text, stopped: true, firstTokenAt };
         }
         publish(false);
-        if ([...text].length > limits.maxChars) return { tokens, text, stopped: false };
+        if ([...text].length > limits.maxChars) return { tokens, text, stopped: false, firstTokenAt };
       }
       publish(true);
-      return { tokens, text, stopped: tokens.length < limits.maxTokens };
+      return { tokens, text, stopped: tokens.length < limits.maxTokens, firstTokenAt };
     } finally {
       release?.();
       await steps.return();
@@ -282,11 +288,22 @@ export class InferenceService {
     work: (sequences: LlamaContextSequence[], signal: AbortSignal) => Promise<T>,
     signal: AbortSignal | undefined,
     options: RunOptions,
-  ): Promise<T> {
+  ): Promise<{ result: T; waitedMs: number }> {
     const { pool } = this.usableModel(options);
     this.samplerGarbage.busy();
+    const asked = performance.now();
+    let waitedMs = 0;
     try {
-      return await pool.useSeveral(prefix, wanted, work, signal);
+      const result = await pool.useSeveral(
+        prefix,
+        wanted,
+        (sequences, runSignal) => {
+          waitedMs = performance.now() - asked;
+          return work(sequences, runSignal);
+        },
+        signal,
+      );
+      return { result, waitedMs };
     } finally {
       if (pool.busy === 0 && pool.queued === 0) this.samplerGarbage.idle();
     }

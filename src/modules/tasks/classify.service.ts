@@ -132,10 +132,13 @@ export class ClassifyService {
         throw error;
       });
     for (const text of classified) this.metrics.countTokens(metricsTask, 'prompt', text.promptTokens);
-    return {
-      promptTokens: classified.map((text) => text.promptTokens),
-      answers: classified.map((text) => text.answers.map((answer, question) => toTaskAnswer(asked[question], answer))),
-    };
+    this.metrics.observeQueueWait(metricsTask, classified[0].queueMs);
+    const answers = classified.map((text) =>
+      text.answers.map((answer, question) => toTaskAnswer(asked[question], answer)),
+    );
+    for (const perTask of answers)
+      perTask.forEach((answer, question) => this.metrics.countLabel(asked[question].task.name, answer.label));
+    return { promptTokens: classified.map((text) => text.promptTokens), answers };
   }
 }
 

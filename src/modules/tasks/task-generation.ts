@@ -17,5 +17,6 @@ export async function generateForTask(
   });
   metrics.countTokens(taskName, 'prompt', generation.promptTokens);
   metrics.countTokens(taskName, 'completion', generation.completionTokens);
+  metrics.observeGeneration(taskName, generation);
   return generation;
 }

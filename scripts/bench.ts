@@ -19,7 +19,7 @@ import { postJson } from './lib/post-json.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from './lib/server-process.js';
 import { triageBench } from './lib/triage-bench.js';
-import { DuetStart, llamaServerStarts, median, startDuet } from './lib/startup.js';
+import { DuetStart, llamaServerStarts, median, nodeLlamaCppStarts, startDuet } from './lib/startup.js';
 
 // The benchmark functions are declarations below, hoisted.
 const BENCHES: Record<string, () => Promise<void>> = {
@@ -457,8 +457,9 @@ async function memory(): Promise<void> {
 /**
  * Start to listening and to ready, with where the time went (from the service's own log lines:
  * first line = imports, model_loaded's phases, each task's warm-up), each task's first request
- * after ready against its warm p50, idle RSS after ready; then llama-server's start to ready on the
- * same model with and without mmap. Medians over --restarts starts of each, in this one run.
+ * after ready against its warm p50, idle RSS after ready; then node-llama-cpp's own floor (a bare
+ * process loading the same model and context) and llama-server's start to ready on the same model
+ * with and without mmap. Medians over --restarts starts of each, in this one run.
  */
 async function startup(): Promise<void> {
   const starts: DuetStart[] = [];
@@ -491,12 +492,21 @@ async function startup(): Promise<void> {
     ratio: Object.fromEntries(Object.keys(firstMs).map((task) => [task, round(firstMs[task] / warmP50Ms[task])])),
     target: 'first <= 1.2x warm p50, per task',
   });
-  const llamaServer = await llamaServerStarts(values.model!, {
-    threads,
-    sequences: starts[0].sequences,
-    contextSize: starts[0].sequenceContextSize,
+  const sizes = { threads, sequences: starts[0].sequences, contextSize: starts[0].sequenceContextSize, restarts };
+  const bare = await nodeLlamaCppStarts(values.model!, sizes);
+  const bareMs = Math.round(median(bare.readyMs));
+  const warmUpMs = Object.values(perKey((start) => start.warmUpMs)).reduce((sum, ms) => sum + ms, 0);
+  report({
+    bench: 'startup.node_llama_cpp',
     restarts,
+    toContextMs: bareMs,
+    phasesMs: Object.fromEntries(
+      Object.keys(bare.phasesMs[0]).map((key) => [key, Math.round(median(bare.phasesMs.map((phases) => phases[key])))]),
+    ),
+    floorWithWarmUpMs: bareMs + warmUpMs,
+    duetOverFloor: round(readyMs / (bareMs + warmUpMs)),
   });
+  const llamaServer = await llamaServerStarts(values.model!, sizes);
   if (typeof llamaServer === 'string') return report({ bench: 'startup.llama_server', skipped: llamaServer });
   const mmapMs = Math.round(median(llamaServer.mmapMs));
   const noMmapMs = Math.round(median(llamaServer.noMmapMs));

@@ -1,7 +1,10 @@
 // Startup measurements for `npm run bench:startup`: Duet's dist/main.js and llama-server, each
 // started and stopped several times on the same model in the same run.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DEFAULT_BATCH_SIZE } from '../../src/config/environment.js';
 import { postJson } from './post-json.js';
 import { percentile } from './raw-llama.js';
 import { freePort, serviceEnvironment } from './server-process.js';
@@ -197,4 +200,47 @@ export async function llamaServerStarts(
     return `llama-server (${binary}) did not start: ${(error as Error).message}: comparison skipped`;
   }
   return { mmapMs, noMmapMs, noMmapArgs: withoutMmap };
+}
+
+/**
+ * node-llama-cpp's own floor, from spawn: a bare Node process that imports it, calls getLlama (its
+ * prebuilt binary is tested in a child process first on Linux), loads the weights without mmap and
+ * creates a context sized like Duet's (default batch size), with nothing else. Duet's start cannot be shorter than this
+ * plus its tasks' warm-up.
+ */
+export async function nodeLlamaCppStarts(
+  modelPath: string,
+  options: { threads: number; contextSize: number; sequences: number; restarts: number },
+): Promise<{ readyMs: number[]; phasesMs: Record<string, number>[] }> {
+  const script = `
+    const started = performance.now();
+    const { getLlama, LlamaLogLevel } = await import(${JSON.stringify(import.meta.resolve('node-llama-cpp'))});
+    const imported = performance.now();
+    const llama = await getLlama({ gpu: false, build: 'never', progressLogs: false, maxThreads: ${options.threads}, logLevel: LlamaLogLevel.error });
+    const runtime = performance.now();
+    const model = await llama.loadModel({ modelPath: ${JSON.stringify(modelPath)}, useMmap: false });
+    const weights = performance.now();
+    await model.createContext({ sequences: ${options.sequences}, contextSize: ${options.contextSize}, batchSize: ${DEFAULT_BATCH_SIZE}, threads: ${options.threads} });
+    const context = performance.now();
+    const ms = (a, b) => Math.round(b - a);
+    process.stdout.write(JSON.stringify({ import: ms(started, imported), runtime: ms(imported, runtime), weights: ms(runtime, weights), context: ms(weights, context) }) + '\\n');
+  `;
+  // A file, not `node -e`: node-llama-cpp's binary test re-runs node with the parent's arguments.
+  const scriptPath = join(mkdtempSync(join(tmpdir(), 'duet-bare-load-')), 'load.mjs');
+  writeFileSync(scriptPath, script);
+  const readyMs: number[] = [];
+  const phasesMs: Record<string, number>[] = [];
+  for (let i = 0; i < options.restarts; i++) {
+    const started = performance.now();
+    const child = spawn(process.execPath, [scriptPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout!.setEncoding('utf8').once('data', (chunk: string) => resolve(chunk));
+      child.once('exit', (code) => reject(new Error(`the bare node-llama-cpp load exited with ${code}`)));
+    });
+    readyMs.push(performance.now() - started);
+    phasesMs.push(JSON.parse(line) as Record<string, number>);
+    await stop(child);
+  }
+  rmSync(dirname(scriptPath), { recursive: true });
+  return { readyMs, phasesMs };
 }

@@ -10,7 +10,7 @@ import { observeRequests } from './common/observe-requests.js';
 import { serveOpenApi } from './common/openapi.js';
 import { registerRequestSignals } from './common/request-signal.js';
 import { createValidationPipe } from './common/validation.pipe.js';
-import { AppConfig } from './config/app-config.js';
+import type { LoadedConfig } from './config/config.module.js';
 import { MetricsService } from './modules/metrics/metrics.service.js';
 
 /**
@@ -18,9 +18,10 @@ import { MetricsService } from './modules/metrics/metrics.service.js';
  * signals are the caller's moves.
  */
 export async function createApp(
-  config: AppConfig,
-  logger = new JsonLogger(config.logLevel),
+  loaded: LoadedConfig,
+  logger = new JsonLogger(loaded.config.logLevel),
 ): Promise<NestFastifyApplication> {
+  const { config } = loaded;
   const adapter = new FastifyAdapter({
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy,
@@ -30,7 +31,7 @@ export async function createApp(
   // nothing else, so any other body is a 415 (Nest's default parsers would also accept text and forms).
   adapter.getInstance().removeContentTypeParser(['text/plain']);
   useBoundedJsonParser(adapter.getInstance());
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(loaded), adapter, {
     logger,
     bodyParser: false,
   });

@@ -3,8 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { ApiThrottlerGuard } from './common/api-throttler.guard.js';
-import { AppConfig } from './config/app-config.js';
-import { ConfigModule } from './config/config.module.js';
+import type { LoadedConfig } from './config/config.module.js';
 import { DemoModule } from './modules/demo/demo.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { MetricsModule } from './modules/metrics/metrics.module.js';
@@ -14,11 +13,11 @@ import { TasksModule } from './modules/tasks/tasks.module.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot({ config, module: configModule }: LoadedConfig): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
+        configModule,
         ThrottlerModule.forRoot({
           throttlers: [{ ttl: 60_000, limit: config.rateLimitPerMinute }],
           skipIf: () => config.rateLimitPerMinute === 0,

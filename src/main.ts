@@ -2,13 +2,14 @@ import { existsSync } from 'node:fs';
 import { exitWith } from './common/exit-codes.js';
 import { JsonLogger } from './common/json-logger.js';
 import { mallocTrimAvailable } from './common/malloc-trim.js';
-import { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
 import { pullConfiguredModel } from './model-pull/pull-model.js';
 import { openModelEarly } from './modules/model/model-opening.js';
 import { checkModelFile, ModelService } from './modules/model/model.service.js';
 
 async function bootstrap(): Promise<void> {
-  const config = AppConfig.fromEnvironment();
+  const loaded = await ConfigModule.load();
+  const { config } = loaded;
   if (config.modelPathIsDefault && !existsSync(config.modelPath)) {
     process.stderr.write(`duet: no model at ${config.modelPath}; downloading ${config.modelUrl}\n`);
     await pullConfiguredModel(config);
@@ -32,7 +33,7 @@ async function bootstrap(): Promise<void> {
     import('./app.factory.js'),
     import('./common/graceful-shutdown.js'),
   ]);
-  const app = await createApp(config, logger);
+  const app = await createApp(loaded, logger);
   const models = app.get(ModelService);
   const loading = models.startLoading();
   drainOnSignals(app, config, logger, exitWith);

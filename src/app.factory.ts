@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module.js';
-import { JsonLogger } from './common/json-logger.js';
 import { requireApiKeys } from './common/api-keys.js';
 import { clientTimeoutOptions, observeClientTimeouts } from './common/client-timeouts.js';
 import { useBoundedJsonParser } from './common/json-body.js';
+import { createPino, keepRequestContent, nestLogger } from './common/logging.js';
 import { observeRequests } from './common/observe-requests.js';
 import { serveOpenApi } from './common/openapi.js';
 import { registerRequestSignals } from './common/request-signal.js';
@@ -19,9 +20,10 @@ import { MetricsService } from './modules/metrics/metrics.service.js';
  */
 export async function createApp(
   loaded: LoadedConfig,
-  logger = new JsonLogger(loaded.config.logLevel),
+  pino: Pino = createPino(loaded.config.logLevel),
 ): Promise<NestFastifyApplication> {
   const { config } = loaded;
+  const logger = nestLogger(pino);
   const adapter = new FastifyAdapter({
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy,
@@ -31,11 +33,12 @@ export async function createApp(
   // nothing else, so any other body is a 415 (Nest's default parsers would also accept text and forms).
   adapter.getInstance().removeContentTypeParser(['text/plain']);
   useBoundedJsonParser(adapter.getInstance());
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(loaded), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(loaded, pino), adapter, {
     logger,
     bodyParser: false,
   });
-  observeRequests(adapter.getInstance(), logger, app.get(MetricsService), config.logContent);
+  observeRequests(adapter.getInstance(), app.get(MetricsService));
+  if (config.logContent) keepRequestContent(adapter.getInstance());
   observeClientTimeouts(adapter.getInstance(), logger, app.get(MetricsService));
   requireApiKeys(adapter.getInstance(), config);
   if (config.corsOrigins.length > 0) {

@@ -1,8 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
+import type { Logger as Pino } from 'pino';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { ApiThrottlerGuard } from './common/api-throttler.guard.js';
+import { requestLogging } from './common/logging.js';
 import type { LoadedConfig } from './config/config.module.js';
 import { DemoModule } from './modules/demo/demo.module.js';
 import { HealthModule } from './modules/health/health.module.js';
@@ -13,11 +15,12 @@ import { TasksModule } from './modules/tasks/tasks.module.js';
 
 @Module({})
 export class AppModule {
-  static forRoot({ config, module: configModule }: LoadedConfig): DynamicModule {
+  static forRoot({ config, module: configModule }: LoadedConfig, logger: Pino): DynamicModule {
     return {
       module: AppModule,
       imports: [
         configModule,
+        requestLogging(logger, config.logContent),
         ThrottlerModule.forRoot({
           throttlers: [{ ttl: 60_000, limit: config.rateLimitPerMinute }],
           skipIf: () => config.rateLimitPerMinute === 0,

@@ -1,16 +1,17 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module.js';
-import { JsonLogger } from './common/json-logger.js';
 import { requireApiKeys } from './common/api-keys.js';
 import { clientTimeoutOptions, observeClientTimeouts } from './common/client-timeouts.js';
 import { useBoundedJsonParser } from './common/json-body.js';
+import { createPino, keepRequestContent, nestLogger } from './common/logging.js';
 import { observeRequests } from './common/observe-requests.js';
 import { serveOpenApi } from './common/openapi.js';
 import { registerRequestSignals } from './common/request-signal.js';
 import { createValidationPipe } from './common/validation.pipe.js';
-import { AppConfig } from './config/app-config.js';
+import type { LoadedConfig } from './config/config.module.js';
 import { MetricsService } from './modules/metrics/metrics.service.js';
 
 /**
@@ -18,9 +19,11 @@ import { MetricsService } from './modules/metrics/metrics.service.js';
  * signals are the caller's moves.
  */
 export async function createApp(
-  config: AppConfig,
-  logger = new JsonLogger(config.logLevel),
+  loaded: LoadedConfig,
+  pino: Pino = createPino(loaded.config.logLevel),
 ): Promise<NestFastifyApplication> {
+  const { config } = loaded;
+  const logger = nestLogger(pino);
   const adapter = new FastifyAdapter({
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy,
@@ -30,11 +33,12 @@ export async function createApp(
   // nothing else, so any other body is a 415 (Nest's default parsers would also accept text and forms).
   adapter.getInstance().removeContentTypeParser(['text/plain']);
   useBoundedJsonParser(adapter.getInstance());
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(loaded, pino), adapter, {
     logger,
     bodyParser: false,
   });
-  observeRequests(adapter.getInstance(), logger, app.get(MetricsService), config.logContent);
+  observeRequests(adapter.getInstance(), app.get(MetricsService));
+  if (config.logContent) keepRequestContent(adapter.getInstance());
   observeClientTimeouts(adapter.getInstance(), logger, app.get(MetricsService));
   requireApiKeys(adapter.getInstance(), config);
   if (config.corsOrigins.length > 0) {

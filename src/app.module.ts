@@ -1,10 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
+import type { Logger as Pino } from 'pino';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { ApiThrottlerGuard } from './common/api-throttler.guard.js';
-import { AppConfig } from './config/app-config.js';
-import { ConfigModule } from './config/config.module.js';
+import { requestLogging } from './common/logging.js';
+import type { LoadedConfig } from './config/config.module.js';
 import { DemoModule } from './modules/demo/demo.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { MetricsModule } from './modules/metrics/metrics.module.js';
@@ -14,11 +15,12 @@ import { TasksModule } from './modules/tasks/tasks.module.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot({ config, module: configModule }: LoadedConfig, logger: Pino): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
+        configModule,
+        requestLogging(logger, config.logContent),
         ThrottlerModule.forRoot({
           throttlers: [{ ttl: 60_000, limit: config.rateLimitPerMinute }],
           skipIf: () => config.rateLimitPerMinute === 0,

@@ -1,14 +1,15 @@
 import { existsSync } from 'node:fs';
 import { exitWith } from './common/exit-codes.js';
-import { JsonLogger } from './common/json-logger.js';
+import { createPino, nestLogger } from './common/logging.js';
 import { mallocTrimAvailable } from './common/malloc-trim.js';
-import { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
 import { pullConfiguredModel } from './model-pull/pull-model.js';
 import { openModelEarly } from './modules/model/model-opening.js';
 import { checkModelFile, ModelService } from './modules/model/model.service.js';
 
 async function bootstrap(): Promise<void> {
-  const config = AppConfig.fromEnvironment();
+  const loaded = await ConfigModule.load();
+  const { config } = loaded;
   if (config.modelPathIsDefault && !existsSync(config.modelPath)) {
     process.stderr.write(`duet: no model at ${config.modelPath}; downloading ${config.modelUrl}\n`);
     await pullConfiguredModel(config);
@@ -17,7 +18,8 @@ async function bootstrap(): Promise<void> {
   // The native binary's check (a child process) and the weights' read (llama.cpp's loader thread)
   // run while this thread imports and builds the application: the application is imported after.
   openModelEarly(config);
-  const logger = new JsonLogger(config.logLevel);
+  const pino = createPino(config.logLevel);
+  const logger = nestLogger(pino);
   logger.log({ event: 'config', ...config.forLog() }, 'Bootstrap');
   if (!mallocTrimAvailable()) {
     logger.warn(
@@ -32,7 +34,7 @@ async function bootstrap(): Promise<void> {
     import('./app.factory.js'),
     import('./common/graceful-shutdown.js'),
   ]);
-  const app = await createApp(config, logger);
+  const app = await createApp(loaded, pino);
   const models = app.get(ModelService);
   const loading = models.startLoading();
   drainOnSignals(app, config, logger, exitWith);

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
+import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '../config/app-config.js';
 import { ModelService } from '../modules/model/model.service.js';
-import type { JsonLogger } from './json-logger.js';
 import { onResponseEnd } from './response-end.js';
 
 /** Running requests are stopped this long before the drain deadline (a quarter of the drain if that is shorter). */
@@ -18,7 +18,7 @@ const STOP_RUNNING_BEFORE_DEADLINE_MS = 2000;
 export function drainOnSignals(
   app: NestFastifyApplication,
   config: AppConfig,
-  logger: JsonLogger,
+  logger: LoggerService,
   exitWith: (error: unknown) => never,
 ): void {
   const inFlight = new Set<string>();

@@ -45,12 +45,11 @@ export class ServerSentEvents {
     if (!this.reply.raw.destroyed) this.reply.raw.end();
   }
 
-  /** Names the failure and the request, never the request's text. */
+  /** Names the failure and the route (the line carries the request's requestId), never the request's text. */
   private logFailure(error: unknown, statusCode: number): void {
     const { name, message, stack } = error instanceof Error ? error : new Error(String(error));
     const entry = {
       event: 'stream_failed',
-      requestId: this.reply.request.id,
       route: this.reply.request.routeOptions.url,
       statusCode,
       error: { name, message },

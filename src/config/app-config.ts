@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { loadTasks, type TaskOverrides } from '../prompts/tasks-file.js';
 import type { TaskDefinition } from '../prompts/task-definitions.js';
 import { cpuQuota } from './cpu-quota.js';
-import { DEFAULT_MODEL_PATH, Environment, parseEnvironment, parseTrustProxy, TrustProxy } from './environment.js';
+import { DEFAULT_MODEL_PATH, Environment, parseTrustProxy, TrustProxy } from './environment.js';
 
 const MIB = 1024 * 1024;
 const list = (value: string) =>
@@ -111,9 +111,5 @@ export class AppConfig {
       opsApiKeys: this.opsApiKeys.length,
       tasks: this.tasks.map((task) => `${task.name}:${task.kind}`),
     };
-  }
-
-  static fromEnvironment(env: NodeJS.ProcessEnv = process.env): AppConfig {
-    return new AppConfig(parseEnvironment(env));
   }
 }

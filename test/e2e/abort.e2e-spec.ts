@@ -33,6 +33,10 @@ describe('a client that disconnects', () => {
     const metrics = await (await fetch(`${server().url}/metrics`)).text();
     expect(metrics).toMatch(/duet_requests_total\{route="\/v1\/chat",status="499"\} 1/);
     expect(metrics).toMatch(/duet_tokens_total\{task="chat",kind="completion"\} 256\n/); // only the finished chat counted
+    const chatLines = server()
+      .stdout.map((line) => JSON.parse(line))
+      .filter((entry) => entry.event === 'request' && entry.url === '/v1/chat');
+    expect(chatLines.map((entry) => entry.status)).toEqual([200, 499]);
   });
 
   it('gives up its place in the queue', async () => {

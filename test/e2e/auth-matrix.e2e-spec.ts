@@ -2,9 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createApp } from '../../src/app.factory.js';
-import { JsonLogger } from '../../src/common/json-logger.js';
-import { AppConfig } from '../../src/config/app-config.js';
-import { parseEnvironment } from '../../src/config/environment.js';
+import { ConfigModule } from '../../src/config/config.module.js';
 import { startTestApp, TestApp, TINY_MODEL } from '../support/test-app.js';
 
 const API_KEY = 'matrix-api-key';
@@ -202,10 +200,9 @@ describe('auth matrix: every protected route, every spelling', () => {
 
 describe('routes added later', () => {
   it('are protected by the area their pattern falls under', async () => {
-    const config = new AppConfig(
-      parseEnvironment({ MODEL_PATH: TINY_MODEL, API_KEYS: API_KEY, OPS_API_KEYS: OPS_KEY, LOG_LEVEL: 'error' }),
+    const app = await createApp(
+      await ConfigModule.load({ MODEL_PATH: TINY_MODEL, API_KEYS: API_KEY, OPS_API_KEYS: OPS_KEY, LOG_LEVEL: 'error' }),
     );
-    const app = await createApp(config, new JsonLogger('error'));
     const fastify = app.getHttpAdapter().getInstance();
     for (const path of ['/v1/added', '/health/added', '/added']) fastify.get(path, async () => ({ ok: true }));
     await app.init();

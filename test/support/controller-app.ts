@@ -4,7 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Test } from '@nestjs/testing';
 import type { LightMyRequestResponse } from 'fastify';
 import { AllExceptionsFilter } from '../../src/common/all-exceptions.filter.js';
-import { JsonLogger } from '../../src/common/json-logger.js';
+import { createPino, nestLogger } from '../../src/common/logging.js';
 import { createValidationPipe } from '../../src/common/validation.pipe.js';
 import { AppConfig } from '../../src/config/app-config.js';
 import { parseEnvironment } from '../../src/config/environment.js';
@@ -28,7 +28,7 @@ export async function startControllerApp(controller: Type, fakes: Provider[]): P
     ],
   }).compile();
   const app = module.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
-    logger: new JsonLogger('error'),
+    logger: nestLogger(createPino('error')),
   });
   app.useGlobalPipes(createValidationPipe());
   await app.init();

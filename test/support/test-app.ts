@@ -1,9 +1,9 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { LightMyRequestResponse } from 'fastify';
+import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger.js';
 import { createApp } from '../../src/app.factory.js';
-import { JsonLogger } from '../../src/common/json-logger.js';
-import { AppConfig } from '../../src/config/app-config.js';
-import { parseEnvironment } from '../../src/config/environment.js';
+import { createPino } from '../../src/common/logging.js';
+import { ConfigModule } from '../../src/config/config.module.js';
 import { ModelService } from '../../src/modules/model/model.service.js';
 import { fixturePath } from '../fixtures/generate-models.js';
 
@@ -31,11 +31,14 @@ export async function startTestApp(
     READY_MAX_ANON_SWAP_MB: '0',
     READY_MAX_HEAP_MB: '0',
   };
-  const config = new AppConfig(parseEnvironment({ ...defaults, ...env }));
-  const logger = options.logLines
-    ? new JsonLogger(config.logLevel, (line) => options.logLines!.push(line))
-    : new JsonLogger('error');
-  const app = await createApp(config, logger);
+  const loaded = await ConfigModule.load({ ...defaults, ...env });
+  const logLines = options.logLines;
+  const logger = logLines
+    ? createPino(loaded.config.logLevel, { write: (line) => void logLines.push(line.trimEnd()) })
+    : createPino('error');
+  // nestjs-pino keeps the first logger it is given, process-wide, for lines logged outside a request.
+  __resetOutOfContextForTests();
+  const app = await createApp(loaded, logger);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const models = app.get(ModelService);

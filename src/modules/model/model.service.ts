@@ -193,7 +193,7 @@ export class ModelService implements OnApplicationShutdown {
       checkModelFile(this.config.modelPath);
       const opened = await takeOpenedModel(this.config, (level, message) => {
         if (ALLOCATION_FAILURE.test(message)) allocationFailure ??= message.trim();
-        this.logger.warn({ event: 'llama_log', level, message: message.trim() });
+        this.logger.warn({ event: 'llama_log', llamaLevel: level, message: message.trim() });
       });
       ({ llama: this.llama, model: this.loadedModel } = opened);
       const contextStarted = performance.now();

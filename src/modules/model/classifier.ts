@@ -30,8 +30,9 @@ async function inTurn<T>(turn: DecodeTurn, signal: AbortSignal | undefined, work
  * decode lock of their own, so their batches hold the same tokens whoever else is waiting, and a
  * question's answer is bit for bit the same whether it is asked alone or among others. With
  * `padding` (throughput mode, texts of a round on several sequences at once) the text and the first
- * question are evaluated together followed by that many filler tokens, so that every sequence of
- * the round brings the same number of tokens and llama.cpp evaluates them as one micro-batch.
+ * question are evaluated together, followed by as many filler tokens as `padding` gives for their
+ * length once the round starts, so that every sequence of the round brings the same number of
+ * tokens and llama.cpp evaluates them as one micro-batch.
  */
 export async function answerQuestions(
   sequence: LlamaContextSequence,
@@ -40,21 +41,23 @@ export async function answerQuestions(
   vocabulary: LabelVocabulary,
   turn: DecodeTurn,
   signal?: AbortSignal,
-  padding?: number,
+  padding?: (firstTokens: number) => Promise<number>,
 ): Promise<LabelAnswer[]> {
   const textStart = sequence.nextTokenIndex;
   const textEnd = textStart + text.length;
-  const ask = (question: TokenizedQuestion, withText: boolean) =>
+  const ask = (question: TokenizedQuestion, filler: number | undefined) =>
     inTurn(turn, signal, async () => {
-      const tokens = withText ? [...text, ...question.tokens] : question.tokens;
-      const { chosen, scores } = await chooseLabel(sequence, tokens, question.labels, vocabulary, padding ?? 0);
+      const tokens = filler === undefined ? question.tokens : [...text, ...question.tokens];
+      const { chosen, scores } = await chooseLabel(sequence, tokens, question.labels, vocabulary, filler ?? 0);
       await sequence.eraseContextTokenRanges([{ start: textEnd, end: sequence.nextTokenIndex }]);
       return { chosen, probabilities: softmax(scores) };
     });
   const answers: LabelAnswer[] = [];
+  // Waited for outside the decode lock: a round may gather for a few milliseconds.
+  const firstFiller = await padding?.(text.length + questions[0].tokens.length);
   if (padding === undefined) await inTurn(turn, signal, () => sequence.evaluateWithoutGeneratingNewTokens([...text]));
   for (const [index, question] of questions.entries())
-    answers.push(await ask(question, index === 0 && padding !== undefined));
+    answers.push(await ask(question, index === 0 ? firstFiller : undefined));
   await sequence.eraseContextTokenRanges([{ start: textStart, end: sequence.nextTokenIndex }]);
   return answers;
 }

@@ -4,6 +4,7 @@ import { AppConfig } from '../../config/app-config.js';
 import { ChatMlTemplate, chatMlTemplate, type Prompt } from './chatml.js';
 import type { ClassificationInput, ClassifiedText } from './classification.types.js';
 import { answerQuestions, type DecodeTurn, type TokenizedQuestion } from './classifier.js';
+import { RoundGatherer } from './round-gatherer.js';
 import type { ChatTurn, Generation, GenerationInput } from './generation.types.js';
 import { endsGeneration } from './generation-end.js';
 import { isCompleteJson, JsonGrammars } from './json-grammars.js';
@@ -33,6 +34,7 @@ export interface RunOptions {
 export class InferenceService {
   private labelVocabulary?: LabelVocabulary;
   private jsonGrammars?: JsonGrammars;
+  private roundGatherer?: RoundGatherer;
   private readonly samplerGarbage = new SamplerGarbage();
 
   constructor(
@@ -65,7 +67,9 @@ export class InferenceService {
    * length, whose evaluations share decode batches (faster under load, repeatable only to float
    * rounding): llama.cpp gives each sequence its own KV stream and cuts a multi-sequence batch
    * into micro-batches of equal tokens per sequence, so ragged prompts would leave small, slow
-   * micro-batches behind.
+   * micro-batches behind. Single classifications in throughput mode are gathered into such rounds
+   * too (see RoundGatherer), each on its own sequence, with its own place in the queue and its own
+   * errors.
    */
   async classify(
     input: ClassificationInput,
@@ -108,25 +112,41 @@ export class InferenceService {
     const { decodeLock } = this.models;
     const turn: DecodeTurn = shareBatches ? () => decodeLock.shared() : () => decodeLock.exclusive();
     const answers: ClassifiedText['answers'][] = [];
-    const answer = async (sequence: LlamaContextSequence, item: number, runSignal: AbortSignal, padding?: number) => {
+    const answer = async (
+      sequence: LlamaContextSequence,
+      item: number,
+      runSignal: AbortSignal,
+      padding?: (firstTokens: number) => Promise<number>,
+    ) => {
       answers[item] = await answerQuestions(sequence, texts[item], questions, vocabulary, turn, runSignal, padding);
       for (let i = 0; i < questions.length; i++) this.samplerGarbage.evaluated();
     };
-    const { waitedMs } = await this.onSequences(
-      prefix,
-      shareBatches ? texts.length : 1,
-      async (sequences, runSignal) => {
-        const byLength = texts.map((_, item) => item).sort((a, b) => texts[a].length - texts[b].length);
-        for (let start = 0; start < byLength.length; start += sequences.length) {
-          const round = byLength.slice(start, start + sequences.length);
-          const longest = Math.max(...round.map((item) => texts[item].length));
-          const padding = (item: number) => (shareBatches ? longest - texts[item].length : undefined);
-          await settleAll(round.map((item, k) => answer(sequences[k], item, runSignal, padding(item))));
-        }
-      },
-      signal,
-      options,
-    );
+    const arrival = shareBatches && texts.length === 1 ? this.gatherer().arrive() : undefined;
+    let waitedMs: number;
+    try {
+      ({ waitedMs } = await this.onSequences(
+        prefix,
+        shareBatches ? texts.length : 1,
+        async (sequences, runSignal) => {
+          if (arrival) {
+            const order = this.models.pool.orderOf(sequences[0]);
+            return answer(sequences[0], 0, runSignal, (tokens) => arrival.join(order, tokens, runSignal));
+          }
+          const byLength = texts.map((_, item) => item).sort((a, b) => texts[a].length - texts[b].length);
+          for (let start = 0; start < byLength.length; start += sequences.length) {
+            const round = byLength.slice(start, start + sequences.length);
+            const longest = Math.max(...round.map((item) => texts[item].length));
+            const padding = (item: number) =>
+              shareBatches ? () => Promise.resolve(longest - texts[item].length) : undefined;
+            await settleAll(round.map((item, k) => answer(sequences[k], item, runSignal, padding(item))));
+          }
+        },
+        signal,
+        options,
+      ));
+    } finally {
+      arrival?.leave();
+    }
     const questionTokens = questions.reduce((sum, question) => sum + question.tokens.length, 0);
     return texts.map((text, item) => ({
       promptTokens: prefix.length + text.length + questionTokens,
@@ -307,6 +327,10 @@ export class InferenceService {
     } finally {
       if (pool.busy === 0 && pool.queued === 0) this.samplerGarbage.idle();
     }
+  }
+
+  private gatherer(): RoundGatherer {
+    return (this.roundGatherer ??= new RoundGatherer(this.config.batchingWindowMs, this.models.pool.size));
   }
 
   private usableModel({ warmUp }: RunOptions): ModelService {

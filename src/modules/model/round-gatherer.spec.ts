@@ -1,0 +1,92 @@
+import { RequestAbortedError } from './model.errors.js';
+import { RoundGatherer } from './round-gatherer.js';
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+/** A window no test waits out: a round that depends on it never starts within the test. */
+const NEVER = 3_600_000;
+
+/** Records, per member, the order members start in and the padding each is given. */
+function recorder() {
+  const started: Array<{ order: number; padding: number }> = [];
+  const track = (order: number) => (padding: number) => void started.push({ order, padding });
+  return { started, track };
+}
+
+describe('RoundGatherer', () => {
+  const signal = new AbortController().signal;
+
+  it('starts a lone classification at once, whatever the window', async () => {
+    const gatherer = new RoundGatherer(NEVER, 4);
+    await expect(gatherer.arrive().join(2, 40, signal)).resolves.toBe(0);
+  });
+
+  it('waits for classifications on their way, then starts them in sequence order padded to the longest', async () => {
+    const gatherer = new RoundGatherer(NEVER, 4);
+    const { started, track } = recorder();
+    const arrivals = [0, 1, 2].map(() => gatherer.arrive());
+    const joined = [arrivals[0].join(3, 30, signal).then(track(3)), arrivals[1].join(0, 45, signal).then(track(0))];
+    await tick();
+    expect(started).toEqual([]); // a third is on its way
+    joined.push(arrivals[2].join(1, 41, signal).then(track(1)));
+    await Promise.all(joined);
+    expect(started).toEqual([
+      { order: 0, padding: 0 },
+      { order: 1, padding: 4 },
+      { order: 3, padding: 15 },
+    ]);
+  });
+
+  it('starts without one that left before joining', async () => {
+    const gatherer = new RoundGatherer(NEVER, 4);
+    const [first, failed] = [gatherer.arrive(), gatherer.arrive()];
+    const joined = first.join(0, 10, signal);
+    failed.leave();
+    await expect(joined).resolves.toBe(0);
+  });
+
+  it('expects as many as the last round had, for at most the window', async () => {
+    const gatherer = new RoundGatherer(50, 4);
+    const pair = [gatherer.arrive(), gatherer.arrive()];
+    await Promise.all([pair[0].join(0, 5, signal), pair[1].join(1, 5, signal)]);
+    const { started, track } = recorder();
+    const lone = gatherer.arrive().join(0, 5, signal).then(track(0));
+    await tick();
+    expect(started).toEqual([]); // the last round had two
+    await lone; // the window ends the wait
+    await expect(gatherer.arrive().join(0, 5, signal)).resolves.toBe(0); // and the next expects one
+  });
+
+  it('starts a round once every sequence has a member', async () => {
+    const gatherer = new RoundGatherer(NEVER, 2);
+    const arrivals = [0, 1, 2].map(() => gatherer.arrive());
+    await expect(Promise.all([arrivals[0].join(1, 3, signal), arrivals[1].join(0, 7, signal)])).resolves.toEqual([
+      4, 0,
+    ]);
+    arrivals[2].leave();
+  });
+
+  it('lets an aborted member leave at once; the others still start together', async () => {
+    const gatherer = new RoundGatherer(NEVER, 4);
+    const arrivals = [0, 1, 2].map(() => gatherer.arrive());
+    const abort = new AbortController();
+    const { started, track } = recorder();
+    const leaving = arrivals[0].join(0, 99, abort.signal);
+    const staying = arrivals[1].join(1, 10, signal).then(track(1));
+    abort.abort('client gone');
+    await expect(leaving).rejects.toBeInstanceOf(RequestAbortedError);
+    expect(started).toEqual([]);
+    await arrivals[2].join(2, 12, signal).then(track(2));
+    await staying;
+    // The longest member left: the padding is to the longest of those that stayed.
+    expect(started).toEqual([
+      { order: 1, padding: 2 },
+      { order: 2, padding: 0 },
+    ]);
+  });
+
+  it('with a window of 0 never waits', async () => {
+    const gatherer = new RoundGatherer(0, 4);
+    const [first] = [gatherer.arrive(), gatherer.arrive()];
+    await expect(first.join(0, 1, signal)).resolves.toBe(0);
+  });
+});

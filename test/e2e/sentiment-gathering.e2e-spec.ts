@@ -128,3 +128,26 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
     }
   });
 });
+
+describe('generation steps of concurrent chats', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ SEQUENCES: '4', CHAT_MAX_TOKENS: '12' });
+  });
+  afterAll(() => t.close());
+
+  it('reach llama.cpp in ascending sequence order, whatever order they are ready in', async () => {
+    const watch = watchDecodeBatches(t.models);
+    const replies = await Promise.all(
+      [0, 1, 2, 3].map((i) => t.post('/v1/chat', { messages: [{ role: 'user', content: `Where is order ${i}?` }] })),
+    );
+    watch.stop();
+    for (const reply of replies) expect(reply.statusCode).toBe(200);
+    const shared = watch.batches.filter((batch) => batch.length > 1);
+    expect(shared.length).toBeGreaterThan(0);
+    for (const batch of shared) {
+      const sequences = batch.map((part) => part.sequence);
+      expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import type { EvaluationPriority, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { LabelAnswer } from './classification.types.js';
 import { chooseLabel, LabelVocabulary, softmax } from './label-scoring.js';
 import { RequestAbortedError } from './model.errors.js';
@@ -42,13 +42,21 @@ export async function answerQuestions(
   turn: DecodeTurn,
   signal?: AbortSignal,
   padding?: (firstTokens: number) => Promise<number>,
+  priority?: EvaluationPriority,
 ): Promise<LabelAnswer[]> {
   const textStart = sequence.nextTokenIndex;
   const textEnd = textStart + text.length;
   const ask = (question: TokenizedQuestion, filler: number | undefined) =>
     inTurn(turn, signal, async () => {
       const tokens = filler === undefined ? question.tokens : [...text, ...question.tokens];
-      const { chosen, scores } = await chooseLabel(sequence, tokens, question.labels, vocabulary, filler ?? 0);
+      const { chosen, scores } = await chooseLabel(
+        sequence,
+        tokens,
+        question.labels,
+        vocabulary,
+        filler ?? 0,
+        priority,
+      );
       await sequence.eraseContextTokenRanges([{ start: textEnd, end: sequence.nextTokenIndex }]);
       return { chosen, probabilities: softmax(scores) };
     });

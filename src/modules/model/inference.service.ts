@@ -12,6 +12,7 @@ import { LabelVocabulary } from './label-scoring.js';
 import { InputTooLongError, ModelNotReadyError, RequestAbortedError } from './model.errors.js';
 import { ModelService } from './model.service.js';
 import { SamplerGarbage } from './sampler-garbage.js';
+import { sequencePriority } from './sequence-order.js';
 import { settleAll } from './settle-all.js';
 import { stopIndex, withoutStopStart } from './stop-strings.js';
 
@@ -118,7 +119,17 @@ export class InferenceService {
       runSignal: AbortSignal,
       padding?: (firstTokens: number) => Promise<number>,
     ) => {
-      answers[item] = await answerQuestions(sequence, texts[item], questions, vocabulary, turn, runSignal, padding);
+      const priority = sequencePriority(this.models.pool.orderOf(sequence));
+      answers[item] = await answerQuestions(
+        sequence,
+        texts[item],
+        questions,
+        vocabulary,
+        turn,
+        runSignal,
+        padding,
+        priority,
+      );
       for (let i = 0; i < questions.length; i++) this.samplerGarbage.evaluated();
     };
     const arrival = shareBatches && texts.length === 1 ? this.gatherer().arrive() : undefined;
@@ -130,7 +141,11 @@ export class InferenceService {
         async (sequences, runSignal) => {
           if (arrival) {
             const order = this.models.pool.orderOf(sequences[0]);
-            return answer(sequences[0], 0, runSignal, (tokens) => arrival.join(order, tokens, runSignal));
+            try {
+              return await answer(sequences[0], 0, runSignal, (tokens) => arrival.join(order, tokens, runSignal));
+            } finally {
+              arrival.leave(); // before the sequence's cleanup: the next round may start now
+            }
           }
           const byLength = texts.map((_, item) => item).sort((a, b) => texts[a].length - texts[b].length);
           for (let start = 0; start < byLength.length; start += sequences.length) {
@@ -265,6 +280,7 @@ export class InferenceService {
     };
     const steps = sequence.evaluate([...rest], {
       temperature: 0,
+      evaluationPriority: sequencePriority(this.models.pool.orderOf(sequence)),
       grammarEvaluationState: grammar && new LlamaGrammarEvaluationState({ model, grammar }),
     });
     let release: (() => void) | undefined;

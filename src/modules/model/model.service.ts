@@ -8,6 +8,7 @@ import { AppConfig } from '../../config/app-config.js';
 import { sequenceContextSize } from '../../prompts/task-definitions.js';
 import { DecodeLock } from './decode-lock.js';
 import { takeOpenedModel } from './model-opening.js';
+import { sequenceOrderStrategy } from './sequence-order.js';
 import { SequencePool } from './sequence-pool.js';
 import { TokenBytes } from './token-bytes.js';
 
@@ -205,6 +206,7 @@ export class ModelService implements OnApplicationShutdown {
         contextSize: this.sequenceContextSize,
         batchSize: this.config.batchSize,
         threads: this.config.threads,
+        batching: { itemPrioritizationStrategy: sequenceOrderStrategy },
       });
       const sequences = Array.from({ length: this.config.sequences }, () => this.context!.getSequence());
       this.sequencePool = new SequencePool(sequences, this.config.maxQueue, this.decodeLock, this.config.prefixCache);

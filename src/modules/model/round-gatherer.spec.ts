@@ -48,12 +48,32 @@ describe('RoundGatherer', () => {
     const gatherer = new RoundGatherer(50, 4);
     const pair = [gatherer.arrive(), gatherer.arrive()];
     await Promise.all([pair[0].join(0, 5, signal), pair[1].join(1, 5, signal)]);
+    pair.forEach((arrival) => arrival.leave());
     const { started, track } = recorder();
-    const lone = gatherer.arrive().join(0, 5, signal).then(track(0));
+    const lone = gatherer.arrive();
+    const joined = lone.join(0, 5, signal).then(track(0));
     await tick();
     expect(started).toEqual([]); // the last round had two
-    await lone; // the window ends the wait
+    await joined; // the window ends the wait
+    lone.leave();
     await expect(gatherer.arrive().join(0, 5, signal)).resolves.toBe(0); // and the next expects one
+  });
+
+  it('starts a ready round only once every member of the round before has left', async () => {
+    const gatherer = new RoundGatherer(0, 4);
+    const first = gatherer.arrive();
+    await first.join(0, 5, signal);
+    const { started, track } = recorder();
+    const next = [gatherer.arrive(), gatherer.arrive()];
+    const joined = [next[0].join(2, 5, signal).then(track(2)), next[1].join(1, 9, signal).then(track(1))];
+    await tick();
+    expect(started).toEqual([]); // sequence 0 is still evaluating
+    first.leave();
+    await Promise.all(joined);
+    expect(started).toEqual([
+      { order: 1, padding: 0 },
+      { order: 2, padding: 4 },
+    ]);
   });
 
   it('starts a round once every sequence has a member', async () => {

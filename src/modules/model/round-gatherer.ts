@@ -16,7 +16,7 @@ export interface Arrival {
    * leaving the round, when the signal fires.
    */
   join(order: number, tokens: number, signal: AbortSignal): Promise<number>;
-  /** Stops counting as expected company (idempotent; joining does it too). */
+  /** Done with the round (or never joined one): idempotent. */
   leave(): void;
 }
 
@@ -27,15 +27,20 @@ export interface Arrival {
  * evaluates the round as one micro-batch.
  *
  * A round waits only while company is expected: classifications already on their way, or as many
- * members as the last round had (closed-loop clients come back together). It starts when that many
- * have joined, when every sequence has a member, or when the window has passed since it opened, so
- * a lone client never waits and a shrinking crowd waits at most one window before the next round
- * expects fewer.
+ * members as the last round had (closed-loop clients come back together). It is ready when that
+ * many have joined, when every sequence has a member, or when the window has passed since it
+ * opened, so a lone client never waits and a shrinking crowd waits at most one window before the
+ * next round expects fewer. A ready round starts once the members of the one before are done: its
+ * tokens could not be evaluated sooner, and mixed into the running round's batches they would
+ * make those uneven.
  */
 export class RoundGatherer {
   private members: Member[] = [];
   private timer?: NodeJS.Timeout;
+  private windowPassed = false;
   private arriving = 0;
+  /** Members of started rounds that have not left yet. */
+  private running = 0;
   private lastRoundSize = 1;
 
   constructor(
@@ -45,13 +50,14 @@ export class RoundGatherer {
 
   arrive(): Arrival {
     this.arriving++;
-    let counted = true;
+    let state: 'arriving' | 'gathering' | 'running' | 'left' = 'arriving';
     const leave = () => {
-      if (!counted) return;
-      counted = false;
-      this.arriving--;
-      // One fewer on its way may be all the round was waiting for.
-      if (this.members.length > 0) this.startIfComplete();
+      if (state === 'arriving') this.arriving--;
+      else if (state === 'running') this.running--;
+      else return;
+      state = 'left';
+      // One fewer on its way, or a round done, may be all the next round was waiting for.
+      this.startIfReady();
     };
     return {
       leave,
@@ -62,47 +68,52 @@ export class RoundGatherer {
             order,
             tokens,
             start: (padding) => {
+              state = 'running';
               signal.removeEventListener('abort', abandon);
               resolve(padding);
             },
           };
           const abandon = () => {
+            state = 'left';
             this.members = this.members.filter((m) => m !== member);
             if (this.members.length === 0) this.stopTimer();
+            else this.startIfReady();
             reject(new RequestAbortedError(signal.reason));
           };
           signal.addEventListener('abort', abandon, { once: true });
           this.members.push(member);
-          counted = false;
+          state = 'gathering';
           this.arriving--;
-          this.timer ??= setTimeout(() => this.start(), this.windowMs);
-          this.startIfComplete();
+          this.timer ??= setTimeout(() => {
+            this.windowPassed = true;
+            this.startIfReady();
+          }, this.windowMs);
+          this.startIfReady();
         });
       },
     };
   }
 
-  private startIfComplete(): void {
+  private startIfReady(): void {
+    if (this.members.length === 0 || this.running > 0) return;
     const expected = Math.min(this.sequences, Math.max(this.lastRoundSize, this.members.length + this.arriving));
-    if (this.members.length < expected && this.windowMs > 0) return;
+    if (this.members.length < expected && !this.windowPassed && this.windowMs > 0) return;
     // Started a microtask later: the member joining now has then awaited its promise like the
     // others, so their continuations, and with them their evaluations, run in sequence order.
-    this.stopTimer();
-    queueMicrotask(() => this.start());
-  }
-
-  private start(): void {
-    this.stopTimer();
     const round = this.members.sort((a, b) => a.order - b.order);
     this.members = [];
-    if (round.length === 0) return;
+    this.stopTimer();
+    this.running += round.length;
     this.lastRoundSize = round.length;
     const longest = Math.max(...round.map((member) => member.tokens));
-    for (const member of round) member.start(longest - member.tokens);
+    queueMicrotask(() => {
+      for (const member of round) member.start(longest - member.tokens);
+    });
   }
 
   private stopTimer(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.windowPassed = false;
   }
 }

@@ -1,6 +1,8 @@
 // Benchmarks against the physical limits, every ratio from figures taken in the same run.
-// npm run bench [-- sentiment|overload|labels|chat|overhead|memory|triage|startup ...] [--model PATH] [--texts N] [--rows N per dev set]
-// [--restarts N] (startup; llama-server's comparison needs LLAMA_SERVER_BIN)
+// npm run bench [-- sentiment|overload|labels|chat|overhead|memory|triage|startup|server|chats|window ...] [--model PATH]
+// [--texts N] [--rows N per dev set] [--restarts N] (startup) [--runs N] (server, chats)
+// startup and server compare with llama-server from LLAMA_SERVER_BIN, chats with llama-batched-bench from
+// LLAMA_BATCHED_BENCH_BIN (each skipped, saying so, without it).
 // Each prints one JSON line; a malformed command line exits 2 before any starts. The raw baseline
 // is node-llama-cpp in this process with the service's settings; the service is dist/main.js on
 // loopback. Run on a quiet machine: prompt speed drifts with load.
@@ -15,6 +17,7 @@ import { chatTurns, classificationPrompt, SENTIMENT_LABELS } from './lib/builtin
 import { wholeNumber } from './lib/cli-options.js';
 import { DEV_DATA_DIR, loadDevSets } from './lib/dev-sets.js';
 import { GrammarLabeler } from './lib/grammar-labels.js';
+import { batchedBench, llamaCppBin, startLlamaServer } from './lib/llama-cpp-anchors.js';
 import { postJson } from './lib/post-json.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from './lib/server-process.js';
@@ -31,6 +34,9 @@ const BENCHES: Record<string, () => Promise<void>> = {
   memory,
   triage,
   startup,
+  server,
+  chats,
+  window,
 };
 
 /** The command line, read whole before the first benchmark starts: a typo in the last name should not cost the minutes of the others. */
@@ -44,6 +50,7 @@ function readCommandLine() {
         texts: { type: 'string', default: '64' },
         rows: { type: 'string', default: '50' },
         restarts: { type: 'string', default: '5' },
+        runs: { type: 'string', default: '3' },
       },
     });
     const unknown = positionals.filter((name) => !Object.hasOwn(BENCHES, name));
@@ -55,13 +62,14 @@ function readCommandLine() {
       textCount: wholeNumber('texts', values.texts!),
       rowsPerSet: wholeNumber('rows', values.rows!),
       restarts: wholeNumber('restarts', values.restarts!),
+      runs: wholeNumber('runs', values.runs!),
     };
   } catch (error) {
     console.error(`bench: ${(error as Error).message}`);
     process.exit(2);
   }
 }
-const { values, selected, textCount, rowsPerSet, restarts } = readCommandLine();
+const { values, selected, textCount, rowsPerSet, restarts, runs } = readCommandLine();
 const threads = cpuQuota();
 const report = (line: object) => console.log(JSON.stringify({ threads, ...line }));
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -508,6 +516,205 @@ async function startup(): Promise<void> {
     duetOverNoMmap: round(readyMs / noMmapMs),
     duetOverMmap: round(readyMs / mmapMs),
   });
+}
+
+/** Calls `send(item)` for every item, `concurrency` clients each sending its next when its last is answered; requests/s. */
+async function closedLoop(
+  items: number,
+  concurrency: number,
+  send: (item: number) => Promise<unknown>,
+): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items) await send(next++);
+    }),
+  );
+  return items / ((performance.now() - started) / 1000);
+}
+
+/**
+ * Sentiment against llama-server on the same tokens: each classification goes to llama-server as
+ * the token ids Duet evaluates (its rendered prompt: cached start, text, question), two tokens
+ * predicted greedily, prompt cache on, so both sides evaluate the same prompt tokens after a
+ * cached prefix. Closed-loop clients; the three services stay up and take turns, `runs` times.
+ */
+async function server(): Promise<void> {
+  const bin = llamaCppBin();
+  if ('skipped' in bin) return report({ bench: 'anchor.server', skipped: bin.skipped });
+  const texts = tweets(textCount);
+  const raw = await RawLlama.open(values.model!, threads);
+  const prompts = texts.map((text) => classificationPrompt(raw.model, text).tokens);
+  await raw.close();
+  let llamaServer;
+  try {
+    llamaServer = await startLlamaServer(bin.dir, values.model!, threads);
+  } catch (error) {
+    return report({ bench: 'anchor.server', skipped: (error as Error).message });
+  }
+  try {
+    const complete = async (item: number) => {
+      const reply = await postJson(llamaServer!.url, '/completion', {
+        prompt: prompts[item],
+        n_predict: 2,
+        temperature: 0,
+        cache_prompt: true,
+      });
+      if (reply.status !== 200) throw new Error(`llama-server: ${reply.status} ${JSON.stringify(reply.json)}`);
+      return reply;
+    };
+    await withServer(values.model!, { SENTIMENT_BATCHING: 'throughput' }, (throughput) =>
+      withServer(values.model!, { SENTIMENT_BATCHING: 'deterministic' }, async (deterministic) => {
+        const duet = (service: ServerProcess) => (item: number) =>
+          post(service, '/v1/sentiment', { text: texts[item] });
+        const sides = { llamaServer: complete, throughput: duet(throughput), deterministic: duet(deterministic) };
+        for (const send of Object.values(sides)) for (let i = 0; i < 8; i++) await send(i);
+        for (const concurrency of [1, 4]) {
+          const rates: Record<keyof typeof sides, number[]> = { llamaServer: [], throughput: [], deterministic: [] };
+          for (let run = 0; run < runs; run++)
+            for (const [side, send] of Object.entries(sides))
+              rates[side as keyof typeof sides].push(await closedLoop(texts.length, concurrency, send));
+          const reference = median(rates.llamaServer);
+          report({
+            bench: 'anchor.server',
+            concurrency,
+            runs,
+            requests: texts.length,
+            llamaServerRequestsPerS: round(reference),
+            throughputRequestsPerS: round(median(rates.throughput)),
+            deterministicRequestsPerS: round(median(rates.deterministic)),
+            throughputRatio: round(median(rates.throughput) / reference, 3),
+            deterministicRatio: round(median(rates.deterministic) / reference, 3),
+            target: concurrency === 4 ? 'throughput >= 1.05 x llama-server (medians)' : 'report',
+          });
+        }
+      }),
+    );
+  } finally {
+    await llamaServer.stop();
+  }
+}
+
+/**
+ * Concurrent chats (a ~48-token prompt after the cached system prompt, 64 generated tokens) against
+ * llama-batched-bench's ratio for the same shape (-npp 48 -ntg 64), with one KV stream per
+ * sequence as node-llama-cpp runs it (-no-kvu) and with a unified one (-kvu, what a source build of
+ * node-llama-cpp with kv_unified = true would do).
+ */
+async function chats(): Promise<void> {
+  const generated = 64;
+  const raw = await RawLlama.open(values.model!, threads);
+  const words =
+    'Hi! My parcel to Canada left the warehouse last week and the tracking page has not changed since. Can you tell me how long shipping usually takes and what I should do if it does not arrive by Friday?'.split(
+      ' ',
+    );
+  const restTokens = (content: string) => {
+    const prompt = raw.prompt(chatTurns([{ role: 'user', content }]));
+    return prompt.tokens.length - prompt.prefixLength;
+  };
+  let length = words.length;
+  while (length > 1 && restTokens(words.slice(0, length).join(' ')) > 48) length--;
+  const message = words.slice(0, length).join(' ');
+  const promptTokens = restTokens(message);
+  await raw.close();
+  const chatsAt = async (service: ServerProcess, count: number) => {
+    const started = performance.now();
+    const replies = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        post(service, '/v1/chat', { messages: [{ role: 'user', content: `${message} (${i})` }], maxChars: 2000 }),
+      ),
+    );
+    const tokens = replies.reduce((sum, reply) => sum + reply.json.usage.completionTokens, 0);
+    return { tokensPerS: tokens / ((performance.now() - started) / 1000), tokens };
+  };
+  // Eight chats of 64 tokens may pass the default deadline on a busy machine.
+  const env = { CHAT_MAX_TOKENS: String(generated), CHAT_MAX_CHARS: '2000', REQUEST_TIMEOUT_MS: '120000' };
+  const duet: Record<number, number[]> = { 1: [], 4: [], 8: [] };
+  let completionTokens = 0;
+  await withServer(values.model!, env, async (service) => {
+    await chatsAt(service, 1);
+    for (let run = 0; run < runs; run++) {
+      duet[1].push((await chatsAt(service, 1)).tokensPerS);
+      const four = await chatsAt(service, 4);
+      duet[4].push(four.tokensPerS);
+      completionTokens = four.tokens / 4;
+    }
+  });
+  await withServer(values.model!, { ...env, SEQUENCES: '8' }, async (service) => {
+    await chatsAt(service, 1);
+    for (let run = 0; run < runs; run++) duet[8].push((await chatsAt(service, 8)).tokensPerS);
+  });
+  const ratio = (count: number) => round(median(duet[count]) / median(duet[1]), 3);
+  const duetFigures = {
+    promptTokens,
+    completionTokensPerChat: completionTokens,
+    duetRatio4: ratio(4),
+    duetRatio8: ratio(8),
+  };
+  const bin = llamaCppBin();
+  if ('skipped' in bin) return report({ bench: 'anchor.chats', ...duetFigures, skipped: bin.skipped });
+  for (const unified of [false, true]) {
+    try {
+      const rows = batchedBench(bin.dir, values.model!, threads, { npp: 48, ntg: generated, npl: [1, 4, 8], unified });
+      const at = (pl: number) => rows.find((row) => row.pl === pl)!;
+      const anchor = (pl: number) => round(at(pl).speed_tg / at(1).speed_tg, 3);
+      report({
+        bench: 'anchor.chats',
+        kv: unified ? 'unified (-kvu)' : 'per sequence (-no-kvu, as node-llama-cpp)',
+        runs,
+        ...duetFigures,
+        llamaGenerationTokensPerS: {
+          1: round(at(1).speed_tg, 1),
+          4: round(at(4).speed_tg, 1),
+          8: round(at(8).speed_tg, 1),
+        },
+        llamaRatio4: anchor(4),
+        llamaRatio8: anchor(8),
+        ratioOfRatios4: round(ratio(4) / anchor(4), 3),
+        target: '4 chats: duetRatio4 >= 0.95 x llamaRatio4 (-no-kvu row is what node-llama-cpp can reach); 8: report',
+      });
+    } catch (error) {
+      report({
+        bench: 'anchor.chats',
+        ...duetFigures,
+        kv: unified ? 'unified' : 'per sequence',
+        skipped: (error as Error).message,
+      });
+    }
+  }
+}
+
+/**
+ * What the gathering window costs a lone client: two services in throughput mode on the tiny
+ * model, one with the default BATCHING_WINDOW_MS and one with 0, sent the same texts alternately
+ * at concurrency 1 (pairs taken moments apart share the machine's drift).
+ */
+async function window(): Promise<void> {
+  const texts = tweets(400);
+  await withServer(values.tiny!, { SENTIMENT_BATCHING: 'throughput' }, (gathering) =>
+    withServer(values.tiny!, { SENTIMENT_BATCHING: 'throughput', BATCHING_WINDOW_MS: '0' }, async (immediate) => {
+      const times = { gathering: [] as number[], immediate: [] as number[] };
+      for (const [item, text] of texts.entries()) {
+        // Alternating which goes first keeps any first-of-pair effect out of the difference.
+        const order = item % 2 ? ([gathering, immediate] as const) : ([immediate, gathering] as const);
+        for (const service of order)
+          times[service === gathering ? 'gathering' : 'immediate'].push(
+            (await post(service, '/v1/sentiment', { text })).ms,
+          );
+      }
+      const skip = 20; // warm-up
+      const paired = times.gathering.slice(skip).map((ms, i) => ms - times.immediate[skip + i]);
+      report({
+        bench: 'window.lone',
+        requests: texts.length - skip,
+        windowP50Ms: round(median(times.gathering.slice(skip))),
+        noWindowP50Ms: round(median(times.immediate.slice(skip))),
+        pairedAddedP50Ms: round(median(paired)),
+        target: '<= 2 ms added p50 at concurrency 1',
+      });
+    }),
+  );
 }
 
 for (const name of selected) await BENCHES[name]();

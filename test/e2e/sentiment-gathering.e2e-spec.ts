@@ -41,7 +41,9 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
     // can join. The sequences come free in the order 2, 0, 1, 3.
     const { pool } = t.models;
     const finish: Array<() => void> = [];
-    const held = [0, 1, 2, 3].map(() => pool.use([], () => new Promise<void>((resolve) => finish.push(resolve))));
+    const held = [0, 1, 2, 3].map(() =>
+      pool.useSeveral([], 1, () => new Promise<void>((resolve) => finish.push(resolve))),
+    );
     await until(() => finish.length === 4);
     const watch = watchDecodeBatches(t.models);
     const replies = TEXTS.map((text) => t.post('/v1/sentiment', { text }));

@@ -4,7 +4,6 @@ import { AppConfig } from '../../config/app-config.js';
 import { ChatMlTemplate, chatMlTemplate, type Prompt } from './chatml.js';
 import type { ClassificationInput, ClassifiedText } from './classification.types.js';
 import { answerQuestions, type DecodeTurn, type TokenizedQuestion } from './classifier.js';
-import { RoundGatherer } from './round-gatherer.js';
 import type { ChatTurn, Generation, GenerationInput } from './generation.types.js';
 import { endsGeneration } from './generation-end.js';
 import { isCompleteJson, JsonGrammars } from './json-grammars.js';
@@ -35,7 +34,6 @@ export interface RunOptions {
 export class InferenceService {
   private labelVocabulary?: LabelVocabulary;
   private jsonGrammars?: JsonGrammars;
-  private roundGatherer?: RoundGatherer;
   private readonly samplerGarbage = new SamplerGarbage();
 
   constructor(
@@ -120,19 +118,21 @@ export class InferenceService {
       padding?: (firstTokens: number) => Promise<number>,
     ) => {
       const priority = sequencePriority(this.models.pool.orderOf(sequence));
-      answers[item] = await answerQuestions(
-        sequence,
-        texts[item],
-        questions,
-        vocabulary,
-        turn,
-        runSignal,
+      answers[item] = await answerQuestions(sequence, texts[item], questions, vocabulary, turn, runSignal, {
         padding,
         priority,
-      );
+      });
       for (let i = 0; i < questions.length; i++) this.samplerGarbage.evaluated();
     };
-    const arrival = shareBatches && texts.length === 1 ? this.gatherer().arrive() : undefined;
+    // A single text in throughput mode waits for company (see RoundGatherer); that wait is queueing too.
+    const arrival = shareBatches && texts.length === 1 ? this.models.roundGatherer.arrive() : undefined;
+    let gatheredMs = 0;
+    const gather = (order: number, runSignal: AbortSignal) => async (tokens: number) => {
+      const joined = performance.now();
+      const padding = await arrival!.join(order, tokens, runSignal);
+      gatheredMs = performance.now() - joined;
+      return padding;
+    };
     let waitedMs: number;
     try {
       ({ waitedMs } = await this.onSequences(
@@ -142,7 +142,7 @@ export class InferenceService {
           if (arrival) {
             const order = this.models.pool.orderOf(sequences[0]);
             try {
-              return await answer(sequences[0], 0, runSignal, (tokens) => arrival.join(order, tokens, runSignal));
+              return await answer(sequences[0], 0, runSignal, gather(order, runSignal));
             } finally {
               arrival.leave(); // before the sequence's cleanup: the next round may start now
             }
@@ -151,8 +151,7 @@ export class InferenceService {
           for (let start = 0; start < byLength.length; start += sequences.length) {
             const round = byLength.slice(start, start + sequences.length);
             const longest = Math.max(...round.map((item) => texts[item].length));
-            const padding = (item: number) =>
-              shareBatches ? () => Promise.resolve(longest - texts[item].length) : undefined;
+            const padding = (item: number) => (shareBatches ? async () => longest - texts[item].length : undefined);
             await settleAll(round.map((item, k) => answer(sequences[k], item, runSignal, padding(item))));
           }
         },
@@ -165,7 +164,7 @@ export class InferenceService {
     const questionTokens = questions.reduce((sum, question) => sum + question.tokens.length, 0);
     return texts.map((text, item) => ({
       promptTokens: prefix.length + text.length + questionTokens,
-      queueMs: waitedMs,
+      queueMs: waitedMs + gatheredMs,
       answers: answers[item],
     }));
   }
@@ -343,10 +342,6 @@ export class InferenceService {
     } finally {
       if (pool.busy === 0 && pool.queued === 0) this.samplerGarbage.idle();
     }
-  }
-
-  private gatherer(): RoundGatherer {
-    return (this.roundGatherer ??= new RoundGatherer(this.config.batchingWindowMs, this.models.pool.size));
   }
 
   private usableModel({ warmUp }: RunOptions): ModelService {

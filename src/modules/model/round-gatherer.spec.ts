@@ -1,5 +1,5 @@
 import { RequestAbortedError } from './model.errors.js';
-import { RoundGatherer } from './round-gatherer.js';
+import { paddedLengths, RoundGatherer } from './round-gatherer.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 /** A window no test waits out: a round that depends on it never starts within the test. */
@@ -18,22 +18,35 @@ describe('RoundGatherer', () => {
   it('starts a lone classification at once, whatever the window', async () => {
     const gatherer = new RoundGatherer(NEVER, 4);
     await expect(gatherer.arrive().join(2, 40, signal)).resolves.toBe(0);
+    expect(gatherer.roundsByMembers).toEqual(new Map([[1, 1]]));
   });
 
-  it('waits for classifications on their way, then starts them in sequence order padded to the longest', async () => {
+  it('waits for classifications on their way, then starts them in sequence order padded to one length', async () => {
     const gatherer = new RoundGatherer(NEVER, 4);
     const { started, track } = recorder();
     const arrivals = [0, 1, 2].map(() => gatherer.arrive());
-    const joined = [arrivals[0].join(3, 30, signal).then(track(3)), arrivals[1].join(0, 45, signal).then(track(0))];
+    const joined = [arrivals[0].join(3, 40, signal).then(track(3)), arrivals[1].join(0, 45, signal).then(track(0))];
     await tick();
     expect(started).toEqual([]); // a third is on its way
-    joined.push(arrivals[2].join(1, 41, signal).then(track(1)));
+    joined.push(arrivals[2].join(1, 43, signal).then(track(1)));
     await Promise.all(joined);
     expect(started).toEqual([
       { order: 0, padding: 0 },
-      { order: 1, padding: 4 },
-      { order: 3, padding: 15 },
+      { order: 1, padding: 2 },
+      { order: 3, padding: 5 },
     ]);
+    expect(gatherer.roundsByMembers).toEqual(new Map([[3, 1]]));
+  });
+
+  it('does not pad short members to a far longer one', async () => {
+    const gatherer = new RoundGatherer(NEVER, 3);
+    const arrivals = [0, 1, 2].map(() => gatherer.arrive());
+    const paddings = await Promise.all([
+      arrivals[0].join(0, 30, signal),
+      arrivals[1].join(1, 80, signal),
+      arrivals[2].join(2, 31, signal),
+    ]);
+    expect(paddings).toEqual([1, 0, 0]);
   });
 
   it('starts without one that left before joining', async () => {
@@ -108,5 +121,21 @@ describe('RoundGatherer', () => {
     const gatherer = new RoundGatherer(0, 4);
     const [first] = [gatherer.arrive(), gatherer.arrive()];
     await expect(first.join(0, 1, signal)).resolves.toBe(0);
+  });
+});
+
+describe('paddedLengths', () => {
+  it('leaves equal lengths as they are', () => {
+    expect(paddedLengths([32, 32, 32, 32])).toEqual([32, 32, 32, 32]);
+  });
+
+  it('pads similar lengths to one and keeps apart what would cost more to pad than a micro-batch', () => {
+    // Four at 38: 24 filler tokens for one micro-batch; 30 and 38: 8 filler tokens for two.
+    expect(paddedLengths([38, 26, 34, 30])).toEqual([38, 30, 38, 30]);
+  });
+
+  it('pads everything to the longest when micro-batches cost more than any padding, nothing when free', () => {
+    expect(paddedLengths([38, 26, 34, 30], 1000)).toEqual([38, 38, 38, 38]);
+    expect(paddedLengths([38, 26, 34, 30], 0)).toEqual([38, 26, 34, 30]);
   });
 });

@@ -1,5 +1,38 @@
 import { RequestAbortedError } from './model.errors.js';
 
+/**
+ * What one more micro-batch costs, in prompt tokens evaluated: measured raw on the 0.5B fixture
+ * (docs/benchmark-runs.md), four prompts of 32 tokens (one micro-batch) ran at 221-230 tok/s and
+ * four of 26/30/34/38 (four micro-batches) at 192-204, ~26 ms for each of the three extra
+ * micro-batches, ~6 tokens' worth. Padding a random group of four tweets to its longest wasted
+ * ~25% of the tokens and ran slower than no padding at all (171-174 vs 190-197 tok/s).
+ */
+export const MICRO_BATCH_COST_TOKENS = 6;
+
+/**
+ * The length each first evaluation of a round is padded to: lengths are grouped, similar ones
+ * together, and each group padded to its longest, at the least cost counting every group as one
+ * micro-batch (MICRO_BATCH_COST_TOKENS) plus every token evaluated, padding included. Near
+ * lengths end up one length; a far longer one keeps its own instead of padding all to it.
+ */
+export function paddedLengths(tokens: readonly number[], microBatchCost = MICRO_BATCH_COST_TOKENS): number[] {
+  const sorted = [...tokens].sort((a, b) => a - b);
+  // cost[i]: the cheapest grouping of the i shortest; groupStart[i]: where its last group starts.
+  const cost = [0];
+  const groupStart = [0];
+  for (let end = 1; end <= sorted.length; end++) {
+    cost[end] = Infinity;
+    for (let start = 0; start < end; start++) {
+      const candidate = cost[start] + microBatchCost + (end - start) * sorted[end - 1];
+      if (candidate < cost[end]) [cost[end], groupStart[end]] = [candidate, start];
+    }
+  }
+  const lengthOf = new Map<number, number>();
+  for (let end = sorted.length; end > 0; end = groupStart[end])
+    for (const length of sorted.slice(groupStart[end], end)) lengthOf.set(length, sorted[end - 1]);
+  return tokens.map((length) => lengthOf.get(length)!);
+}
+
 interface Member {
   /** The member's sequence's place in the pool: llama.cpp's sequence id order. */
   order: number;
@@ -12,8 +45,8 @@ interface Member {
 export interface Arrival {
   /**
    * Waits for the round this classification joins to start; resolves with how many filler tokens
-   * its first evaluation adds so that every member's is as long as the longest. Rejects at once,
-   * leaving the round, when the signal fires.
+   * its first evaluation adds (see paddedLengths). Rejects at once, leaving the round, when the
+   * signal fires: the request's deadline bounds its wait.
    */
   join(order: number, tokens: number, signal: AbortSignal): Promise<number>;
   /** Done with the round (or never joined one): idempotent. */
@@ -22,9 +55,9 @@ export interface Arrival {
 
 /**
  * Gathers single classifications (throughput mode) into rounds: members start their first
- * evaluation together, in ascending sequence order and padded to one length, so llama.cpp, which
- * cuts a multi-sequence batch into micro-batches of consecutive sequence ids with equal tokens,
- * evaluates the round as one micro-batch.
+ * evaluation together, in ascending sequence order, similar lengths padded to one (see
+ * paddedLengths), so llama.cpp, which cuts a multi-sequence batch into micro-batches of
+ * consecutive sequence ids with equal tokens, evaluates a round in as few micro-batches as pay.
  *
  * A round waits only while company is expected: classifications already on their way, or as many
  * members as the last round had (closed-loop clients come back together). It is ready when that
@@ -42,11 +75,17 @@ export class RoundGatherer {
   /** Members of started rounds that have not left yet. */
   private running = 0;
   private lastRoundSize = 1;
+  private readonly roundsStarted = new Map<number, number>();
 
   constructor(
     private readonly windowMs: number,
     private readonly sequences: number,
   ) {}
+
+  /** Rounds started so far, by how many members they had. */
+  get roundsByMembers(): ReadonlyMap<number, number> {
+    return this.roundsStarted;
+  }
 
   arrive(): Arrival {
     this.arriving++;
@@ -105,10 +144,9 @@ export class RoundGatherer {
     this.stopTimer();
     this.running += round.length;
     this.lastRoundSize = round.length;
-    const longest = Math.max(...round.map((member) => member.tokens));
-    queueMicrotask(() => {
-      for (const member of round) member.start(longest - member.tokens);
-    });
+    this.roundsStarted.set(round.length, (this.roundsStarted.get(round.length) ?? 0) + 1);
+    const lengths = paddedLengths(round.map((member) => member.tokens));
+    queueMicrotask(() => round.forEach((member, i) => member.start(lengths[i] - member.tokens)));
   }
 
   private stopTimer(): void {

@@ -109,7 +109,7 @@ export class SequencePool {
     while (held.length < wanted && this.idle.length > 0) held.push(this.takeIdle(key)!);
     // Creation order is llama.cpp's sequence id order; a batch of several sequences makes one
     // micro-batch only from consecutive ids in increasing order.
-    held.sort((a, b) => this.sequences.indexOf(a) - this.sequences.indexOf(b));
+    held.sort((a, b) => this.orderOf(a) - this.orderOf(b));
     const run = this.startRun(signal);
     const [outcome] = await Promise.allSettled([
       settleAll(held.map((sequence) => this.holdOnly(sequence, prefix, key))).then(() => work(held, run.signal)),

@@ -17,7 +17,7 @@ import { chatTurns, classificationPrompt, SENTIMENT_LABELS } from './lib/builtin
 import { wholeNumber } from './lib/cli-options.js';
 import { DEV_DATA_DIR, loadDevSets } from './lib/dev-sets.js';
 import { GrammarLabeler } from './lib/grammar-labels.js';
-import { batchedBench, llamaCppBin, startLlamaServer } from './lib/llama-cpp-anchors.js';
+import { batchedBench, llamaCppTool, LlamaServer, startLlamaServer } from './lib/llama-cpp-anchors.js';
 import { postJson } from './lib/post-json.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from './lib/server-process.js';
@@ -109,17 +109,25 @@ async function withServer<T>(
 const restTokens = (prompts: readonly Prompt[]) =>
   prompts.reduce((sum, p) => sum + p.tokens.length - p.prefixLength, 0);
 
-/** Sends every text as a single classification, `concurrency` at a time; returns the seconds taken. */
-async function drive(server: ServerProcess, texts: readonly string[], concurrency: number): Promise<number> {
+/** Calls `send(item)` for every item, `concurrency` clients each sending its next when its last is answered; returns the seconds taken. */
+async function closedLoop(
+  items: number,
+  concurrency: number,
+  send: (item: number) => Promise<unknown>,
+): Promise<number> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < texts.length) await post(server, '/v1/sentiment', { text: texts[next++] });
+      while (next < items) await send(next++);
     }),
   );
   return (performance.now() - started) / 1000;
 }
+
+/** Sends every text as a single classification, `concurrency` at a time; returns the seconds taken. */
+const drive = (server: ServerProcess, texts: readonly string[], concurrency: number) =>
+  closedLoop(texts.length, concurrency, (item) => post(server, '/v1/sentiment', { text: texts[item] }));
 
 /**
  * Calls `measure` between two readings of `rawRate` and returns its result with their mean. This VM's
@@ -518,75 +526,63 @@ async function startup(): Promise<void> {
   });
 }
 
-/** Calls `send(item)` for every item, `concurrency` clients each sending its next when its last is answered; requests/s. */
-async function closedLoop(
-  items: number,
-  concurrency: number,
-  send: (item: number) => Promise<unknown>,
-): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items) await send(next++);
-    }),
-  );
-  return items / ((performance.now() - started) / 1000);
-}
-
 /**
  * Sentiment against llama-server on the same tokens: each classification goes to llama-server as
- * the token ids Duet evaluates (its rendered prompt: cached start, text, question), two tokens
- * predicted greedily, prompt cache on, so both sides evaluate the same prompt tokens after a
- * cached prefix. Closed-loop clients; the three services stay up and take turns, `runs` times.
+ * POST /completion with the prompt text Duet renders (cached start, text, question; special tokens
+ * as text), two tokens predicted greedily, prompt cache on, so both sides evaluate the same prompt
+ * tokens after a cached prefix (llama-server's /tokenize checks that they are the same: sameTokens).
+ * Closed-loop clients; llama-server and Duet in both modes stay up and take turns, `--runs` times.
  */
 async function server(): Promise<void> {
-  const bin = llamaCppBin();
-  if ('skipped' in bin) return report({ bench: 'anchor.server', skipped: bin.skipped });
+  const tool = llamaCppTool('LLAMA_SERVER_BIN');
+  if ('skipped' in tool) return report({ bench: 'anchor.server', skipped: tool.skipped });
   const texts = tweets(textCount);
   const raw = await RawLlama.open(values.model!, threads);
   const prompts = texts.map((text) => classificationPrompt(raw.model, text).tokens);
+  const rendered = prompts.map((tokens) => raw.model.detokenize(tokens, true));
   await raw.close();
-  let llamaServer;
+  let llamaServer: LlamaServer;
   try {
-    llamaServer = await startLlamaServer(bin.dir, values.model!, threads);
+    llamaServer = await startLlamaServer(tool.binary, values.model!, threads);
   } catch (error) {
     return report({ bench: 'anchor.server', skipped: (error as Error).message });
   }
   try {
-    const complete = async (item: number) => {
-      const reply = await postJson(llamaServer!.url, '/completion', {
-        prompt: prompts[item],
-        n_predict: 2,
-        temperature: 0,
-        cache_prompt: true,
-      });
-      if (reply.status !== 200) throw new Error(`llama-server: ${reply.status} ${JSON.stringify(reply.json)}`);
-      return reply;
-    };
+    let sameTokens = 0;
+    for (const [item, text] of rendered.entries())
+      if ((await llamaServer.tokenize(text)).join() === prompts[item].join()) sameTokens++;
     await withServer(values.model!, { SENTIMENT_BATCHING: 'throughput' }, (throughput) =>
       withServer(values.model!, { SENTIMENT_BATCHING: 'deterministic' }, async (deterministic) => {
         const duet = (service: ServerProcess) => (item: number) =>
           post(service, '/v1/sentiment', { text: texts[item] });
-        const sides = { llamaServer: complete, throughput: duet(throughput), deterministic: duet(deterministic) };
-        for (const send of Object.values(sides)) for (let i = 0; i < 8; i++) await send(i);
+        const sides = {
+          llamaServer: (item: number) => llamaServer.complete(rendered[item]),
+          throughput: duet(throughput),
+          deterministic: duet(deterministic),
+        };
+        for (const send of Object.values(sides)) for (let i = 0; i < Math.min(8, texts.length); i++) await send(i);
         for (const concurrency of [1, 4]) {
           const rates: Record<keyof typeof sides, number[]> = { llamaServer: [], throughput: [], deterministic: [] };
+          // Sides take turns run by run, so the machine's drift falls on all three alike.
           for (let run = 0; run < runs; run++)
             for (const [side, send] of Object.entries(sides))
-              rates[side as keyof typeof sides].push(await closedLoop(texts.length, concurrency, send));
+              rates[side as keyof typeof sides].push(
+                texts.length / (await closedLoop(texts.length, concurrency, send)),
+              );
           const reference = median(rates.llamaServer);
           report({
             bench: 'anchor.server',
             concurrency,
             runs,
             requests: texts.length,
+            sameTokens: `${sameTokens}/${texts.length}`,
+            llamaServerKvUnified: llamaServer.kvUnified,
             llamaServerRequestsPerS: round(reference),
             throughputRequestsPerS: round(median(rates.throughput)),
             deterministicRequestsPerS: round(median(rates.deterministic)),
             throughputRatio: round(median(rates.throughput) / reference, 3),
             deterministicRatio: round(median(rates.deterministic) / reference, 3),
-            target: concurrency === 4 ? 'throughput >= 1.05 x llama-server (medians)' : 'report',
+            target: concurrency === 4 ? 'throughput >= 1.05 x llama-server (medians); deterministic: report' : 'report',
           });
         }
       }),
@@ -597,27 +593,28 @@ async function server(): Promise<void> {
 }
 
 /**
- * Concurrent chats (a ~48-token prompt after the cached system prompt, 64 generated tokens) against
- * llama-batched-bench's ratio for the same shape (-npp 48 -ntg 64), with one KV stream per
- * sequence as node-llama-cpp runs it (-no-kvu) and with a unified one (-kvu, what a source build of
- * node-llama-cpp with kv_unified = true would do).
+ * Chats started together, each a ~48-token message after the cached system prompt and 64 generated
+ * tokens, against llama-batched-bench's ratio for the same shape (-npp 48 -ntg 64 -npl 1,4). Both
+ * ratios are of tokens evaluated (prompt and generated) per second of wall time, 4 sequences over
+ * 1; llama.cpp's generation-only ratio is reported beside. llama-batched-bench runs with one KV
+ * stream per sequence as node-llama-cpp does (-no-kvu) and with a unified one (-kvu, what a
+ * source build of node-llama-cpp with kv_unified = true would do). Eight chats (SEQUENCES=8): report.
  */
 async function chats(): Promise<void> {
   const generated = 64;
+  const promptTokens = 48;
   const raw = await RawLlama.open(values.model!, threads);
   const words =
     'Hi! My parcel to Canada left the warehouse last week and the tracking page has not changed since. Can you tell me how long shipping usually takes and what I should do if it does not arrive by Friday?'.split(
       ' ',
     );
-  const restTokens = (content: string) => {
-    const prompt = raw.prompt(chatTurns([{ role: 'user', content }]));
-    return prompt.tokens.length - prompt.prefixLength;
-  };
+  const prefixLength = raw.prompt(chatTurns([{ role: 'user', content: '' }])).prefixLength;
+  const rest = (content: string) => raw.prompt(chatTurns([{ role: 'user', content }])).tokens.length - prefixLength;
   let length = words.length;
-  while (length > 1 && restTokens(words.slice(0, length).join(' ')) > 48) length--;
+  while (length > 1 && rest(words.slice(0, length).join(' ')) > promptTokens) length--;
   const message = words.slice(0, length).join(' ');
-  const promptTokens = restTokens(message);
   await raw.close();
+  /** Tokens evaluated per second over `count` chats started together, and their mean generated tokens. */
   const chatsAt = async (service: ServerProcess, count: number) => {
     const started = performance.now();
     const replies = await Promise.all(
@@ -625,62 +622,64 @@ async function chats(): Promise<void> {
         post(service, '/v1/chat', { messages: [{ role: 'user', content: `${message} (${i})` }], maxChars: 2000 }),
       ),
     );
-    const tokens = replies.reduce((sum, reply) => sum + reply.json.usage.completionTokens, 0);
-    return { tokensPerS: tokens / ((performance.now() - started) / 1000), tokens };
+    const seconds = (performance.now() - started) / 1000;
+    const usage = replies.map((reply) => reply.json.usage as { promptTokens: number; completionTokens: number });
+    const evaluated = usage.reduce((sum, u) => sum + u.promptTokens - prefixLength + u.completionTokens, 0);
+    return {
+      tokensPerS: evaluated / seconds,
+      completion: usage.reduce((sum, u) => sum + u.completionTokens, 0) / count,
+    };
   };
   // Eight chats of 64 tokens may pass the default deadline on a busy machine.
   const env = { CHAT_MAX_TOKENS: String(generated), CHAT_MAX_CHARS: '2000', REQUEST_TIMEOUT_MS: '120000' };
   const duet: Record<number, number[]> = { 1: [], 4: [], 8: [] };
-  let completionTokens = 0;
-  await withServer(values.model!, env, async (service) => {
-    await chatsAt(service, 1);
-    for (let run = 0; run < runs; run++) {
-      duet[1].push((await chatsAt(service, 1)).tokensPerS);
-      const four = await chatsAt(service, 4);
-      duet[4].push(four.tokensPerS);
-      completionTokens = four.tokens / 4;
-    }
-  });
-  await withServer(values.model!, { ...env, SEQUENCES: '8' }, async (service) => {
-    await chatsAt(service, 1);
-    for (let run = 0; run < runs; run++) duet[8].push((await chatsAt(service, 8)).tokensPerS);
-  });
-  const ratio = (count: number) => round(median(duet[count]) / median(duet[1]), 3);
+  let completionTokensPerChat = 0;
+  for (const sequences of [4, 8]) {
+    await withServer(values.model!, { ...env, SEQUENCES: String(sequences) }, async (service) => {
+      await chatsAt(service, 1);
+      for (let run = 0; run < runs; run++) {
+        if (sequences === 4) duet[1].push((await chatsAt(service, 1)).tokensPerS);
+        const together = await chatsAt(service, sequences);
+        duet[sequences].push(together.tokensPerS);
+        if (sequences === 4) completionTokensPerChat = together.completion;
+      }
+    });
+  }
+  const ratio = (count: number) => median(duet[count]) / median(duet[1]);
   const duetFigures = {
-    promptTokens,
-    completionTokensPerChat: completionTokens,
-    duetRatio4: ratio(4),
-    duetRatio8: ratio(8),
+    runs,
+    promptTokens: rest(message),
+    completionTokensPerChat,
+    duetTokensPerS: { 1: round(median(duet[1]), 1), 4: round(median(duet[4]), 1), 8: round(median(duet[8]), 1) },
+    duetRatio4: round(ratio(4), 3),
+    duetRatio8: round(ratio(8), 3),
   };
-  const bin = llamaCppBin();
-  if ('skipped' in bin) return report({ bench: 'anchor.chats', ...duetFigures, skipped: bin.skipped });
+  const tool = llamaCppTool('LLAMA_BATCHED_BENCH_BIN');
+  if ('skipped' in tool) return report({ bench: 'anchor.chats', ...duetFigures, skipped: tool.skipped });
   for (const unified of [false, true]) {
+    const kv = unified ? 'unified (-kvu)' : 'per sequence (-no-kvu, as node-llama-cpp)';
     try {
-      const rows = batchedBench(bin.dir, values.model!, threads, { npp: 48, ntg: generated, npl: [1, 4, 8], unified });
+      const rows = batchedBench(tool.binary, values.model!, threads, {
+        npp: promptTokens,
+        ntg: generated,
+        npl: [1, 4],
+        unified,
+      });
       const at = (pl: number) => rows.find((row) => row.pl === pl)!;
-      const anchor = (pl: number) => round(at(pl).speed_tg / at(1).speed_tg, 3);
+      const llamaRatio4 = at(4).speed / at(1).speed;
       report({
         bench: 'anchor.chats',
-        kv: unified ? 'unified (-kvu)' : 'per sequence (-no-kvu, as node-llama-cpp)',
-        runs,
+        kv,
         ...duetFigures,
-        llamaGenerationTokensPerS: {
-          1: round(at(1).speed_tg, 1),
-          4: round(at(4).speed_tg, 1),
-          8: round(at(8).speed_tg, 1),
-        },
-        llamaRatio4: anchor(4),
-        llamaRatio8: anchor(8),
-        ratioOfRatios4: round(ratio(4) / anchor(4), 3),
-        target: '4 chats: duetRatio4 >= 0.95 x llamaRatio4 (-no-kvu row is what node-llama-cpp can reach); 8: report',
+        llamaTokensPerS: { 1: round(at(1).speed, 1), 4: round(at(4).speed, 1) },
+        llamaRatio4: round(llamaRatio4, 3),
+        llamaGenerationRatio4: round(at(4).speed_tg / at(1).speed_tg, 3),
+        ratioOfRatios4: round(ratio(4) / llamaRatio4, 3),
+        target:
+          '4 chats: duetRatio4 >= 0.95 x llamaRatio4 (the -no-kvu row is what node-llama-cpp can reach); 8: report',
       });
     } catch (error) {
-      report({
-        bench: 'anchor.chats',
-        ...duetFigures,
-        kv: unified ? 'unified' : 'per sequence',
-        skipped: (error as Error).message,
-      });
+      report({ bench: 'anchor.chats', kv, ...duetFigures, skipped: (error as Error).message });
     }
   }
 }

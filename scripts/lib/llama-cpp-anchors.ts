@@ -1,61 +1,72 @@
+// llama.cpp's own tools as same-run anchors for `npm run bench -- server chats`: llama-server (what
+// a client would run instead of Duet) and llama-batched-bench (llama.cpp's own batched speed). Built
+// outside the repository; LLAMA_SERVER_BIN and LLAMA_BATCHED_BENCH_BIN name the binaries.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
+import { postJson } from './post-json.js';
 import { freePort } from './server-process.js';
+import { stop, untilHealthy } from './startup.js';
 
-// llama.cpp's own tools as same-run anchors: llama-server (what a client would run instead of
-// Duet) and llama-batched-bench (llama.cpp's batched speed limit). Built outside the repository;
-// LLAMA_CPP_BIN names the directory holding them (and their shared libraries).
+export type LlamaCppTool = { binary: string } | { skipped: string };
 
-export type LlamaCppBin = { dir: string } | { skipped: string };
-
-/** The directory from LLAMA_CPP_BIN if it holds both tools, else why the anchors are skipped. */
-export function llamaCppBin(): LlamaCppBin {
-  const dir = process.env.LLAMA_CPP_BIN;
-  if (!dir) return { skipped: 'LLAMA_CPP_BIN is not set: llama.cpp anchors skipped' };
-  const missing = ['llama-server', 'llama-batched-bench'].filter((tool) => !existsSync(join(dir, tool)));
-  if (missing.length)
-    return { skipped: `${missing.join(', ')} not in LLAMA_CPP_BIN=${dir}: llama.cpp anchors skipped` };
-  return { dir };
+/** The binary an environment variable names, or why the anchor that needs it is skipped. */
+export function llamaCppTool(variable: 'LLAMA_SERVER_BIN' | 'LLAMA_BATCHED_BENCH_BIN'): LlamaCppTool {
+  const binary = process.env[variable];
+  if (!binary) return { skipped: `${variable} is not set: llama.cpp anchor skipped` };
+  if (!existsSync(binary)) return { skipped: `${variable}=${binary} does not exist: llama.cpp anchor skipped` };
+  return { binary };
 }
 
-const toolEnv = (dir: string) => ({
+/** A build with shared libraries keeps them beside its binaries. */
+const toolEnv = (binary: string) => ({
   ...process.env,
-  LD_LIBRARY_PATH: [dir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
+  LD_LIBRARY_PATH: [dirname(binary), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
 });
 
 export interface LlamaServer {
   url: string;
+  /** Whether its slots share one KV stream, from its own log line; undefined if it did not say. */
+  kvUnified?: boolean;
+  /** The tokens /completion evaluates for this prompt text (special tokens parsed, as it does). */
+  tokenize(content: string): Promise<number[]>;
+  /** One classification's worth: the prompt text, two tokens greedily, prompt cache on. */
+  complete(prompt: string): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** llama-server as the issue sets it up (-t threads -c 4096 --parallel 4), ready when /health says so. */
-export async function startLlamaServer(dir: string, modelPath: string, threads: number): Promise<LlamaServer> {
+/** llama-server as issue 31 sets it up (-t threads -c 4096 --parallel 4) on loopback, once /health answers 200. */
+export async function startLlamaServer(binary: string, modelPath: string, threads: number): Promise<LlamaServer> {
   const port = await freePort();
-  const args = ['-m', modelPath, '-t', String(threads), '-c', '4096', '--parallel', '4'];
-  const child = spawn(join(dir, 'llama-server'), [...args, '--host', '127.0.0.1', '--port', String(port)], {
-    env: toolEnv(dir),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const log: string[] = [];
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const ready = await fetch(`${url}/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ready) return { url, stop: () => (child.kill('SIGTERM'), exited) };
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(
-        `llama-server did not become ready (${child.signalCode ?? child.exitCode}): ${log.join('').slice(-400)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  const args = ['-m', modelPath, '-t', String(threads), '-c', '4096', '--parallel', '4'];
+  const child = spawn(binary, [...args, '--host', '127.0.0.1', '--port', String(port)], {
+    env: toolEnv(binary),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  for (const stream of [child.stdout!, child.stderr!]) stream.setEncoding('utf8').on('data', (chunk) => (log += chunk));
+  try {
+    await untilHealthy(`${url}/health`, child, performance.now());
+  } catch (error) {
+    await stop(child);
+    throw new Error(`llama-server did not start: ${(error as Error).message}: ${log.slice(-400)}`, { cause: error });
   }
+  const unified = /kv_unified = '(true|false)'/.exec(log)?.[1];
+  const post = async (path: string, body: object) => {
+    const reply = await postJson(url, path, body);
+    if (reply.status !== 200) throw new Error(`llama-server ${path}: ${reply.status} ${JSON.stringify(reply.json)}`);
+    return reply.json;
+  };
+  return {
+    url,
+    kvUnified: unified === undefined ? undefined : unified === 'true',
+    tokenize: async (content) =>
+      (await post('/tokenize', { content, add_special: true, parse_special: true })).tokens as number[],
+    complete: async (prompt) =>
+      void (await post('/completion', { prompt, n_predict: 2, temperature: 0, cache_prompt: true })),
+    stop: () => stop(child),
+  };
 }
 
 export interface BatchedBenchRow {
@@ -65,13 +76,16 @@ export interface BatchedBenchRow {
   pl: number;
   /** Generation tokens/s over all sequences. */
   speed_tg: number;
-  /** Prompt and generation tokens/s over all sequences. */
+  /** Prompt and generation tokens/s over all sequences, from the first prompt token to the last generated. */
   speed: number;
 }
 
-/** llama-batched-bench's rows; `unified` picks one KV stream for all sequences (-kvu) or one each (-no-kvu, as node-llama-cpp). */
+/**
+ * llama-batched-bench's rows for one shape; `unified` gives all sequences one KV stream (-kvu) or
+ * each its own (-no-kvu, as node-llama-cpp runs them).
+ */
 export function batchedBench(
-  dir: string,
+  binary: string,
   modelPath: string,
   threads: number,
   shape: { npp: number; ntg: number; npl: readonly number[]; unified: boolean },
@@ -79,10 +93,10 @@ export function batchedBench(
   const args = ['-m', modelPath, '-t', String(threads), '-c', '4096', '--output-format', 'jsonl'];
   args.push('-npp', String(shape.npp), '-ntg', String(shape.ntg), '-npl', shape.npl.join(','));
   args.push(shape.unified ? '-kvu' : '-no-kvu');
-  const run = spawnSync(join(dir, 'llama-batched-bench'), args, { env: toolEnv(dir), encoding: 'utf8' });
+  const run = spawnSync(binary, args, { env: toolEnv(binary), encoding: 'utf8' });
   if (run.status !== 0)
     throw new Error(`llama-batched-bench failed (${run.signal ?? run.status}): ${run.stderr.slice(-400)}`);
-  return run.stdout
+  return `${run.stdout}\n${run.stderr}`
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as BatchedBenchRow);

@@ -189,7 +189,8 @@ export class Environment {
 
   /**
    * Throughput mode: how long a single classification may wait for others to share its first
-   * decode batch. Waited only while company is expected (see RoundGatherer); 0 never waits.
+   * decode batch, never past its request's deadline. Waited only while company is expected (see
+   * RoundGatherer), so a lone client does not wait; 0 never waits.
    */
   @IsInt()
   @Min(0)

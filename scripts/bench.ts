@@ -13,7 +13,8 @@ import { cpuQuota } from '../src/config/cpu-quota.js';
 import type { Prompt } from '../src/modules/model/chatml.js';
 import { chooseLabel, LabelVocabulary } from '../src/modules/model/label-scoring.js';
 import { TokenBytes } from '../src/modules/model/token-bytes.js';
-import { chatTurns, classificationPrompt, SENTIMENT_LABELS } from './lib/builtin-tasks.js';
+import { chatSystemPrompt } from '../src/prompts/layouts.js';
+import { chatTask, chatTurns, classificationPrompt, SENTIMENT_LABELS } from './lib/builtin-tasks.js';
 import { wholeNumber } from './lib/cli-options.js';
 import { DEV_DATA_DIR, loadDevSets } from './lib/dev-sets.js';
 import { GrammarLabeler } from './lib/grammar-labels.js';
@@ -603,23 +604,33 @@ async function server(): Promise<void> {
 async function chats(): Promise<void> {
   const generated = 64;
   const promptTokens = 48;
+  const maxChars = 2000; // high enough that tokens stop every chat
   const raw = await RawLlama.open(values.model!, threads);
   const words =
     'Hi! My parcel to Canada left the warehouse last week and the tracking page has not changed since. Can you tell me how long shipping usually takes and what I should do if it does not arrive by Friday?'.split(
       ' ',
     );
-  const prefixLength = raw.prompt(chatTurns([{ role: 'user', content: '' }])).prefixLength;
-  const rest = (content: string) => raw.prompt(chatTurns([{ role: 'user', content }])).tokens.length - prefixLength;
+  // The system turn as the service renders it with CHAT_MAX_CHARS set: the cached prefix.
+  const persona = chatSystemPrompt({ ...chatTask, maxChars });
+  const prompt = (content: string) =>
+    raw.prompt([
+      { role: 'system', content: persona },
+      { role: 'user', content },
+    ]);
+  const prefixLength = prompt('').prefixLength;
+  const rest = (content: string) => prompt(content).tokens.length - prefixLength;
+  // Each chat's message is numbered, so that no two are the same text.
+  const numbered = (length: number, chat: number) => `${words.slice(0, length).join(' ')} (${chat})`;
   let length = words.length;
-  while (length > 1 && rest(words.slice(0, length).join(' ')) > promptTokens) length--;
-  const message = words.slice(0, length).join(' ');
+  while (length > 1 && rest(numbered(length, 0)) > promptTokens) length--;
+  const messageTokens = rest(numbered(length, 0));
   await raw.close();
   /** Tokens evaluated per second over `count` chats started together, and their mean generated tokens. */
   const chatsAt = async (service: ServerProcess, count: number) => {
     const started = performance.now();
     const replies = await Promise.all(
       Array.from({ length: count }, (_, i) =>
-        post(service, '/v1/chat', { messages: [{ role: 'user', content: `${message} (${i})` }], maxChars: 2000 }),
+        post(service, '/v1/chat', { messages: [{ role: 'user', content: numbered(length, i) }], maxChars }),
       ),
     );
     const seconds = (performance.now() - started) / 1000;
@@ -631,7 +642,7 @@ async function chats(): Promise<void> {
     };
   };
   // Eight chats of 64 tokens may pass the default deadline on a busy machine.
-  const env = { CHAT_MAX_TOKENS: String(generated), CHAT_MAX_CHARS: '2000', REQUEST_TIMEOUT_MS: '120000' };
+  const env = { CHAT_MAX_TOKENS: String(generated), CHAT_MAX_CHARS: String(maxChars), REQUEST_TIMEOUT_MS: '120000' };
   const duet: Record<number, number[]> = { 1: [], 4: [], 8: [] };
   let completionTokensPerChat = 0;
   for (const sequences of [4, 8]) {
@@ -648,7 +659,7 @@ async function chats(): Promise<void> {
   const ratio = (count: number) => median(duet[count]) / median(duet[1]);
   const duetFigures = {
     runs,
-    promptTokens: rest(message),
+    promptTokens: messageTokens,
     completionTokensPerChat,
     duetTokensPerS: { 1: round(median(duet[1]), 1), 4: round(median(duet[4]), 1), 8: round(median(duet[8]), 1) },
     duetRatio4: round(ratio(4), 3),

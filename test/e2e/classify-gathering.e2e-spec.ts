@@ -46,11 +46,20 @@ async function holdEverySequence(t: TestApp, prefix: readonly Token[] = []) {
   };
 }
 
-/** Label, confidence and scores of a task's answer equal up to float rounding (a round's batch shape differs). */
+/**
+ * How far a score may move with the shape of the batches a text is evaluated in (one sequence, or
+ * four cut at BATCH_SIZE): the tiny model's random weights amplify rounding to ~0.012 here.
+ */
+const SHAPE_TOLERANCE = 0.03;
+
+/** A task's answer equal to the one alone up to the batch shape: every score, and the label or one tied with it. */
 function expectSameAnswer(gathered: Answer, alone: Answer): void {
-  expect(gathered.label).toBe(alone.label);
-  expect(gathered.confidence).toBeCloseTo(alone.confidence, 3);
-  for (const [label, score] of Object.entries(alone.scores)) expect(gathered.scores[label]).toBeCloseTo(score, 3);
+  expect(Object.keys(gathered.scores)).toEqual(Object.keys(alone.scores));
+  for (const [label, score] of Object.entries(alone.scores))
+    expect(Math.abs(gathered.scores[label] - score)).toBeLessThan(SHAPE_TOLERANCE);
+  const best = Math.max(...Object.values(alone.scores));
+  const tied = Object.keys(alone.scores).filter((label) => alone.scores[label] > best - SHAPE_TOLERANCE);
+  expect(tied).toContain(gathered.label);
 }
 
 describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throughput)', () => {
@@ -104,16 +113,23 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
       );
       return prompt.text.length + prompt.question.length;
     };
+    // The department request stays a token or two short: the round pads it.
     const base = [
-      { url: '/v1/classify/sentiment', task: 'sentiment', text: PROBE_TEXTS[0] },
-      { url: '/v1/classify/urgency', task: 'urgency', text: PROBE_TEXTS[3] },
-      { url: '/v1/classify/department', task: 'department', text: PROBE_TEXTS[5] },
-      { url: '/v1/triage', task: 'department', text: PROBE_TEXTS[2], tasks: ['department', 'sentiment', 'urgency'] },
+      { url: '/v1/classify/sentiment', task: 'sentiment', text: PROBE_TEXTS[0], short: 0 },
+      { url: '/v1/classify/urgency', task: 'urgency', text: PROBE_TEXTS[3], short: 0 },
+      { url: '/v1/classify/department', task: 'department', text: PROBE_TEXTS[5], short: 2 },
+      {
+        url: '/v1/triage',
+        task: 'department',
+        text: PROBE_TEXTS[2],
+        tasks: ['department', 'sentiment', 'urgency'],
+        short: 0,
+      },
     ];
     const target = Math.max(...base.map(({ task, text }) => firstTokens(task, text)));
-    requests = base.map(({ url, task, text, tasks: asked }) => {
+    requests = base.map(({ url, task, text, tasks: asked, short }) => {
       let lengthened = text;
-      for (let i = 0; firstTokens(task, lengthened) < target; i++) lengthened += ` ${WORDS[i % WORDS.length]}`;
+      for (let i = 0; firstTokens(task, lengthened) < target - short; i++) lengthened += ` ${WORDS[i % WORDS.length]}`;
       return { url, body: asked ? { text: lengthened, tasks: asked } : { text: lengthened } };
     });
     // Alone first: each is a round of one, started at once (the window would outlast this hook).
@@ -155,7 +171,9 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
     // The round: the first decodes of several sequences (system prompts go one sequence at a time).
     // node-llama-cpp cuts it at BATCH_SIZE tokens; each cut holds every sequence alike.
     const firstTask = (url: string, body: { tasks?: string[] }) => body.tasks?.[0] ?? url.split('/').pop()!;
-    const padded = Math.max(...requests.map(({ url, body }) => firstTokens(firstTask(url, body), body.text)));
+    const lengths = requests.map(({ url, body }) => firstTokens(firstTask(url, body), body.text));
+    const padded = Math.max(...lengths);
+    expect(Math.min(...lengths)).toBeLessThan(padded);
     let covered = 0;
     for (const batch of watch.batches.filter((b) => b.length > 1)) {
       if (covered >= padded) break;

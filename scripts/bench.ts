@@ -1,6 +1,6 @@
 // Benchmarks against the physical limits, every ratio from figures taken in the same run.
 // npm run bench [-- sentiment|overload|labels|chat|overhead|memory|triage|startup|server|chats|window ...] [--model PATH]
-// [--texts N] [--rows N per dev set] [--restarts N] (startup) [--runs N] (server, chats)
+// [--texts N] [--rows N per dev set] [--restarts N] (startup) [--runs N] (server, chats) [--llama-prompt text|tokens] (server)
 // startup and server compare with llama-server from LLAMA_SERVER_BIN, chats with llama-batched-bench from
 // LLAMA_BATCHED_BENCH_BIN (each skipped, saying so, without it).
 // Each prints one JSON line; a malformed command line exits 2 before any starts. The raw baseline
@@ -52,11 +52,15 @@ function readCommandLine() {
         rows: { type: 'string', default: '50' },
         restarts: { type: 'string', default: '5' },
         runs: { type: 'string', default: '3' },
+        'llama-prompt': { type: 'string', default: 'text' },
       },
     });
     const unknown = positionals.filter((name) => !Object.hasOwn(BENCHES, name));
     if (unknown.length)
       throw new Error(`unknown benchmark ${unknown.join(', ')}: use ${Object.keys(BENCHES).join(', ')}`);
+    const llamaPrompt = values['llama-prompt'];
+    if (llamaPrompt !== 'text' && llamaPrompt !== 'tokens')
+      throw new Error(`--llama-prompt must be text or tokens, got "${llamaPrompt}"`);
     return {
       values,
       selected: positionals.length ? positionals : Object.keys(BENCHES),
@@ -64,13 +68,14 @@ function readCommandLine() {
       rowsPerSet: wholeNumber('rows', values.rows!),
       restarts: wholeNumber('restarts', values.restarts!),
       runs: wholeNumber('runs', values.runs!),
+      llamaPrompt,
     };
   } catch (error) {
     console.error(`bench: ${(error as Error).message}`);
     process.exit(2);
   }
 }
-const { values, selected, textCount, rowsPerSet, restarts, runs } = readCommandLine();
+const { values, selected, textCount, rowsPerSet, restarts, runs, llamaPrompt } = readCommandLine();
 const threads = cpuQuota();
 const report = (line: object) => console.log(JSON.stringify({ threads, ...line }));
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -528,11 +533,14 @@ async function startup(): Promise<void> {
 }
 
 /**
- * Sentiment against llama-server on the same tokens: each classification goes to llama-server as
- * POST /completion with the prompt text Duet renders (cached start, text, question; special tokens
- * as text), two tokens predicted greedily, prompt cache on, so both sides evaluate the same prompt
- * tokens after a cached prefix (llama-server's /tokenize checks that they are the same: sameTokens).
- * Closed-loop clients; llama-server and Duet in both modes stay up and take turns, `--runs` times.
+ * Sentiment against llama-server: each classification goes to llama-server as POST /completion
+ * with the prompt Duet renders (cached start, text, question), two tokens predicted greedily, prompt
+ * cache on. `--llama-prompt text` (the default) sends it as text, special tokens written out;
+ * `tokens` sends the token ids Duet evaluates. Duet tokenizes the text apart from the question, so
+ * where the whole prompt tokenized at once merges the text's last character with the question's
+ * leading newlines ("." and "\n\n" into ".\n\n"), the text form is a token shorter: sameTokens says
+ * for how many texts llama-server's tokens are Duet's. Closed-loop clients; llama-server and Duet
+ * in both modes stay up and take turns, `--runs` times.
  */
 async function server(): Promise<void> {
   const tool = llamaCppTool('LLAMA_SERVER_BIN');
@@ -557,7 +565,7 @@ async function server(): Promise<void> {
         const duet = (service: ServerProcess) => (item: number) =>
           post(service, '/v1/sentiment', { text: texts[item] });
         const sides = {
-          llamaServer: (item: number) => llamaServer.complete(rendered[item]),
+          llamaServer: (item: number) => llamaServer.complete(llamaPrompt === 'text' ? rendered[item] : prompts[item]),
           throughput: duet(throughput),
           deterministic: duet(deterministic),
         };
@@ -576,6 +584,7 @@ async function server(): Promise<void> {
             concurrency,
             runs,
             requests: texts.length,
+            llamaPrompt,
             sameTokens: `${sameTokens}/${texts.length}`,
             llamaServerKvUnified: llamaServer.kvUnified,
             llamaServerRequestsPerS: round(reference),

@@ -30,8 +30,8 @@ export interface LlamaServer {
   kvUnified?: boolean;
   /** The tokens /completion evaluates for this prompt text (special tokens parsed, as it does). */
   tokenize(content: string): Promise<number[]>;
-  /** One classification's worth: the prompt text, two tokens greedily, prompt cache on. */
-  complete(prompt: string): Promise<void>;
+  /** One classification's worth: the prompt (text, or token ids), two tokens greedily, prompt cache on. */
+  complete(prompt: string | readonly number[]): Promise<void>;
   stop(): Promise<void>;
 }
 

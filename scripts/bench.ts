@@ -1,6 +1,8 @@
 // Benchmarks against the physical limits, every ratio from figures taken in the same run.
-// npm run bench [-- sentiment|overload|labels|chat|overhead|memory|triage|startup ...] [--model PATH] [--texts N] [--rows N per dev set]
-// [--restarts N] (startup; llama-server's comparison needs LLAMA_SERVER_BIN)
+// npm run bench [-- sentiment|overload|labels|chat|overhead|memory|triage|startup|server|chats|window ...] [--model PATH]
+// [--texts N] [--rows N per dev set] [--restarts N] (startup) [--runs N] (server, chats) [--llama-prompt text|tokens] (server)
+// startup and server compare with llama-server from LLAMA_SERVER_BIN, chats with llama-batched-bench from
+// LLAMA_BATCHED_BENCH_BIN (each skipped, saying so, without it).
 // Each prints one JSON line; a malformed command line exits 2 before any starts. The raw baseline
 // is node-llama-cpp in this process with the service's settings; the service is dist/main.js on
 // loopback. Run on a quiet machine: prompt speed drifts with load.
@@ -11,10 +13,12 @@ import { cpuQuota } from '../src/config/cpu-quota.js';
 import type { Prompt } from '../src/modules/model/chatml.js';
 import { chooseLabel, LabelVocabulary } from '../src/modules/model/label-scoring.js';
 import { TokenBytes } from '../src/modules/model/token-bytes.js';
-import { chatTurns, classificationPrompt, SENTIMENT_LABELS } from './lib/builtin-tasks.js';
+import { chatSystemPrompt } from '../src/prompts/layouts.js';
+import { chatTask, chatTurns, classificationPrompt, SENTIMENT_LABELS } from './lib/builtin-tasks.js';
 import { wholeNumber } from './lib/cli-options.js';
 import { DEV_DATA_DIR, loadDevSets } from './lib/dev-sets.js';
 import { GrammarLabeler } from './lib/grammar-labels.js';
+import { batchedBench, llamaCppTool, LlamaServer, startLlamaServer } from './lib/llama-cpp-anchors.js';
 import { postJson } from './lib/post-json.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from './lib/server-process.js';
@@ -31,6 +35,9 @@ const BENCHES: Record<string, () => Promise<void>> = {
   memory,
   triage,
   startup,
+  server,
+  chats,
+  window,
 };
 
 /** The command line, read whole before the first benchmark starts: a typo in the last name should not cost the minutes of the others. */
@@ -44,24 +51,31 @@ function readCommandLine() {
         texts: { type: 'string', default: '64' },
         rows: { type: 'string', default: '50' },
         restarts: { type: 'string', default: '5' },
+        runs: { type: 'string', default: '3' },
+        'llama-prompt': { type: 'string', default: 'text' },
       },
     });
     const unknown = positionals.filter((name) => !Object.hasOwn(BENCHES, name));
     if (unknown.length)
       throw new Error(`unknown benchmark ${unknown.join(', ')}: use ${Object.keys(BENCHES).join(', ')}`);
+    const llamaPrompt = values['llama-prompt'];
+    if (llamaPrompt !== 'text' && llamaPrompt !== 'tokens')
+      throw new Error(`--llama-prompt must be text or tokens, got "${llamaPrompt}"`);
     return {
       values,
       selected: positionals.length ? positionals : Object.keys(BENCHES),
       textCount: wholeNumber('texts', values.texts!),
       rowsPerSet: wholeNumber('rows', values.rows!),
       restarts: wholeNumber('restarts', values.restarts!),
+      runs: wholeNumber('runs', values.runs!),
+      llamaPrompt,
     };
   } catch (error) {
     console.error(`bench: ${(error as Error).message}`);
     process.exit(2);
   }
 }
-const { values, selected, textCount, rowsPerSet, restarts } = readCommandLine();
+const { values, selected, textCount, rowsPerSet, restarts, runs, llamaPrompt } = readCommandLine();
 const threads = cpuQuota();
 const report = (line: object) => console.log(JSON.stringify({ threads, ...line }));
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -101,17 +115,25 @@ async function withServer<T>(
 const restTokens = (prompts: readonly Prompt[]) =>
   prompts.reduce((sum, p) => sum + p.tokens.length - p.prefixLength, 0);
 
-/** Sends every text as a single classification, `concurrency` at a time; returns the seconds taken. */
-async function drive(server: ServerProcess, texts: readonly string[], concurrency: number): Promise<number> {
+/** Calls `send(item)` for every item, `concurrency` clients each sending its next when its last is answered; returns the seconds taken. */
+async function closedLoop(
+  items: number,
+  concurrency: number,
+  send: (item: number) => Promise<unknown>,
+): Promise<number> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < texts.length) await post(server, '/v1/sentiment', { text: texts[next++] });
+      while (next < items) await send(next++);
     }),
   );
   return (performance.now() - started) / 1000;
 }
+
+/** Sends every text as a single classification, `concurrency` at a time; returns the seconds taken. */
+const drive = (server: ServerProcess, texts: readonly string[], concurrency: number) =>
+  closedLoop(texts.length, concurrency, (item) => post(server, '/v1/sentiment', { text: texts[item] }));
 
 /**
  * Calls `measure` between two readings of `rawRate` and returns its result with their mean. This VM's
@@ -518,6 +540,210 @@ async function startup(): Promise<void> {
     duetOverNoMmap: round(readyMs / noMmapMs),
     duetOverMmap: round(readyMs / mmapMs),
   });
+}
+
+/**
+ * Sentiment against llama-server: each classification goes to llama-server as POST /completion
+ * with the prompt Duet renders (cached start, text, question), two tokens predicted greedily, prompt
+ * cache on. `--llama-prompt text` (the default) sends it as text, special tokens written out;
+ * `tokens` sends the token ids Duet evaluates. Duet tokenizes the text apart from the question, so
+ * where the whole prompt tokenized at once merges the text's last character with the question's
+ * leading newlines ("." and "\n\n" into ".\n\n"), the text form is a token shorter: sameTokens says
+ * for how many texts llama-server's tokens are Duet's. Closed-loop clients; llama-server and Duet
+ * in both modes stay up and take turns, `--runs` times.
+ */
+async function server(): Promise<void> {
+  const tool = llamaCppTool('LLAMA_SERVER_BIN');
+  if ('skipped' in tool) return report({ bench: 'anchor.server', skipped: tool.skipped });
+  const texts = tweets(textCount);
+  const raw = await RawLlama.open(values.model!, threads);
+  const prompts = texts.map((text) => classificationPrompt(raw.model, text).tokens);
+  const rendered = prompts.map((tokens) => raw.model.detokenize(tokens, true));
+  await raw.close();
+  let llamaServer: LlamaServer;
+  try {
+    llamaServer = await startLlamaServer(tool.binary, values.model!, threads);
+  } catch (error) {
+    return report({ bench: 'anchor.server', skipped: (error as Error).message });
+  }
+  try {
+    let sameTokens = 0;
+    for (const [item, text] of rendered.entries())
+      if ((await llamaServer.tokenize(text)).join() === prompts[item].join()) sameTokens++;
+    await withServer(values.model!, { SENTIMENT_BATCHING: 'throughput' }, (throughput) =>
+      withServer(values.model!, { SENTIMENT_BATCHING: 'deterministic' }, async (deterministic) => {
+        const duet = (service: ServerProcess) => (item: number) =>
+          post(service, '/v1/sentiment', { text: texts[item] });
+        const sides = {
+          llamaServer: (item: number) => llamaServer.complete(llamaPrompt === 'text' ? rendered[item] : prompts[item]),
+          throughput: duet(throughput),
+          deterministic: duet(deterministic),
+        };
+        for (const send of Object.values(sides)) for (let i = 0; i < Math.min(8, texts.length); i++) await send(i);
+        for (const concurrency of [1, 4]) {
+          const rates: Record<keyof typeof sides, number[]> = { llamaServer: [], throughput: [], deterministic: [] };
+          // Sides take turns run by run, so the machine's drift falls on all three alike.
+          for (let run = 0; run < runs; run++)
+            for (const [side, send] of Object.entries(sides))
+              rates[side as keyof typeof sides].push(
+                texts.length / (await closedLoop(texts.length, concurrency, send)),
+              );
+          const reference = median(rates.llamaServer);
+          report({
+            bench: 'anchor.server',
+            concurrency,
+            runs,
+            requests: texts.length,
+            llamaPrompt,
+            sameTokens: `${sameTokens}/${texts.length}`,
+            llamaServerKvUnified: llamaServer.kvUnified,
+            llamaServerRequestsPerS: round(reference),
+            throughputRequestsPerS: round(median(rates.throughput)),
+            deterministicRequestsPerS: round(median(rates.deterministic)),
+            throughputRatio: round(median(rates.throughput) / reference, 3),
+            deterministicRatio: round(median(rates.deterministic) / reference, 3),
+            target: concurrency === 4 ? 'throughput >= 1.05 x llama-server (medians); deterministic: report' : 'report',
+          });
+        }
+      }),
+    );
+  } finally {
+    await llamaServer.stop();
+  }
+}
+
+/**
+ * Chats started together, each a ~48-token message after the cached system prompt and 64 generated
+ * tokens, against llama-batched-bench's ratio for the same shape (-npp 48 -ntg 64 -npl 1,4). Both
+ * ratios are of tokens evaluated (prompt and generated) per second of wall time, 4 sequences over
+ * 1; llama.cpp's generation-only ratio is reported beside. llama-batched-bench runs with one KV
+ * stream per sequence as node-llama-cpp does (-no-kvu) and with a unified one (-kvu, what a
+ * source build of node-llama-cpp with kv_unified = true would do). Eight chats (SEQUENCES=8): report.
+ */
+async function chats(): Promise<void> {
+  const generated = 64;
+  const promptTokens = 48;
+  const maxChars = 2000; // high enough that tokens stop every chat
+  const raw = await RawLlama.open(values.model!, threads);
+  const words =
+    'Hi! My parcel to Canada left the warehouse last week and the tracking page has not changed since. Can you tell me how long shipping usually takes and what I should do if it does not arrive by Friday?'.split(
+      ' ',
+    );
+  // The system turn as the service renders it with CHAT_MAX_CHARS set: the cached prefix.
+  const persona = chatSystemPrompt({ ...chatTask, maxChars });
+  const prompt = (content: string) =>
+    raw.prompt([
+      { role: 'system', content: persona },
+      { role: 'user', content },
+    ]);
+  const prefixLength = prompt('').prefixLength;
+  const rest = (content: string) => prompt(content).tokens.length - prefixLength;
+  // Each chat's message is numbered, so that no two are the same text.
+  const numbered = (length: number, chat: number) => `${words.slice(0, length).join(' ')} (${chat})`;
+  let length = words.length;
+  while (length > 1 && rest(numbered(length, 0)) > promptTokens) length--;
+  const messageTokens = rest(numbered(length, 0));
+  await raw.close();
+  /** Tokens evaluated per second over `count` chats started together, and their mean generated tokens. */
+  const chatsAt = async (service: ServerProcess, count: number) => {
+    const started = performance.now();
+    const replies = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        post(service, '/v1/chat', { messages: [{ role: 'user', content: numbered(length, i) }], maxChars }),
+      ),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const usage = replies.map((reply) => reply.json.usage as { promptTokens: number; completionTokens: number });
+    const evaluated = usage.reduce((sum, u) => sum + u.promptTokens - prefixLength + u.completionTokens, 0);
+    return {
+      tokensPerS: evaluated / seconds,
+      completion: usage.reduce((sum, u) => sum + u.completionTokens, 0) / count,
+    };
+  };
+  // Eight chats of 64 tokens may pass the default deadline on a busy machine.
+  const env = { CHAT_MAX_TOKENS: String(generated), CHAT_MAX_CHARS: String(maxChars), REQUEST_TIMEOUT_MS: '120000' };
+  const duet: Record<number, number[]> = { 1: [], 4: [], 8: [] };
+  let completionTokensPerChat = 0;
+  for (const sequences of [4, 8]) {
+    await withServer(values.model!, { ...env, SEQUENCES: String(sequences) }, async (service) => {
+      await chatsAt(service, 1);
+      for (let run = 0; run < runs; run++) {
+        if (sequences === 4) duet[1].push((await chatsAt(service, 1)).tokensPerS);
+        const together = await chatsAt(service, sequences);
+        duet[sequences].push(together.tokensPerS);
+        if (sequences === 4) completionTokensPerChat = together.completion;
+      }
+    });
+  }
+  const ratio = (count: number) => median(duet[count]) / median(duet[1]);
+  const duetFigures = {
+    runs,
+    promptTokens: messageTokens,
+    completionTokensPerChat,
+    duetTokensPerS: { 1: round(median(duet[1]), 1), 4: round(median(duet[4]), 1), 8: round(median(duet[8]), 1) },
+    duetRatio4: round(ratio(4), 3),
+    duetRatio8: round(ratio(8), 3),
+  };
+  const tool = llamaCppTool('LLAMA_BATCHED_BENCH_BIN');
+  if ('skipped' in tool) return report({ bench: 'anchor.chats', ...duetFigures, skipped: tool.skipped });
+  for (const unified of [false, true]) {
+    const kv = unified ? 'unified (-kvu)' : 'per sequence (-no-kvu, as node-llama-cpp)';
+    try {
+      const rows = batchedBench(tool.binary, values.model!, threads, {
+        npp: promptTokens,
+        ntg: generated,
+        npl: [1, 4],
+        unified,
+      });
+      const at = (pl: number) => rows.find((row) => row.pl === pl)!;
+      const llamaRatio4 = at(4).speed / at(1).speed;
+      report({
+        bench: 'anchor.chats',
+        kv,
+        ...duetFigures,
+        llamaTokensPerS: { 1: round(at(1).speed, 1), 4: round(at(4).speed, 1) },
+        llamaRatio4: round(llamaRatio4, 3),
+        llamaGenerationRatio4: round(at(4).speed_tg / at(1).speed_tg, 3),
+        ratioOfRatios4: round(ratio(4) / llamaRatio4, 3),
+        target:
+          '4 chats: duetRatio4 >= 0.95 x llamaRatio4 (the -no-kvu row is what node-llama-cpp can reach); 8: report',
+      });
+    } catch (error) {
+      report({ bench: 'anchor.chats', kv, ...duetFigures, skipped: (error as Error).message });
+    }
+  }
+}
+
+/**
+ * What the gathering window costs a lone client: two services in throughput mode on the tiny
+ * model, one with the default BATCHING_WINDOW_MS and one with 0, sent the same texts alternately
+ * at concurrency 1 (pairs taken moments apart share the machine's drift).
+ */
+async function window(): Promise<void> {
+  const texts = tweets(400);
+  await withServer(values.tiny!, { SENTIMENT_BATCHING: 'throughput' }, (gathering) =>
+    withServer(values.tiny!, { SENTIMENT_BATCHING: 'throughput', BATCHING_WINDOW_MS: '0' }, async (immediate) => {
+      const times = { gathering: [] as number[], immediate: [] as number[] };
+      for (const [item, text] of texts.entries()) {
+        // Alternating which goes first keeps any first-of-pair effect out of the difference.
+        const order = item % 2 ? ([gathering, immediate] as const) : ([immediate, gathering] as const);
+        for (const service of order)
+          times[service === gathering ? 'gathering' : 'immediate'].push(
+            (await post(service, '/v1/sentiment', { text })).ms,
+          );
+      }
+      const skip = 20; // warm-up
+      const paired = times.gathering.slice(skip).map((ms, i) => ms - times.immediate[skip + i]);
+      report({
+        bench: 'window.lone',
+        requests: texts.length - skip,
+        windowP50Ms: round(median(times.gathering.slice(skip))),
+        noWindowP50Ms: round(median(times.immediate.slice(skip))),
+        pairedAddedP50Ms: round(median(paired)),
+        target: '<= 2 ms added p50 at concurrency 1',
+      });
+    }),
+  );
 }
 
 for (const name of selected) await BENCHES[name]();

@@ -2,8 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { SENTIMENT_LABELS } from './builtin-tasks.js';
 
-/** Where the labelled dev sets live: ../shared/data beside the checkout (scripts run from its root). */
-export const DEV_DATA_DIR = join(process.cwd(), '..', 'shared', 'data');
+/**
+ * Where the labelled dev sets live: ../shared/data beside the checkout (scripts run from its root),
+ * or DEV_DATA_DIR (a git worktree has no such neighbour).
+ */
+export const DEV_DATA_DIR = process.env.DEV_DATA_DIR ?? join(process.cwd(), '..', 'shared', 'data');
 
 export interface DevSet {
   name: string;

@@ -41,7 +41,7 @@ export interface DuetStart {
   sequenceContextSize: number;
 }
 
-async function untilHealthy(url: string, child: ChildProcess, started: number): Promise<number> {
+export async function untilHealthy(url: string, child: ChildProcess, started: number): Promise<number> {
   for (;;) {
     const ok = await fetch(url).then(
       (reply) => reply.status === 200,
@@ -54,7 +54,7 @@ async function untilHealthy(url: string, child: ChildProcess, started: number): 
   }
 }
 
-function stop(child: ChildProcess): Promise<void> {
+export function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());

@@ -35,6 +35,7 @@ export class AppConfig {
   readonly batchSize: number;
   readonly prefixCache: boolean;
   readonly sentimentBatching: Environment['SENTIMENT_BATCHING'];
+  readonly batchingWindowMs: number;
   readonly maxQueue: number;
   readonly requestTimeoutMs: number;
   readonly headersTimeoutMs: number;
@@ -78,6 +79,7 @@ export class AppConfig {
     this.batchSize = env.BATCH_SIZE;
     this.prefixCache = env.PREFIX_CACHE;
     this.sentimentBatching = env.SENTIMENT_BATCHING;
+    this.batchingWindowMs = env.BATCHING_WINDOW_MS;
     this.maxQueue = env.MAX_QUEUE;
     this.requestTimeoutMs = env.REQUEST_TIMEOUT_MS;
     this.headersTimeoutMs = env.HEADERS_TIMEOUT_MS;

@@ -187,6 +187,16 @@ export class Environment {
   @IsIn(SENTIMENT_BATCHING_MODES)
   SENTIMENT_BATCHING: (typeof SENTIMENT_BATCHING_MODES)[number] = 'deterministic';
 
+  /**
+   * Throughput mode: how long a single classification may wait for others to share its first
+   * decode batch, never past its request's deadline. Waited only while company is expected (see
+   * RoundGatherer), so a lone client does not wait; 0 never waits.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(60000)
+  BATCHING_WINDOW_MS: number = 3;
+
   /** Memory snapshot log line every this many seconds; 0 turns it off. */
   @IsInt()
   @Min(0)

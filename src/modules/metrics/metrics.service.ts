@@ -92,6 +92,17 @@ export class MetricsService {
         this.set(models.poolLoad().busy);
       },
     });
+    new Counter({
+      name: 'duet_gathered_rounds_total',
+      help: 'Rounds single classifications were gathered into to share a decode (SENTIMENT_BATCHING=throughput), by members',
+      labelNames: ['members'],
+      registers: [this.registry],
+      collect() {
+        // The gatherer keeps the totals; a scrape copies them.
+        this.reset();
+        for (const [members, rounds] of models.roundGatherer.roundsByMembers) this.inc({ members }, rounds);
+      },
+    });
     new Gauge({
       name: 'duet_model_load_seconds',
       help: 'Time the model took to load',

@@ -1,4 +1,4 @@
-import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import type { EvaluationPriority, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { LabelAnswer } from './classification.types.js';
 import { chooseLabel, LabelVocabulary, softmax } from './label-scoring.js';
 import { RequestAbortedError } from './model.errors.js';
@@ -21,6 +21,17 @@ async function inTurn<T>(turn: DecodeTurn, signal: AbortSignal | undefined, work
   }
 }
 
+/** How a text's evaluations meet other sequences' in shared batches (throughput mode). */
+export interface SharedBatchOptions {
+  /**
+   * Given the tokens of the first evaluation (text and first question), how many filler tokens to
+   * add after them; waited for outside the decode lock, as a round may gather for a few milliseconds.
+   */
+  padding?: (firstTokens: number) => Promise<number>;
+  /** Places the evaluations among other sequences' in a batch (see sequencePriority). */
+  priority?: EvaluationPriority;
+}
+
 /**
  * Evaluates a text after the prefix the sequence holds, then asks each question after it: the
  * question's label logits are read and it is erased back to the end of the text, so every question
@@ -30,8 +41,9 @@ async function inTurn<T>(turn: DecodeTurn, signal: AbortSignal | undefined, work
  * decode lock of their own, so their batches hold the same tokens whoever else is waiting, and a
  * question's answer is bit for bit the same whether it is asked alone or among others. With
  * `padding` (throughput mode, texts of a round on several sequences at once) the text and the first
- * question are evaluated together followed by that many filler tokens, so that every sequence of
- * the round brings the same number of tokens and llama.cpp evaluates them as one micro-batch.
+ * question are evaluated together, followed by as many filler tokens as `padding` gives, so that
+ * sequences of a round with similar lengths bring the same number of tokens and llama.cpp
+ * evaluates them as one micro-batch.
  */
 export async function answerQuestions(
   sequence: LlamaContextSequence,
@@ -40,21 +52,22 @@ export async function answerQuestions(
   vocabulary: LabelVocabulary,
   turn: DecodeTurn,
   signal?: AbortSignal,
-  padding?: number,
+  { padding, priority }: SharedBatchOptions = {},
 ): Promise<LabelAnswer[]> {
   const textStart = sequence.nextTokenIndex;
   const textEnd = textStart + text.length;
-  const ask = (question: TokenizedQuestion, withText: boolean) =>
+  const ask = (question: TokenizedQuestion, filler: number | undefined) =>
     inTurn(turn, signal, async () => {
-      const tokens = withText ? [...text, ...question.tokens] : question.tokens;
-      const { chosen, scores } = await chooseLabel(sequence, tokens, question.labels, vocabulary, padding ?? 0);
+      const tokens = filler === undefined ? question.tokens : [...text, ...question.tokens];
+      const { chosen, scores } = await chooseLabel(sequence, tokens, question.labels, vocabulary, filler, priority);
       await sequence.eraseContextTokenRanges([{ start: textEnd, end: sequence.nextTokenIndex }]);
       return { chosen, probabilities: softmax(scores) };
     });
   const answers: LabelAnswer[] = [];
+  const firstFiller = await padding?.(text.length + questions[0].tokens.length);
   if (padding === undefined) await inTurn(turn, signal, () => sequence.evaluateWithoutGeneratingNewTokens([...text]));
   for (const [index, question] of questions.entries())
-    answers.push(await ask(question, index === 0 && padding !== undefined));
+    answers.push(await ask(question, index === 0 ? firstFiller : undefined));
   await sequence.eraseContextTokenRanges([{ start: textStart, end: sequence.nextTokenIndex }]);
   return answers;
 }

@@ -11,6 +11,7 @@ import { LabelVocabulary } from './label-scoring.js';
 import { InputTooLongError, ModelNotReadyError, RequestAbortedError } from './model.errors.js';
 import { ModelService } from './model.service.js';
 import { SamplerGarbage } from './sampler-garbage.js';
+import { sequencePriority } from './sequence-order.js';
 import { settleAll } from './settle-all.js';
 import { stopIndex, withoutStopStart } from './stop-strings.js';
 
@@ -65,7 +66,9 @@ export class InferenceService {
    * length, whose evaluations share decode batches (faster under load, repeatable only to float
    * rounding): llama.cpp gives each sequence its own KV stream and cuts a multi-sequence batch
    * into micro-batches of equal tokens per sequence, so ragged prompts would leave small, slow
-   * micro-batches behind.
+   * micro-batches behind. Single classifications in throughput mode are gathered into such rounds
+   * too (see RoundGatherer), each on its own sequence, with its own place in the queue and its own
+   * errors.
    */
   async classify(
     input: ClassificationInput,
@@ -108,29 +111,60 @@ export class InferenceService {
     const { decodeLock } = this.models;
     const turn: DecodeTurn = shareBatches ? () => decodeLock.shared() : () => decodeLock.exclusive();
     const answers: ClassifiedText['answers'][] = [];
-    const answer = async (sequence: LlamaContextSequence, item: number, runSignal: AbortSignal, padding?: number) => {
-      answers[item] = await answerQuestions(sequence, texts[item], questions, vocabulary, turn, runSignal, padding);
+    const answer = async (
+      sequence: LlamaContextSequence,
+      item: number,
+      runSignal: AbortSignal,
+      padding?: (firstTokens: number) => Promise<number>,
+    ) => {
+      const priority = sequencePriority(this.models.pool.orderOf(sequence));
+      answers[item] = await answerQuestions(sequence, texts[item], questions, vocabulary, turn, runSignal, {
+        padding,
+        priority,
+      });
       for (let i = 0; i < questions.length; i++) this.samplerGarbage.evaluated();
     };
-    const { waitedMs } = await this.onSequences(
-      prefix,
-      shareBatches ? texts.length : 1,
-      async (sequences, runSignal) => {
-        const byLength = texts.map((_, item) => item).sort((a, b) => texts[a].length - texts[b].length);
-        for (let start = 0; start < byLength.length; start += sequences.length) {
-          const round = byLength.slice(start, start + sequences.length);
-          const longest = Math.max(...round.map((item) => texts[item].length));
-          const padding = (item: number) => (shareBatches ? longest - texts[item].length : undefined);
-          await settleAll(round.map((item, k) => answer(sequences[k], item, runSignal, padding(item))));
-        }
-      },
-      signal,
-      options,
-    );
+    // A single text in throughput mode waits for company (see RoundGatherer); that wait is queueing too.
+    const arrival = shareBatches && texts.length === 1 ? this.models.roundGatherer.arrive() : undefined;
+    let gatheredMs = 0;
+    const gather = (order: number, runSignal: AbortSignal) => async (tokens: number) => {
+      const joined = performance.now();
+      const padding = await arrival!.join(order, tokens, runSignal);
+      gatheredMs = performance.now() - joined;
+      return padding;
+    };
+    let waitedMs: number;
+    try {
+      ({ waitedMs } = await this.onSequences(
+        prefix,
+        shareBatches ? texts.length : 1,
+        async (sequences, runSignal) => {
+          if (arrival) {
+            const order = this.models.pool.orderOf(sequences[0]);
+            try {
+              return await answer(sequences[0], 0, runSignal, gather(order, runSignal));
+            } finally {
+              arrival.leave(); // before the sequence's cleanup: the next round may start now
+            }
+          }
+          const byLength = texts.map((_, item) => item).sort((a, b) => texts[a].length - texts[b].length);
+          for (let start = 0; start < byLength.length; start += sequences.length) {
+            const round = byLength.slice(start, start + sequences.length);
+            const longest = Math.max(...round.map((item) => texts[item].length));
+            const padding = (item: number) => (shareBatches ? async () => longest - texts[item].length : undefined);
+            await settleAll(round.map((item, k) => answer(sequences[k], item, runSignal, padding(item))));
+          }
+        },
+        signal,
+        options,
+      ));
+    } finally {
+      arrival?.leave();
+    }
     const questionTokens = questions.reduce((sum, question) => sum + question.tokens.length, 0);
     return texts.map((text, item) => ({
       promptTokens: prefix.length + text.length + questionTokens,
-      queueMs: waitedMs,
+      queueMs: waitedMs + gatheredMs,
       answers: answers[item],
     }));
   }
@@ -245,6 +279,7 @@ export class InferenceService {
     };
     const steps = sequence.evaluate([...rest], {
       temperature: 0,
+      evaluationPriority: sequencePriority(this.models.pool.orderOf(sequence)),
       grammarEvaluationState: grammar && new LlamaGrammarEvaluationState({ model, grammar }),
     });
     let release: (() => void) | undefined;

@@ -2,6 +2,7 @@ import type { TokenBytes } from './token-bytes.js';
 import type {
   ControlledEvaluateIndexOutput,
   ControlledEvaluateInputItem,
+  EvaluationPriority,
   LlamaContextSequence,
   LlamaModel,
   Token,
@@ -128,7 +129,8 @@ function greedy(logits: Map<Token, number>, allowed: readonly Token[]): Token {
  * `padding` filler tokens after the prompt (its last token repeated; which one does not matter)
  * let prompts of different lengths on several sequences fill one micro-batch (see classify in
  * throughput mode). They come after the position whose logits are read, and attention is causal,
- * so they change nothing but the batch's shape (and with it, float rounding).
+ * so they change nothing but the batch's shape (and with it, float rounding). `priority` places
+ * the evaluations among other sequences' in a shared batch (see sequencePriority).
  */
 export async function chooseLabel(
   sequence: LlamaContextSequence,
@@ -136,7 +138,10 @@ export async function chooseLabel(
   labelTexts: readonly string[],
   vocabulary: LabelVocabulary,
   padding = 0,
+  priority?: EvaluationPriority,
 ): Promise<LabelChoice> {
+  const evaluate = (items: ControlledEvaluateInputItem[]) =>
+    sequence.controlledEvaluate(items, { evaluationPriority: priority });
   const labels = labelTexts.map(utf8Bytes);
   let allowed = vocabulary.allowedAfter('', labels);
   const filler = Array<Token>(padding).fill(rest[rest.length - 1]);
@@ -145,7 +150,7 @@ export async function chooseLabel(
     withNextLogits(rest[rest.length - 1], allowed),
     ...filler,
   ];
-  let logits = logitsOf((await sequence.controlledEvaluate(promptItems))[rest.length - 1]);
+  let logits = logitsOf((await evaluate(promptItems))[rest.length - 1]);
   const promptEnd = sequence.nextTokenIndex - padding;
   const eraseAfterPrompt = async () => {
     if (sequence.nextTokenIndex > promptEnd)
@@ -174,7 +179,7 @@ export async function chooseLabel(
       return { chosen: labels.indexOf(reachable[0]), scores };
     }
     allowed = vocabulary.allowedAfter(text, labels);
-    logits = logitsOf((await sequence.controlledEvaluate([withNextLogits(token, allowed)]))[0]);
+    logits = logitsOf((await evaluate([withNextLogits(token, allowed)]))[0]);
   }
 }
 

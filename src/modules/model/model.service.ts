@@ -8,6 +8,8 @@ import { AppConfig } from '../../config/app-config.js';
 import { sequenceContextSize } from '../../prompts/task-definitions.js';
 import { DecodeLock } from './decode-lock.js';
 import { takeOpenedModel } from './model-opening.js';
+import { RoundGatherer } from './round-gatherer.js';
+import { sequenceOrderStrategy } from './sequence-order.js';
 import { SequencePool } from './sequence-pool.js';
 import { TokenBytes } from './token-bytes.js';
 
@@ -62,7 +64,8 @@ export function checkModelFile(path: string): void {
 
 /**
  * Owns the one model shared by every task: the llama runtime, the weights, one context with
- * SEQUENCES sequences, and the lock that decides which decodes may share a batch.
+ * SEQUENCES sequences, the lock that decides which decodes may share a batch and the gatherer
+ * that lines single classifications up to share one.
  * Disposes them in reverse order on shutdown.
  */
 @Injectable()
@@ -77,6 +80,8 @@ export class ModelService implements OnApplicationShutdown {
   private warmUp?: WarmUp;
   private warmUpProgress?: WarmUpProgress;
   readonly decodeLock = new DecodeLock();
+  /** Throughput mode: gathers single classifications into rounds that share their first decode. */
+  readonly roundGatherer: RoundGatherer;
   state: ModelState = 'not_loaded';
   failure?: string;
   loadMs?: number;
@@ -97,6 +102,7 @@ export class ModelService implements OnApplicationShutdown {
 
   constructor(private readonly config: AppConfig) {
     this.sequenceContextSize = sequenceContextSize(config.tasks);
+    this.roundGatherer = new RoundGatherer(config.batchingWindowMs, config.sequences);
   }
 
   /**
@@ -205,6 +211,7 @@ export class ModelService implements OnApplicationShutdown {
         contextSize: this.sequenceContextSize,
         batchSize: this.config.batchSize,
         threads: this.config.threads,
+        batching: { itemPrioritizationStrategy: sequenceOrderStrategy },
       });
       const sequences = Array.from({ length: this.config.sequences }, () => this.context!.getSequence());
       this.sequencePool = new SequencePool(sequences, this.config.maxQueue, this.decodeLock, this.config.prefixCache);

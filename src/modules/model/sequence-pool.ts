@@ -66,6 +66,11 @@ export class SequencePool {
     return this.waiters.length;
   }
 
+  /** A sequence's place in the pool: its creation order, which is llama.cpp's sequence id order. */
+  orderOf(sequence: LlamaContextSequence): number {
+    return this.sequences.indexOf(sequence);
+  }
+
   /** Throws what `useSeveral` would throw at once for a new request (shutting down, queue full); callers check before costly preparation. */
   admit(): void {
     if (this.closed) throw new ShuttingDownError(false);
@@ -104,7 +109,7 @@ export class SequencePool {
     while (held.length < wanted && this.idle.length > 0) held.push(this.takeIdle(key)!);
     // Creation order is llama.cpp's sequence id order; a batch of several sequences makes one
     // micro-batch only from consecutive ids in increasing order.
-    held.sort((a, b) => this.sequences.indexOf(a) - this.sequences.indexOf(b));
+    held.sort((a, b) => this.orderOf(a) - this.orderOf(b));
     const run = this.startRun(signal);
     const [outcome] = await Promise.allSettled([
       settleAll(held.map((sequence) => this.holdOnly(sequence, prefix, key))).then(() => work(held, run.signal)),
@@ -152,9 +157,17 @@ export class SequencePool {
     return failure;
   }
 
-  /** An idle sequence already holding this prefix, else the one idle longest. */
+  /**
+   * The first-created idle sequence already holding this prefix, else the one idle longest. First
+   * created: requests running together then hold consecutive sequence ids from the lowest up, and
+   * llama.cpp evaluates sequences together only while their ids rise by one.
+   */
   private takeIdle(key: string): LlamaContextSequence | undefined {
-    const cached = this.idle.findIndex((sequence) => this.prefixes.get(sequence)?.key === key);
+    let cached = -1;
+    this.idle.forEach((sequence, index) => {
+      if (this.prefixes.get(sequence)?.key !== key) return;
+      if (cached < 0 || this.orderOf(sequence) < this.orderOf(this.idle[cached])) cached = index;
+    });
     return this.idle.splice(cached >= 0 ? cached : 0, 1)[0];
   }
 

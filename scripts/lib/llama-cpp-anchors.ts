@@ -35,11 +35,13 @@ export interface LlamaServer {
   stop(): Promise<void>;
 }
 
-/** llama-server as issue 31 sets it up (-t threads -c 4096 --parallel 4) on loopback, once /health answers 200. */
+/** llama-server as issue 31 sets it up (-t threads -c 4096 --parallel 4, no RAM prompt cache) on loopback, once /health answers 200. */
 export async function startLlamaServer(binary: string, modelPath: string, threads: number): Promise<LlamaServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const args = ['-m', modelPath, '-t', String(threads), '-c', '4096', '--parallel', '4'];
+  // --cache-ram 0: newer builds keep evaluated prompts in RAM across slots (8 GiB by default), so the
+  // benchmark's repeated texts would be restored, not evaluated; Duet evaluates every request afresh.
+  const args = ['-m', modelPath, '-t', String(threads), '-c', '4096', '--parallel', '4', '--cache-ram', '0'];
   const child = spawn(binary, [...args, '--host', '127.0.0.1', '--port', String(port)], {
     env: toolEnv(binary),
     stdio: ['ignore', 'pipe', 'pipe'],

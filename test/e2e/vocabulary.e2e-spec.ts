@@ -1,6 +1,7 @@
 import type { LlamaModel, Token } from 'node-llama-cpp';
 import { loadTinyModel } from '../support/tiny-model.js';
 import { endsGeneration } from '../../src/modules/model/generation-end.js';
+import { LabelVocabulary } from '../../src/modules/model/label-scoring.js';
 import { TokenBytes } from '../../src/modules/model/token-bytes.js';
 
 /** The tiny fixture carries Qwen2's real vocabulary, so these are facts about Qwen2's. */
@@ -59,6 +60,23 @@ describe('vocabulary', () => {
           Math.ceil(Buffer.byteLength(text) / bytesPerToken),
         );
       expect(model.tokenize(' '.repeat(128 * 20), false)).toHaveLength(20);
+    });
+  });
+
+  describe('LabelVocabulary', () => {
+    it('allows every end-of-generation token once a label is whole, also those that stand for text', () => {
+      const bytes = TokenBytes.fromVocabulary(model)!;
+      const vocabularySize = model.fileInfo.metadata.tokenizer.ggml.tokens.length;
+      const ends: Token[] = [];
+      for (let token = 0 as Token; token < vocabularySize; token++) if (model.isEogToken(token)) ends.push(token);
+      // Qwen2's "</s>" is a normal token in the file; llama.cpp makes it an end, and so does its grammar.
+      const textEnds = ends.filter((token) => bytes.of(token).length > 0);
+      expect(model.detokenize(textEnds, true)).toContain('</s>');
+      const vocabulary = new LabelVocabulary(model, bytes);
+      const labels = ['no', 'not sure'];
+      expect(vocabulary.allowedAfter('no', labels)).toEqual(expect.arrayContaining(ends));
+      expect(vocabulary.allowedAfter('', labels)).not.toEqual(expect.arrayContaining(textEnds));
+      for (const token of ends) expect(vocabulary.piece(token)).toBeUndefined();
     });
   });
 });

@@ -75,11 +75,14 @@ export class LabelVocabulary {
     const endTokens: Token[] = [];
     const vocabularySize = this.model.fileInfo.metadata.tokenizer.ggml.tokens.length;
     for (let token = 0 as Token; token < vocabularySize; token++) {
-      const piece = this.bytesOf(token);
-      if (!piece) {
-        if (this.model.isEogToken(token)) endTokens.push(token);
+      // llama.cpp's grammar takes an end-of-generation token as an end, never as text, also one that
+      // stands for text: Qwen2's "</s>" is a normal token in the file that llama.cpp makes an end.
+      if (this.model.isEogToken(token)) {
+        endTokens.push(token);
         continue;
       }
+      const piece = this.bytesOf(token);
+      if (!piece) continue;
       for (const label of missing) {
         for (let offset = 0; offset + piece.length <= label.length; offset++) {
           if (label.startsWith(piece, offset)) {

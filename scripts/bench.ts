@@ -17,13 +17,14 @@ import { chatSystemPrompt } from '../src/prompts/layouts.js';
 import { chatTask, chatTurns, classificationPrompt, SENTIMENT_LABELS } from './lib/builtin-tasks.js';
 import { wholeNumber } from './lib/cli-options.js';
 import { DEV_DATA_DIR, loadDevSets } from './lib/dev-sets.js';
+import { median } from './lib/eval-metrics.js';
 import { GrammarLabeler } from './lib/grammar-labels.js';
 import { batchedBench, llamaCppTool, LlamaServer, startLlamaServer } from './lib/llama-cpp-anchors.js';
 import { postJson } from './lib/post-json.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from './lib/server-process.js';
 import { triageBench } from './lib/triage-bench.js';
-import { DuetStart, llamaServerStarts, median, nodeLlamaCppStarts, startDuet } from './lib/startup.js';
+import { DuetStart, llamaServerStarts, nodeLlamaCppStarts, startDuet } from './lib/startup.js';
 
 // The benchmark functions are declarations below, hoisted.
 const BENCHES: Record<string, () => Promise<void>> = {

@@ -9,12 +9,6 @@ import { postJson } from './post-json.js';
 import { percentile } from './raw-llama.js';
 import { freePort, serviceEnvironment } from './server-process.js';
 
-export const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length / 2;
-  return sorted.length % 2 ? sorted[Math.floor(middle)] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
-
 /** Requests timed after ready, per task: the first, then these many more for the warm p50. */
 const WARM_REPEATS = 7;
 const POLL_MS = 10;

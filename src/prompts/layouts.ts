@@ -12,10 +12,18 @@ export const CLASSIFIER_SYSTEM_PROMPT =
 /** Opens the user turn, before the message text; also task-independent. */
 export const MESSAGE_LEAD = 'Message:\n';
 
-/** The question after the text: the task's instruction and the labels allowed for this request. */
+/**
+ * The question after the text: the task's instruction and the labels allowed for this request.
+ * Every question token is paid once per task in a triage, so the question is kept short: plain
+ * labels on one line (3 to 5 tokens fewer than a list), a list only when labels carry descriptions
+ * or commas; the system prompt, not each question, says to answer with one label.
+ */
 export function classifyQuestion(task: ClassifyTask, allowed: readonly LabelDefinition[]): string {
-  const labels = allowed.map((label) => `- ${label.name}${label.description ? `: ${label.description}` : ''}`);
-  return `\n\nQuestion: ${task.instruction}\nLabels:\n${labels.join('\n')}\nAnswer with exactly one label.`;
+  const plain = allowed.every((label) => !label.description && !label.name.includes(','));
+  const labels = plain
+    ? ` ${allowed.map((label) => label.name).join(', ')}`
+    : allowed.map((label) => `\n- ${label.name}${label.description ? `: ${label.description}` : ''}`).join('');
+  return `\n\nQuestion: ${task.instruction}\nLabels:${labels}`;
 }
 
 /** An extract task's system prompt: the grammar holds the answer to the schema; the model is shown it too. */

@@ -84,10 +84,12 @@ describe('SENTIMENT_BATCHING=throughput', () => {
       expect(new Set(batch.map((part) => part.tokens)).size).toBe(1);
       expect(size(batch)).toBeLessThanOrEqual(DEFAULT_BATCH_SIZE);
     }
-    // node-llama-cpp splits a round over BATCH_SIZE into a full micro-batch and the rest.
+    // node-llama-cpp splits a round over BATCH_SIZE into a full micro-batch and the rest, which
+    // goes on where the full one ended; a new round starts over after the sequence's prefix.
     const roundLengths: number[] = [];
     microBatches.forEach((batch, i) => {
-      const continues = i > 0 && size(microBatches[i - 1]) === DEFAULT_BATCH_SIZE;
+      const previous = microBatches[i - 1]?.[0];
+      const continues = previous !== undefined && previous.first + previous.tokens === batch[0].first;
       if (continues) roundLengths[roundLengths.length - 1] += batch[0].tokens;
       else roundLengths.push(batch[0].tokens);
     });

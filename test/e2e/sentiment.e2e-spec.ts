@@ -34,10 +34,12 @@ describe('POST /v1/sentiment (tiny model)', () => {
     }
   });
 
-  it('gives different labels for different texts (the scores depend on the input)', async () => {
-    const labels = new Set<string>();
-    for (const text of PROBE_TEXTS) labels.add((await t.post('/v1/sentiment', { text })).json().label);
-    expect(labels.size).toBeGreaterThan(1);
+  it('gives different texts different scores (the answer depends on the input)', async () => {
+    // The tiny model's random weights favour one label for most texts, so the scores, not the
+    // labels, show that the text was read.
+    const scores = new Set<string>();
+    for (const text of PROBE_TEXTS) scores.add(JSON.stringify((await t.post('/v1/sentiment', { text })).json().scores));
+    expect(scores.size).toBe(PROBE_TEXTS.length);
   });
 
   it('is deterministic: the same text gets the same label and confidence, bit for bit', async () => {

@@ -1,8 +1,8 @@
 import type { LlamaContext } from 'node-llama-cpp';
 import type { ModelService } from '../../src/modules/model/model.service.js';
 
-/** One llama_decode call: each sequence's tokens in it, in batch order. */
-export type DecodeBatch = Array<{ sequence: number; tokens: number }>;
+/** One llama_decode call: each sequence's tokens in it (from position `first`), in batch order. */
+export type DecodeBatch = Array<{ sequence: number; first: number; tokens: number }>;
 
 type Binding = Record<string | symbol, any>;
 
@@ -21,7 +21,7 @@ export function watchDecodeBatches(models: ModelService) {
       if (key === 'initBatch') return (size: number) => ((current = []), target.initBatch(size));
       if (key === 'addToBatch') {
         return (sequence: number, first: number, tokens: Uint32Array, logits: Uint32Array) => {
-          current.push({ sequence, tokens: tokens.length });
+          current.push({ sequence, first, tokens: tokens.length });
           return target.addToBatch(sequence, first, tokens, logits);
         };
       }

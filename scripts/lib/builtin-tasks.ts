@@ -5,6 +5,7 @@ import {
   chatSystemPrompt,
   classifyQuestion,
   MESSAGE_LEAD,
+  QUESTION_LEAD,
 } from '../../src/prompts/layouts.js';
 import type { ChatTask, ClassifyTask } from '../../src/prompts/task-definitions.js';
 import { loadTasks } from '../../src/prompts/tasks-file.js';
@@ -32,6 +33,7 @@ export function classificationPrompt(
     CLASSIFIER_SYSTEM_PROMPT,
     MESSAGE_LEAD,
     text,
+    QUESTION_LEAD,
     classifyQuestion(task, allowed),
   );
   return {

@@ -13,7 +13,13 @@ export const CLASSIFIER_SYSTEM_PROMPT =
 export const MESSAGE_LEAD = 'Message:\n';
 
 /**
- * The question after the text: the task's instruction and the labels allowed for this request.
+ * Follows the message text and opens every task's question. Also task-independent, so it is
+ * evaluated once with the text: a triage pays for it once, not once per task.
+ */
+export const QUESTION_LEAD = '\n\nQuestion:';
+
+/**
+ * The question after QUESTION_LEAD: the task's instruction and the labels allowed for this request.
  * Every question token is paid once per task in a triage, so the question is kept short: plain
  * labels on one line (3 to 5 tokens fewer than a list), a list only when labels carry descriptions
  * or commas; the system prompt, not each question, says to answer with one label.
@@ -23,7 +29,7 @@ export function classifyQuestion(task: ClassifyTask, allowed: readonly LabelDefi
   const labels = plain
     ? ` ${allowed.map((label) => label.name).join(', ')}`
     : allowed.map((label) => `\n- ${label.name}${label.description ? `: ${label.description}` : ''}`).join('');
-  return `\n\nQuestion: ${task.instruction}\nLabels:${labels}`;
+  return ` ${task.instruction}\nLabels:${labels}`;
 }
 
 /** An extract task's system prompt: the grammar holds the answer to the schema; the model is shown it too. */

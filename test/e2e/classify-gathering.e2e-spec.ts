@@ -6,7 +6,7 @@ import { chatMlTemplate } from '../../src/modules/model/chatml.js';
 import type { ClassifiedText } from '../../src/modules/model/classification.types.js';
 import { InferenceService } from '../../src/modules/model/inference.service.js';
 import { RequestAbortedError } from '../../src/modules/model/model.errors.js';
-import { CLASSIFIER_SYSTEM_PROMPT, classifyQuestion, MESSAGE_LEAD } from '../../src/prompts/layouts.js';
+import { CLASSIFIER_SYSTEM_PROMPT, classifyQuestion, MESSAGE_LEAD, QUESTION_LEAD } from '../../src/prompts/layouts.js';
 import type { ClassifyTask } from '../../src/prompts/task-definitions.js';
 import { watchDecodeBatches } from '../support/decode-batch-watch.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from '../support/test-app.js';
@@ -77,6 +77,7 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
         system: CLASSIFIER_SYSTEM_PROMPT,
         lead: MESSAGE_LEAD,
         texts: [text],
+        trail: QUESTION_LEAD,
         questions: [
           {
             prompt: classifyQuestion(sentiment, sentiment.labels),
@@ -109,6 +110,7 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
         CLASSIFIER_SYSTEM_PROMPT,
         MESSAGE_LEAD,
         text,
+        QUESTION_LEAD,
         classifyQuestion(tasks.get(task)!, labels),
       );
       return prompt.text.length + prompt.question.length;
@@ -229,7 +231,13 @@ describe('sequence order (default mode)', () => {
   afterAll(() => t.close());
 
   it('gives a request the lowest-id idle sequence that holds its prefix', async () => {
-    const { prefix } = chatMlTemplate(t.models.model).classification(CLASSIFIER_SYSTEM_PROMPT, MESSAGE_LEAD, '', '');
+    const { prefix } = chatMlTemplate(t.models.model).classification(
+      CLASSIFIER_SYSTEM_PROMPT,
+      MESSAGE_LEAD,
+      '',
+      '',
+      '',
+    );
     const held = await holdEverySequence(t, prefix);
     await held.release([3, 1, 2, 0]); // every one holds the prefix; 0 has been idle the shortest
     const watch = watchDecodeBatches(t.models);

@@ -17,8 +17,8 @@ export interface Prompt {
 
 /**
  * A classification prompt in the three parts that are evaluated apart: the start every task shares
- * (system turn and the opening of the user turn), the text, and one question with the opening of
- * the assistant's turn.
+ * (system turn and the opening of the user turn), the text with the trail every task shares, and
+ * one question with the opening of the assistant's turn.
  */
 export interface ClassificationPrompt {
   prefix: readonly Token[];
@@ -66,15 +66,22 @@ export class ChatMlTemplate {
     return { tokens, prefixLength };
   }
 
-  /** `<|im_start|>system…<|im_end|>\n<|im_start|>user\n{lead}`, then the text, then `{question}<|im_end|>\n<|im_start|>assistant\n`. */
-  classification(system: string, lead: string, text: string, question: string): ClassificationPrompt {
+  /**
+   * `<|im_start|>system…<|im_end|>\n<|im_start|>user\n{lead}`, then the text and `{trail}`, then
+   * `{question}<|im_end|>\n<|im_start|>assistant\n`. The trail is tokenized on its own, so its
+   * tokens are the same after every text.
+   */
+  classification(system: string, lead: string, text: string, trail: string, question: string): ClassificationPrompt {
     return {
       prefix: this.cached(`prefix\u0000${system}\u0000${lead}`, () => [
         ...this.systemTurn(system),
         this.start,
         ...this.model.tokenize(`user\n${lead}`, false),
       ]),
-      text: this.model.tokenize(text, false),
+      text: [
+        ...this.model.tokenize(text, false),
+        ...this.cached(`trail\u0000${trail}`, () => this.model.tokenize(trail, false)),
+      ],
       question: this.cached(`question\u0000${question}`, () => [
         ...this.model.tokenize(question, false),
         this.end,

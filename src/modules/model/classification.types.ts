@@ -9,13 +9,14 @@ export interface LabelQuestion {
 
 /**
  * Texts to classify, each under one or more questions. The start (system prompt and the opening of
- * the user turn) is the same whatever the questions, so each text is evaluated once and every
- * question is evaluated after it on its own.
+ * the user turn, ending in `lead`) and the `trail` after each text are the same whatever the
+ * questions, so each text is evaluated once with its trail and every question after it on its own.
  */
 export interface ClassificationInput {
   system: string;
   lead: string;
   texts: readonly string[];
+  trail: string;
   questions: readonly LabelQuestion[];
 }
 

@@ -82,7 +82,7 @@ export class InferenceService {
     input.texts.forEach((text, item) =>
       input.questions.forEach((question, index) =>
         this.checkLength(
-          [input.system, input.lead, text, question.prompt],
+          [input.system, input.lead, text, input.trail, question.prompt],
           question.maxInputTokens,
           place(item),
           index,
@@ -90,7 +90,9 @@ export class InferenceService {
       ),
     );
     const prompts = input.texts.map((text) =>
-      input.questions.map((question) => template.classification(input.system, input.lead, text, question.prompt)),
+      input.questions.map((question) =>
+        template.classification(input.system, input.lead, text, input.trail, question.prompt),
+      ),
     );
     prompts.forEach((perQuestion, item) =>
       perQuestion.forEach((prompt, index) => {

@@ -1,5 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { CLASSIFIER_SYSTEM_PROMPT, classifyQuestion, MESSAGE_LEAD, WARM_UP_TEXT } from '../../prompts/layouts.js';
+import {
+  CLASSIFIER_SYSTEM_PROMPT,
+  classifyQuestion,
+  MESSAGE_LEAD,
+  QUESTION_LEAD,
+  WARM_UP_TEXT,
+} from '../../prompts/layouts.js';
 import type { ClassifyTask, LabelDefinition } from '../../prompts/task-definitions.js';
 import type { ClassificationInput, ClassifiedText } from '../model/classification.types.js';
 import { InputTooLongError } from '../model/model.errors.js';
@@ -147,6 +153,7 @@ function classificationInput(asked: readonly Asked[], texts: readonly string[]):
     system: CLASSIFIER_SYSTEM_PROMPT,
     lead: MESSAGE_LEAD,
     texts,
+    trail: QUESTION_LEAD,
     questions: asked.map(({ task, allowed }) => ({
       prompt: classifyQuestion(task, allowed),
       labels: allowed.map((label) => label.name),

@@ -4,6 +4,7 @@ import {
   classifyQuestion,
   extractSystemPrompt,
   MESSAGE_LEAD,
+  QUESTION_LEAD,
 } from '../../prompts/layouts.js';
 import type { TaskDefinition } from '../../prompts/task-definitions.js';
 import { TasksFileError } from '../../prompts/tasks-file.js';
@@ -19,7 +20,7 @@ function fixedPrompt(task: TaskDefinition): [text: string, what: string] {
   switch (task.kind) {
     case 'classify':
       return [
-        CLASSIFIER_SYSTEM_PROMPT + MESSAGE_LEAD + classifyQuestion(task, task.labels),
+        CLASSIFIER_SYSTEM_PROMPT + MESSAGE_LEAD + QUESTION_LEAD + classifyQuestion(task, task.labels),
         'its instruction and labels',
       ];
     case 'chat':

@@ -284,6 +284,7 @@ export class InferenceService {
       evaluationPriority: sequencePriority(this.models.pool.orderOf(sequence)),
       grammarEvaluationState: grammar && new LlamaGrammarEvaluationState({ model, grammar }),
     });
+    const { generationSteps } = this.models;
     let release: (() => void) | undefined;
     let firstTokenAt: number | undefined;
     try {
@@ -291,10 +292,17 @@ export class InferenceService {
         if (signal.aborted) throw new RequestAbortedError(signal.reason);
         // Shared: concurrent generations batch together. Held for several steps: a classification
         // waits at most that long, and a chat is not held to one token per classification.
-        release ??= await this.models.decodeLock.shared();
+        if (!release) {
+          release = await this.models.decodeLock.shared();
+          generationSteps.enter(sequence);
+        }
+        await generationSteps.startStep(sequence);
         const next = await steps.next();
+        generationSteps.stepEnded(sequence);
         firstTokenAt ??= performance.now();
         if (step % GENERATION_STEPS_PER_LOCK === 0) {
+          // Still one of the generations others wait for (see GenerationSteps): it takes the lock
+          // back at once unless a classification waits for it, and then they wait 5 ms at most.
           release();
           release = undefined;
         }
@@ -313,6 +321,7 @@ export class InferenceService {
       publish(true);
       return { tokens, text, stopped: tokens.length < limits.maxTokens, firstTokenAt };
     } finally {
+      generationSteps.leave(sequence);
       release?.();
       await steps.return();
     }

@@ -7,6 +7,7 @@ import { ALLOCATION_FAILURE, isTransientFailure } from '../../common/transient-f
 import { AppConfig } from '../../config/app-config.js';
 import { sequenceContextSize } from '../../prompts/task-definitions.js';
 import { DecodeLock } from './decode-lock.js';
+import { GenerationSteps } from './generation-steps.js';
 import { takeOpenedModel } from './model-opening.js';
 import { RoundGatherer } from './round-gatherer.js';
 import { sequenceOrderStrategy } from './sequence-order.js';
@@ -80,6 +81,8 @@ export class ModelService implements OnApplicationShutdown {
   private warmUp?: WarmUp;
   private warmUpProgress?: WarmUpProgress;
   readonly decodeLock = new DecodeLock();
+  /** Starts the steps of concurrent generations together, so that they share one batch. */
+  readonly generationSteps = new GenerationSteps();
   /** Throughput mode: gathers single classifications into rounds that share their first decode. */
   readonly roundGatherer: RoundGatherer;
   state: ModelState = 'not_loaded';

@@ -9,6 +9,17 @@ function step(steps: GenerationSteps, of: LlamaContextSequence, started: LlamaCo
   return steps.startStep(of).then(() => void started.push(of));
 }
 
+/** Two generations in their first step, started together; `started` records every start. */
+async function twoInStep() {
+  const steps = new GenerationSteps();
+  const [a, b] = [sequence(), sequence()];
+  steps.enter(a);
+  steps.enter(b);
+  const started: LlamaContextSequence[] = [];
+  await Promise.all([step(steps, a, started), step(steps, b, started)]);
+  return { steps, a, b, started };
+}
+
 describe('GenerationSteps', () => {
   it('starts a lone generation at once', async () => {
     const steps = new GenerationSteps();
@@ -20,12 +31,7 @@ describe('GenerationSteps', () => {
   });
 
   it('holds a step while another generation is in its step, and starts both together after it', async () => {
-    const steps = new GenerationSteps();
-    const [a, b] = [sequence(), sequence()];
-    steps.enter(a);
-    steps.enter(b);
-    const started: LlamaContextSequence[] = [];
-    await Promise.all([step(steps, a, started), step(steps, b, started)]);
+    const { steps, a, b, started } = await twoInStep();
     steps.stepEnded(a); // b is still in its step: a waits, however long that takes
     const next = step(steps, a, started);
     await new Promise((resolve) => setTimeout(resolve, 3 * STEP_WAIT_CAP_MS));
@@ -51,12 +57,7 @@ describe('GenerationSteps', () => {
   });
 
   it('stops waiting for a generation that leaves', async () => {
-    const steps = new GenerationSteps();
-    const [a, b] = [sequence(), sequence()];
-    steps.enter(a);
-    steps.enter(b);
-    const started: LlamaContextSequence[] = [];
-    await Promise.all([step(steps, a, started), step(steps, b, started)]);
+    const { steps, a, b, started } = await twoInStep();
     steps.stepEnded(a);
     const next = step(steps, a, started);
     await tick();

@@ -105,7 +105,8 @@ export class RawLlama {
     return (128 * rounds) / seconds;
   }
 
-  private async onCachedSequences(
+  /** Runs `run` on `count` fresh sequences that hold `first`'s prefix (evaluated untimed), disposed afterwards. */
+  async onCachedSequences(
     first: Prompt,
     count: number,
     run: (sequences: LlamaContextSequence[], prefixLength: number) => Promise<void>,

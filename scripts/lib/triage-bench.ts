@@ -1,6 +1,15 @@
 import { join } from 'node:path';
+import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import { ChatMlTemplate, chatMlTemplate } from '../../src/modules/model/chatml.js';
+import { answerQuestions, type TokenizedQuestion } from '../../src/modules/model/classifier.js';
+import { LabelVocabulary } from '../../src/modules/model/label-scoring.js';
+import { TokenBytes } from '../../src/modules/model/token-bytes.js';
+import { CLASSIFIER_SYSTEM_PROMPT, classifyQuestion, MESSAGE_LEAD, QUESTION_LEAD } from '../../src/prompts/layouts.js';
+import type { ClassifyTask } from '../../src/prompts/task-definitions.js';
+import { loadTasks } from '../../src/prompts/tasks-file.js';
 import { median } from './eval-metrics.js';
 import { postJson } from './post-json.js';
+import { RawLlama } from './raw-llama.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 import { DEV_DATA_DIR, loadDevSets } from './dev-sets.js';
 
@@ -23,6 +32,80 @@ export interface TriageFigures {
   /** Triage against the three single-task calls made one after another (target <= 0.6 on the hotel reviews). */
   ratioToThreeSingles: number;
   ratioToOneSingle: number;
+  /**
+   * The same evaluations on node-llama-cpp alone, in the benchmark's process (Duet's label scoring,
+   * no service): the text once and each question after it, against the text three times.
+   */
+  floorTriageP50Ms: number;
+  floorThreeSinglesP50Ms: number;
+  floorRatioToThreeSingles: number;
+}
+
+/** Times the model layer's evaluation of a text under the three tasks, with no service around it. */
+class TriageFloor {
+  private readonly template: ChatMlTemplate;
+  private readonly vocabulary: LabelVocabulary;
+
+  private constructor(
+    private readonly raw: RawLlama,
+    private readonly tasks: readonly ClassifyTask[],
+  ) {
+    this.template = chatMlTemplate(raw.model);
+    this.vocabulary = new LabelVocabulary(raw.model, TokenBytes.fromVocabulary(raw.model));
+  }
+
+  static async open(modelPath: string, threads: number): Promise<TriageFloor> {
+    const tasks = loadTasks({ file: TRIAGE_TASKS_FILE });
+    const asked = CLASSIFY_TASKS.map((name) => tasks.find((task) => task.name === name) as ClassifyTask);
+    return new TriageFloor(await RawLlama.open(modelPath, threads), asked);
+  }
+
+  /** A text's tokens (with the trail) and each task's question, as the service renders them. */
+  private prompts(text: string): { text: readonly Token[]; questions: TokenizedQuestion[] } {
+    const prompts = this.tasks.map((task) =>
+      this.template.classification(
+        CLASSIFIER_SYSTEM_PROMPT,
+        MESSAGE_LEAD,
+        text,
+        QUESTION_LEAD,
+        classifyQuestion(task, task.labels),
+      ),
+    );
+    return {
+      text: prompts[0].text,
+      questions: prompts.map((prompt, i) => ({
+        tokens: prompt.question,
+        labels: this.tasks[i].labels.map((label) => label.name),
+      })),
+    };
+  }
+
+  /** Runs `run` with a sequence holding the classification start, as an idle service sequence does. */
+  async onSequence(run: (sequence: LlamaContextSequence) => Promise<void>): Promise<void> {
+    const { prefix } = this.template.classification(CLASSIFIER_SYSTEM_PROMPT, MESSAGE_LEAD, '', '', '');
+    await this.raw.onCachedSequences({ tokens: [...prefix], prefixLength: prefix.length }, 1, ([sequence]) =>
+      run(sequence),
+    );
+  }
+
+  /** Milliseconds for the text with all three questions, and for the three texts each with one. */
+  async time(sequence: LlamaContextSequence, text: string): Promise<{ triage: number; three: number }> {
+    const { text: tokens, questions } = this.prompts(text);
+    const unlocked = async () => () => {};
+    const timed = async (asked: TokenizedQuestion[]) => {
+      const started = performance.now();
+      await answerQuestions(sequence, tokens, asked, this.vocabulary, unlocked);
+      return performance.now() - started;
+    };
+    const triage = await timed(questions);
+    let three = 0;
+    for (const question of questions) three += await timed([question]);
+    return { triage, three };
+  }
+
+  close(): Promise<void> {
+    return this.raw.close();
+  }
 }
 
 /**
@@ -30,11 +113,22 @@ export interface TriageFigures {
  * single-task calls one after another, and one single call (sentiment). Per text the order of the
  * two sides alternates, so the VM's drift falls on both alike.
  */
-async function measureText(server: ServerProcess, text: string, passes: number, flip: boolean) {
+async function measureText(
+  server: ServerProcess,
+  floor: { sequence: LlamaContextSequence; of: TriageFloor },
+  text: string,
+  passes: number,
+  flip: boolean,
+) {
   const triage: number[] = [];
   const three: number[] = [];
   const one: number[] = [];
+  const floorTriage: number[] = [];
+  const floorThree: number[] = [];
   for (let pass = 0; pass < passes; pass++) {
+    const raw = await floor.of.time(floor.sequence, text);
+    floorTriage.push(raw.triage);
+    floorThree.push(raw.three);
     const singles = async () => {
       const times = [];
       for (const task of CLASSIFY_TASKS) times.push(await timed(server, `/v1/classify/${task}`, { text }));
@@ -50,40 +144,61 @@ async function measureText(server: ServerProcess, text: string, passes: number, 
       await together();
     }
   }
-  return { triage: median(triage), three: median(three), one: median(one) };
+  return {
+    triage: median(triage),
+    three: median(three),
+    one: median(one),
+    floorTriage: median(floorTriage),
+    floorThree: median(floorThree),
+  };
 }
 
-/** Triage against single-task calls on each dev set's first `textsPerSet` texts, one server, one run. */
-export async function triageBench(modelPath: string, textsPerSet: number, passes = 3): Promise<TriageFigures[]> {
+/**
+ * Triage against single-task calls on each dev set's first `textsPerSet` texts, one server, one
+ * run; each text's service calls alternate with the same evaluations on node-llama-cpp alone.
+ */
+export async function triageBench(
+  modelPath: string,
+  threads: number,
+  textsPerSet: number,
+  passes = 3,
+): Promise<TriageFigures[]> {
   const sets = loadDevSets(DEV_DATA_DIR, textsPerSet).filter((set) => /zh-hotel|en-airline/.test(set.name));
   const server = await startServerProcess(modelPath, {
     LOG_LEVEL: 'warn',
     MEMORY_SNAPSHOT_INTERVAL_S: '0',
     TASKS_FILE: TRIAGE_TASKS_FILE,
+    THREADS: String(threads),
   });
+  const floor = await TriageFloor.open(modelPath, threads);
   try {
     // Warm every task's prefix and label vocabulary before timing.
     for (const task of CLASSIFY_TASKS) await timed(server, `/v1/classify/${task}`, { text: 'warm-up' });
     const figures: TriageFigures[] = [];
-    for (const set of sets) {
-      const perText = [];
-      for (const [i, { text }] of set.rows.entries())
-        perText.push(await measureText(server, text, passes, i % 2 === 1));
-      const triageP50Ms = median(perText.map((t) => t.triage));
-      const threeSinglesP50Ms = median(perText.map((t) => t.three));
-      const oneSingleP50Ms = median(perText.map((t) => t.one));
-      figures.push({
-        set: set.name,
-        texts: set.rows.length,
-        triageP50Ms,
-        threeSinglesP50Ms,
-        oneSingleP50Ms,
-        ratioToThreeSingles: triageP50Ms / threeSinglesP50Ms,
-        ratioToOneSingle: triageP50Ms / oneSingleP50Ms,
-      });
-    }
+    await floor.onSequence(async (sequence) => {
+      await floor.time(sequence, 'warm-up');
+      for (const set of sets) {
+        const perText: Array<Awaited<ReturnType<typeof measureText>>> = [];
+        for (const [i, { text }] of set.rows.entries())
+          perText.push(await measureText(server, { sequence, of: floor }, text, passes, i % 2 === 1));
+        const p50 = (key: keyof (typeof perText)[number]) => median(perText.map((t) => t[key]));
+        figures.push({
+          set: set.name,
+          texts: set.rows.length,
+          triageP50Ms: p50('triage'),
+          threeSinglesP50Ms: p50('three'),
+          oneSingleP50Ms: p50('one'),
+          ratioToThreeSingles: p50('triage') / p50('three'),
+          ratioToOneSingle: p50('triage') / p50('one'),
+          floorTriageP50Ms: p50('floorTriage'),
+          floorThreeSinglesP50Ms: p50('floorThree'),
+          floorRatioToThreeSingles: p50('floorTriage') / p50('floorThree'),
+        });
+      }
+    });
     return figures;
   } finally {
+    await floor.close();
     server.child.kill('SIGTERM');
     await server.exited;
   }

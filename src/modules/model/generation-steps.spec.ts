@@ -9,12 +9,10 @@ function step(steps: GenerationSteps, of: LlamaContextSequence, started: LlamaCo
   return steps.startStep(of).then(() => void started.push(of));
 }
 
-/** Two generations in their first step, started together; `started` records every start. */
+/** Two generations in a step, started together; `started` records every start. */
 async function twoInStep() {
   const steps = new GenerationSteps();
   const [a, b] = [sequence(), sequence()];
-  steps.enter(a);
-  steps.enter(b);
   const started: LlamaContextSequence[] = [];
   await Promise.all([step(steps, a, started), step(steps, b, started)]);
   return { steps, a, b, started };
@@ -24,7 +22,6 @@ describe('GenerationSteps', () => {
   it('starts a lone generation at once', async () => {
     const steps = new GenerationSteps();
     const a = sequence();
-    steps.enter(a);
     const started: LlamaContextSequence[] = [];
     await step(steps, a, started);
     expect(started).toEqual([a]);
@@ -43,16 +40,15 @@ describe('GenerationSteps', () => {
   });
 
   it('waits at most STEP_WAIT_CAP_MS for a generation between two steps', async () => {
-    const steps = new GenerationSteps();
-    const [a, b] = [sequence(), sequence()];
-    steps.enter(a);
-    steps.enter(b); // between steps, never asks for one
-    const started: LlamaContextSequence[] = [];
+    const { steps, a, b, started } = await twoInStep();
+    steps.stepEnded(b); // between steps, and asks for no other
+    steps.stepEnded(a);
     const asked = performance.now();
     const next = step(steps, a, started);
     await tick();
-    expect(started).toEqual([]);
+    expect(started).toEqual([a, b]);
     await next;
+    expect(started).toEqual([a, b, a]);
     expect(performance.now() - asked).toBeGreaterThanOrEqual(STEP_WAIT_CAP_MS - 1);
   });
 

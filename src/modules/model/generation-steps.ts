@@ -21,25 +21,19 @@ interface Stepping {
  * sequences 0, 1, 3, then 2), each paying the full read of the weights (~40 ms for the 0.5B model
  * on 2 cores).
  *
- * A generation asks `startStep` before each step; the steps start together once no generation is
- * still in a step (the context is busy with it: waiting costs nothing) and every other one is
- * waiting too or has been between two steps for STEP_WAIT_CAP_MS. A lone generation starts at once.
+ * A generation asks `startStep` before each step after its prompt; the steps start together once no
+ * generation is still in a step (the context is busy with it: waiting costs nothing) and every other
+ * one is waiting too or has been between two steps for STEP_WAIT_CAP_MS. A lone generation starts
+ * at once. A prompt is no such step: it may take several decodes, which others' steps share.
  */
 export class GenerationSteps {
   private readonly stepping = new Map<LlamaContextSequence, Stepping>();
   private timer?: NodeJS.Timeout;
 
-  /** `sequence` generates and holds the decode lock: others' steps wait for its own. */
-  enter(sequence: LlamaContextSequence): void {
-    this.stepping.set(sequence, { state: 'between', since: performance.now() });
-  }
-
-  /** Resolves when `sequence` may evaluate its next step. */
+  /** Resolves when `sequence` may evaluate its next step; from then on others' steps wait for its own. */
   startStep(sequence: LlamaContextSequence): Promise<void> {
-    const entry = this.stepping.get(sequence);
-    if (!entry) return Promise.resolve();
     return new Promise<void>((start) => {
-      Object.assign(entry, { state: 'waiting', since: performance.now(), start });
+      this.stepping.set(sequence, { state: 'waiting', since: performance.now(), start });
       this.check();
     });
   }
@@ -51,7 +45,7 @@ export class GenerationSteps {
     this.check();
   }
 
-  /** `sequence` is done generating, or lets go of the decode lock: others no longer wait for it. */
+  /** `sequence` is done generating: others no longer wait for it. */
   leave(sequence: LlamaContextSequence): void {
     const entry = this.stepping.get(sequence);
     this.stepping.delete(sequence);

@@ -292,11 +292,8 @@ export class InferenceService {
         if (signal.aborted) throw new RequestAbortedError(signal.reason);
         // Shared: concurrent generations batch together. Held for several steps: a classification
         // waits at most that long, and a chat is not held to one token per classification.
-        if (!release) {
-          release = await this.models.decodeLock.shared();
-          generationSteps.enter(sequence);
-        }
-        await generationSteps.startStep(sequence);
+        release ??= await this.models.decodeLock.shared();
+        if (step > 1) await generationSteps.startStep(sequence);
         const next = await steps.next();
         generationSteps.stepEnded(sequence);
         firstTokenAt ??= performance.now();

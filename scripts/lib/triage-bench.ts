@@ -62,27 +62,18 @@ class TriageFloor {
 
   /** A text's tokens (with the trail) and each task's question, as the service renders them. */
   private prompts(text: string): { text: readonly Token[]; questions: TokenizedQuestion[] } {
-    const prompts = this.tasks.map((task) =>
-      this.template.classification(
-        CLASSIFIER_SYSTEM_PROMPT,
-        MESSAGE_LEAD,
-        text,
-        QUESTION_LEAD,
-        classifyQuestion(task, task.labels),
-      ),
-    );
     return {
-      text: prompts[0].text,
-      questions: prompts.map((prompt, i) => ({
-        tokens: prompt.question,
-        labels: this.tasks[i].labels.map((label) => label.name),
+      text: this.template.classificationText(text, QUESTION_LEAD),
+      questions: this.tasks.map((task) => ({
+        tokens: this.template.classificationQuestion(classifyQuestion(task, task.labels)),
+        labels: task.labels.map((label) => label.name),
       })),
     };
   }
 
   /** Runs `run` with a sequence holding the classification start, as an idle service sequence does. */
   async onSequence(run: (sequence: LlamaContextSequence) => Promise<void>): Promise<void> {
-    const { prefix } = this.template.classification(CLASSIFIER_SYSTEM_PROMPT, MESSAGE_LEAD, '', '', '');
+    const prefix = this.template.classificationStart(CLASSIFIER_SYSTEM_PROMPT, MESSAGE_LEAD);
     await this.raw.onCachedSequences({ tokens: [...prefix], prefixLength: prefix.length }, 1, ([sequence]) =>
       run(sequence),
     );

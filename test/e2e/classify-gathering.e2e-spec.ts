@@ -231,13 +231,7 @@ describe('sequence order (default mode)', () => {
   afterAll(() => t.close());
 
   it('gives a request the lowest-id idle sequence that holds its prefix', async () => {
-    const { prefix } = chatMlTemplate(t.models.model).classification(
-      CLASSIFIER_SYSTEM_PROMPT,
-      MESSAGE_LEAD,
-      '',
-      '',
-      '',
-    );
+    const prefix = chatMlTemplate(t.models.model).classificationStart(CLASSIFIER_SYSTEM_PROMPT, MESSAGE_LEAD);
     const held = await holdEverySequence(t, prefix);
     await held.release([3, 1, 2, 0]); // every one holds the prefix; 0 has been idle the shortest
     const watch = watchDecodeBatches(t.models);

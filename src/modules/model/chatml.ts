@@ -73,22 +73,37 @@ export class ChatMlTemplate {
    */
   classification(system: string, lead: string, text: string, trail: string, question: string): ClassificationPrompt {
     return {
-      prefix: this.cached(`prefix\u0000${system}\u0000${lead}`, () => [
-        ...this.systemTurn(system),
-        this.start,
-        ...this.model.tokenize(`user\n${lead}`, false),
-      ]),
-      text: [
-        ...this.model.tokenize(text, false),
-        ...this.cached(`trail\u0000${trail}`, () => this.model.tokenize(trail, false)),
-      ],
-      question: this.cached(`question\u0000${question}`, () => [
-        ...this.model.tokenize(question, false),
-        this.end,
-        ...this.newline,
-        ...this.assistantOpening,
-      ]),
+      prefix: this.classificationStart(system, lead),
+      text: this.classificationText(text, trail),
+      question: this.classificationQuestion(question),
     };
+  }
+
+  /** The start of every classification prompt: `<|im_start|>system…<|im_end|>\n<|im_start|>user\n{lead}`. */
+  classificationStart(system: string, lead: string): readonly Token[] {
+    return this.cached(`prefix\u0000${system}\u0000${lead}`, () => [
+      ...this.systemTurn(system),
+      this.start,
+      ...this.model.tokenize(`user\n${lead}`, false),
+    ]);
+  }
+
+  /** A text and `{trail}`, tokenized apart, so the trail's tokens are the same after every text. */
+  classificationText(text: string, trail: string): readonly Token[] {
+    return [
+      ...this.model.tokenize(text, false),
+      ...this.cached(`trail\u0000${trail}`, () => this.model.tokenize(trail, false)),
+    ];
+  }
+
+  /** `{question}<|im_end|>\n<|im_start|>assistant\n`. */
+  classificationQuestion(question: string): readonly Token[] {
+    return this.cached(`question\u0000${question}`, () => [
+      ...this.model.tokenize(question, false),
+      this.end,
+      ...this.newline,
+      ...this.assistantOpening,
+    ]);
   }
 
   private turn({ role, content }: PromptTurn): Token[] {

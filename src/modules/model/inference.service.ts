@@ -89,25 +89,21 @@ export class InferenceService {
         ),
       ),
     );
-    const prompts = input.texts.map((text) =>
-      input.questions.map((question) =>
-        template.classification(input.system, input.lead, text, input.trail, question.prompt),
-      ),
-    );
-    prompts.forEach((perQuestion, item) =>
-      perQuestion.forEach((prompt, index) => {
-        const tokens = prompt.prefix.length + prompt.text.length + prompt.question.length;
+    // Each part tokenized once: a text is shared by every question, a question by every text.
+    const prefix = template.classificationStart(input.system, input.lead);
+    const texts = input.texts.map((text) => template.classificationText(text, input.trail));
+    const questions: TokenizedQuestion[] = input.questions.map((question) => ({
+      tokens: template.classificationQuestion(question.prompt),
+      labels: question.labels,
+    }));
+    texts.forEach((text, item) =>
+      questions.forEach((question, index) => {
+        const tokens = prefix.length + text.length + question.tokens.length;
         const { maxInputTokens } = input.questions[index];
         if (tokens > maxInputTokens)
           throw new InputTooLongError(tokens, maxInputTokens, { item: place(item), question: index });
       }),
     );
-    const { prefix } = prompts[0][0];
-    const texts = prompts.map(([prompt]) => prompt.text);
-    const questions: TokenizedQuestion[] = input.questions.map((question, index) => ({
-      tokens: prompts[0][index].question,
-      labels: question.labels,
-    }));
     const vocabulary = (this.labelVocabulary ??= new LabelVocabulary(this.models.model, this.models.tokenBytes));
     const shareBatches = this.config.sentimentBatching === 'throughput';
     const { decodeLock } = this.models;

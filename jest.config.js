@@ -1,5 +1,5 @@
 /**
- * Two tiers. unit: no model and no build (specs beside the code, and test/unit); e2e: the real app
+ * Two tiers. unit: no model and no build (specs beside the code in src and scripts, and test/unit); e2e: the real app
  * through node-llama-cpp on the tiny fixture model (test/e2e). And the container image's test,
  * which needs podman. ESM because node-llama-cpp is ESM-only.
  */
@@ -14,7 +14,12 @@ export default {
   testTimeout: 60000,
   maxWorkers: 2,
   projects: [
-    { ...shared, displayName: 'unit', roots: ['<rootDir>/src', '<rootDir>/test/unit'], testMatch: ['**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'unit',
+      roots: ['<rootDir>/src', '<rootDir>/scripts', '<rootDir>/test/unit'],
+      testMatch: ['**/*.spec.ts'],
+    },
     {
       ...shared,
       displayName: 'e2e',

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { optionalWholeNumber } from './lib/cli-options.js';
 import { confusionTable, evaluate, type Outcome } from './lib/eval-metrics.js';
-import { startServerProcess } from './lib/server-process.js';
+import { startServerProcess } from '../test/support/server-process.js';
 
 interface Example {
   text: string;

@@ -1,4 +1,4 @@
-// Fuzz: the generated requests of the property tests (scripts/lib/fuzz-requests.ts), in bulk, at
+// Fuzz: the generated requests of the property tests (test/support/fuzz-requests.ts), in bulk, at
 // a live Duet server over HTTP.
 // npm run fuzz -- [--requests 100000] [--concurrency 8] [--burst 1000] [--seed N]
 // Starts dist/main.js on the tiny fixture model on a free loopback port, sends the requests in
@@ -9,11 +9,11 @@
 import fc from 'fast-check';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { readProcessMemory } from '../src/modules/health/process-memory.js';
+import { readProcessMemory } from '../src/runtime/process-memory.js';
 import { wholeNumber } from './lib/cli-options.js';
-import { anyRequest, FuzzRequest, responseProblem } from './lib/fuzz-requests.js';
-import { sendRequest } from './lib/http-request.js';
-import { startServerProcess } from './lib/server-process.js';
+import { anyRequest, FuzzRequest, responseProblem } from '../test/support/fuzz-requests.js';
+import { sendRequest } from '../test/support/http-request.js';
+import { startServerProcess } from '../test/support/server-process.js';
 
 const TINY_MODEL = 'test/fixtures/models/tiny.gguf';
 /** /health/live after a burst; the process should answer it at once. */

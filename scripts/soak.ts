@@ -8,7 +8,7 @@
 // the slope is over the limit.
 import { parseArgs } from 'node:util';
 import { duration, fraction, nonNegativeNumber, optionalWholeNumber, wholeNumber } from './lib/cli-options.js';
-import { startServerProcess } from './lib/server-process.js';
+import { startServerProcess } from '../test/support/server-process.js';
 import { runSoak } from './lib/soak.js';
 
 async function main(): Promise<void> {

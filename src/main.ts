@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { exitWith } from './common/exit-codes.js';
-import { createPino, nestLogger } from './common/logging.js';
-import { mallocTrimAvailable } from './common/malloc-trim.js';
+import { exitWith } from './app/exit-codes.js';
+import { createPino, nestLogger } from './http/logging.js';
+import { mallocTrimAvailable } from './runtime/malloc-trim.js';
 import { ConfigModule } from './config/config.module.js';
 import { pullConfiguredModel } from './model-pull/pull-model.js';
 import { openModelEarly } from './modules/model/model-opening.js';
@@ -31,13 +31,13 @@ async function bootstrap(): Promise<void> {
     logger.warn({ event: 'threads_clamped', requested: config.threadsClampedFrom, used: config.threads }, 'Config');
   }
   const [{ createApp }, { drainOnSignals }] = await Promise.all([
-    import('./app.factory.js'),
-    import('./common/graceful-shutdown.js'),
+    import('./app/app.factory.js'),
+    import('./app/graceful-shutdown.js'),
   ]);
   const app = await createApp(loaded, pino);
   const models = app.get(ModelService);
   const loading = models.startLoading();
-  drainOnSignals(app, config, logger, exitWith);
+  drainOnSignals(app, models, config, logger, exitWith);
   await app.listen({ port: config.port, host: config.host });
   logger.log({ event: 'listening', host: config.host, port: config.port }, 'Bootstrap');
   // Listening first lets /health/live answer and /health/ready say "loading", then "warming" (the

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { postJson } from './post-json.js';
-import { freePort } from './server-process.js';
+import { freePort } from '../../test/support/server-process.js';
 import { stop, untilHealthy } from './startup.js';
 
 export type LlamaCppTool = { binary: string } | { skipped: string };

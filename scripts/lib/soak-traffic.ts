@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEV_DATA_DIR } from './dev-sets.js';
+import { DEV_DATA_DIR } from '../../test/support/dev-sets.js';
 
 /** One soak request: what to send and which statuses count as correct. */
 export interface SoakRequest {

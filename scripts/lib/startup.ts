@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { DEFAULT_BATCH_SIZE } from '../../src/config/environment.js';
 import { postJson } from './post-json.js';
 import { percentile } from './raw-llama.js';
-import { freePort, serviceEnvironment } from './server-process.js';
+import { freePort, serviceEnvironment } from '../../test/support/server-process.js';
 
 /** Requests timed after ready, per task: the first, then these many more for the warm p50. */
 const WARM_REPEATS = 7;

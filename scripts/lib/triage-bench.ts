@@ -10,8 +10,8 @@ import { loadTasks } from '../../src/prompts/tasks-file.js';
 import { median } from './eval-metrics.js';
 import { postJson } from './post-json.js';
 import { RawLlama } from './raw-llama.js';
-import { startServerProcess, type ServerProcess } from './server-process.js';
-import { DEV_DATA_DIR, loadDevSets } from './dev-sets.js';
+import { startServerProcess, type ServerProcess } from '../../test/support/server-process.js';
+import { DEV_DATA_DIR, loadDevSets } from '../../test/support/dev-sets.js';
 
 /** The triage fixture: sentiment plus two operator tasks (urgency with described labels, department). */
 export const TRIAGE_TASKS_FILE = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tasks', 'triage.yaml');

@@ -3,8 +3,8 @@ import { availableParallelism } from 'node:os';
 
 /**
  * CPUs this process may actually use: the cgroup v2 `cpu.max` quota when one is set, else the
- * available cores. llama.cpp with more threads than this ran ~70x slower on a 2-core quota (a 0.3 s request took
- * 22 s on the development VM).
+ * available cores: llama.cpp with more threads than this runs many times slower
+ * (docs/benchmark-runs.md#measurements-behind-constants).
  */
 export function cpuQuota(cpuMaxPath = '/sys/fs/cgroup/cpu.max', cores = availableParallelism()): number {
   try {

@@ -25,8 +25,8 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export const CLIENT_SYSTEM_MESSAGE_MODES = ['append', 'replace', 'ignore'] as const;
 export const SENTIMENT_BATCHING_MODES = ['deterministic', 'throughput'] as const;
 /**
- * Tokens per decode batch. llama.cpp sizes its compute buffer for a batch of logits (0.5B: 75 MiB at
- * 128, 300 at 512) and long prompts leave what they touched resident; prompt speed is the same.
+ * Tokens per decode batch. llama.cpp sizes its compute buffer for a batch of logits, and long
+ * prompts leave what they touched resident; prompt speed is the same (docs/benchmark-runs.md#measurements-behind-constants).
  */
 export const DEFAULT_BATCH_SIZE = 128;
 

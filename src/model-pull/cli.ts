@@ -1,7 +1,7 @@
 // npm run model:pull: downloads the default model (MODEL_URL) to MODEL_PATH with progress,
 // resume and a SHA-256 check. Exits with one line when it cannot: 2 when retrying cannot help,
 // 1 when it may (see exit-codes.ts).
-import { exitWith } from '../common/exit-codes.js';
+import { exitWith } from '../app/exit-codes.js';
 import { ConfigModule } from '../config/config.module.js';
 import { pullConfiguredModel } from './pull-model.js';
 

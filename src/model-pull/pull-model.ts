@@ -2,18 +2,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { constants, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { isTransientFailure } from '../common/transient-failure.js';
+import { isTransientFailure } from '../runtime/transient-failure.js';
 import type { AppConfig } from '../config/app-config.js';
-
-export class ModelPullError extends Error {
-  /** The same pull may succeed later (network, server or disk trouble), so a restart is worth it. */
-  readonly transient: boolean;
-
-  constructor(message: string, options: { transient?: boolean } = {}) {
-    super(message);
-    this.transient = options.transient ?? false;
-  }
-}
+import { ModelPullError } from '../modules/model/model.errors.js';
 
 export interface PullProgress {
   (received: number, total: number | undefined): void;

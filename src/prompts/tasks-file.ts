@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { grammarSchema } from '../modules/model/json-schema-support.js';
+import { grammarSchema } from './json-schema-support.js';
 import {
   DEFAULT_CHAT_MAX_CHARS,
   DEFAULT_CHAT_MAX_TOKENS,

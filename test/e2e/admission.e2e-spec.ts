@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { toHttpException } from '../../src/common/http-errors.js';
+import { toHttpException } from '../../src/app/error-statuses.js';
 import { ChatService } from '../../src/modules/tasks/chat.service.js';
 import { ClassifyService } from '../../src/modules/tasks/classify.service.js';
 import { startTestApp, TestApp } from '../support/test-app.js';

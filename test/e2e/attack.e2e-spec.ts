@@ -1,6 +1,6 @@
-import { sendRequest } from '../../scripts/lib/http-request.js';
-import { MAX_ERROR_BODY_BYTES } from '../../src/common/error-body.js';
-import { readProcessMemory } from '../../src/modules/health/process-memory.js';
+import { sendRequest } from '../support/http-request.js';
+import { MAX_ERROR_BODY_BYTES } from '../../src/app/error-body.js';
+import { readProcessMemory } from '../../src/runtime/process-memory.js';
 import { serverPerSuite } from '../support/suite-server.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;

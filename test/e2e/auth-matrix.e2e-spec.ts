@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { createApp } from '../../src/app.factory.js';
+import { createApp } from '../../src/app/app.factory.js';
 import { ConfigModule } from '../../src/config/config.module.js';
 import { startTestApp, TestApp, TINY_MODEL } from '../support/test-app.js';
 

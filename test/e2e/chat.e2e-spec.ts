@@ -1,4 +1,4 @@
-import { chatTask } from '../../scripts/lib/builtin-tasks.js';
+import { chatTask } from '../support/builtin-tasks.js';
 import { startTestApp, TestApp } from '../support/test-app.js';
 
 const user = (content: string) => ({ role: 'user', content });

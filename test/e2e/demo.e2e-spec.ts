@@ -1,6 +1,6 @@
 import chromiumBinary from '@sparticuz/chromium';
 import { Browser, chromium } from 'playwright-core';
-import { ServerProcess, startServerProcess } from '../../scripts/lib/server-process.js';
+import { ServerProcess, startServerProcess } from '../support/server-process.js';
 import { join } from 'node:path';
 import { TINY_MODEL } from '../support/test-app.js';
 

@@ -1,6 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
-import { errorBody, MAX_ERROR_BODY_BYTES } from '../../src/common/error-body.js';
-import { MAX_JSON_DEPTH, MAX_JSON_ITEMS } from '../../src/common/json-body.js';
+import { errorBody, MAX_ERROR_BODY_BYTES } from '../../src/app/error-body.js';
+import { MAX_JSON_DEPTH, MAX_JSON_ITEMS } from '../../src/http/json-body.js';
 import { startTestApp, TestApp } from '../support/test-app.js';
 
 const user = (content: string) => ({ role: 'user', content });

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../../scripts/lib/server-process.js';
+import { freePort } from '../support/server-process.js';
 import { TINY_MODEL } from '../support/test-app.js';
 
 /**

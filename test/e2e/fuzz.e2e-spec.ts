@@ -6,7 +6,7 @@ import {
   rawRequest,
   responseProblem,
   shapedRequest,
-} from '../../scripts/lib/fuzz-requests.js';
+} from '../support/fuzz-requests.js';
 import { startTestApp, TestApp } from '../support/test-app.js';
 
 /** Fixed, so a failure here is the same failure on the next run; `npm run fuzz` draws new seeds. */

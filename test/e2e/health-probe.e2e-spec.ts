@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { freePort } from '../../scripts/lib/server-process.js';
+import { freePort } from '../support/server-process.js';
 import { startTestApp, TestApp } from '../support/test-app.js';
 
 /** Runs the built probe (dist/health-probe.js) the way the HEALTHCHECK and Kubernetes do; resolves its exit code. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { loadDevSets } from '../../scripts/lib/dev-sets.js';
-import { GrammarLabeler } from '../../scripts/lib/grammar-labels.js';
-import { classificationPrompt } from '../../scripts/lib/builtin-tasks.js';
+import { loadDevSets } from '../support/dev-sets.js';
+import { GrammarLabeler } from '../support/grammar-labels.js';
+import { classificationPrompt } from '../support/builtin-tasks.js';
 import type { ClassifyTask } from '../../src/prompts/task-definitions.js';
 import { loadTasks } from '../../src/prompts/tasks-file.js';
 import { startTestApp, TestApp } from '../support/test-app.js';

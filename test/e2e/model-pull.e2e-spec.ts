@@ -5,8 +5,9 @@ import { createServer as createHttpServer, IncomingHttpHeaders, RequestListener,
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../../scripts/lib/server-process.js';
-import { ModelPullError, pullModel } from '../../src/model-pull/pull-model.js';
+import { freePort } from '../support/server-process.js';
+import { pullModel } from '../../src/model-pull/pull-model.js';
+import { ModelPullError } from '../../src/modules/model/model.errors.js';
 import { runTool } from '../support/system-tool.js';
 import { TINY_MODEL } from '../support/test-app.js';
 

@@ -1,4 +1,4 @@
-import { SENTIMENT_LABELS } from '../../scripts/lib/builtin-tasks.js';
+import { SENTIMENT_LABELS } from '../support/builtin-tasks.js';
 import { DEFAULT_BATCH_SIZE } from '../../src/config/environment.js';
 import { DecodeBatch, watchDecodeBatches } from '../support/decode-batch-watch.js';
 import { watchDecodeLock } from '../support/decode-lock-watch.js';

@@ -1,4 +1,4 @@
-import { SENTIMENT_LABELS } from '../../scripts/lib/builtin-tasks.js';
+import { SENTIMENT_LABELS } from '../support/builtin-tasks.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from '../support/test-app.js';
 
 describe('POST /v1/sentiment (tiny model)', () => {

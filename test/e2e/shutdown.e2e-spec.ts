@@ -1,4 +1,4 @@
-import { ServerProcess, startServerProcess } from '../../scripts/lib/server-process.js';
+import { ServerProcess, startServerProcess } from '../support/server-process.js';
 import { TINY_MODEL } from '../support/test-app.js';
 
 /** Each generated token comes SLOW_GENERATION_MS later, so a chat outlasts what it must. */

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { connect, Socket } from 'node:net';
-import { startServerProcess } from '../../scripts/lib/server-process.js';
+import { startServerProcess } from '../support/server-process.js';
 import { serverPerSuite } from '../support/suite-server.js';
 import { TINY_MODEL } from '../support/test-app.js';
 

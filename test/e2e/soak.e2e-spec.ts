@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { startServerProcess } from '../../scripts/lib/server-process.js';
+import { startServerProcess } from '../support/server-process.js';
 import { floorOf, runSoak, slope } from '../../scripts/lib/soak.js';
 import { shortenTexts, soakRequest } from '../../scripts/lib/soak-traffic.js';
 import { TINY_MODEL } from '../support/test-app.js';

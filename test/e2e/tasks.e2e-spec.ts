@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { classificationPrompt } from '../../scripts/lib/builtin-tasks.js';
+import { classificationPrompt } from '../support/builtin-tasks.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from '../support/test-app.js';
 
 const TASKS_FILE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'triage.yaml');

@@ -3,9 +3,11 @@ import type { Provider, Type } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { LightMyRequestResponse } from 'fastify';
-import { AllExceptionsFilter } from '../../src/common/all-exceptions.filter.js';
-import { createPino, nestLogger } from '../../src/common/logging.js';
-import { createValidationPipe } from '../../src/common/validation.pipe.js';
+import { AllExceptionsFilter } from '../../src/app/all-exceptions.filter.js';
+import { RouteErrorResponses } from '../../src/app/error-body.js';
+import { ErrorResponses } from '../../src/http/error-responses.js';
+import { createPino, nestLogger } from '../../src/http/logging.js';
+import { createValidationPipe } from '../../src/http/validation.pipe.js';
 import { AppConfig } from '../../src/config/app-config.js';
 import { parseEnvironment } from '../../src/config/environment.js';
 
@@ -25,6 +27,7 @@ export async function startControllerApp(controller: Type, fakes: Provider[]): P
       ...fakes,
       { provide: AppConfig, useValue: new AppConfig(parseEnvironment({})) },
       { provide: APP_FILTER, useClass: AllExceptionsFilter },
+      { provide: ErrorResponses, useClass: RouteErrorResponses },
     ],
   }).compile();
   const app = module.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {

@@ -1,4 +1,4 @@
-import { ServerProcess, startServerProcess } from '../../scripts/lib/server-process.js';
+import { ServerProcess, startServerProcess } from './server-process.js';
 import { TINY_MODEL } from './test-app.js';
 
 /** One real server process (dist/main.js on the tiny model) for the enclosing describe block. */

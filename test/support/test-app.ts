@@ -1,8 +1,8 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { LightMyRequestResponse } from 'fastify';
 import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger.js';
-import { createApp } from '../../src/app.factory.js';
-import { createPino } from '../../src/common/logging.js';
+import { createApp } from '../../src/app/app.factory.js';
+import { createPino } from '../../src/http/logging.js';
 import { ConfigModule } from '../../src/config/config.module.js';
 import { ModelService } from '../../src/modules/model/model.service.js';
 import { fixturePath } from '../fixtures/generate-models.js';

@@ -1,7 +1,7 @@
 import { Controller, Get, Query, UseFilters } from '@nestjs/common';
 import { SkipThrottle } from '@nestjs/throttler';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { gcExposed, releaseFreedMemory } from '../../common/collect-garbage.js';
+import { gcExposed, releaseFreedMemory } from '../../runtime/collect-garbage.js';
 import { AppConfig } from '../../config/app-config.js';
 import { HealthCheckFailedFilter } from './health-check-failed.filter.js';
 import { MemoryHealthIndicator } from './memory.health.js';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { AppConfig } from '../../config/app-config.js';
-import { readProcessMemory } from './process-memory.js';
+import { readProcessMemory } from '../../runtime/process-memory.js';
 
 /** Down when RSS, anonymous RSS + swap, or the V8 heap is over its READY_MAX_* ceiling. */
 @Injectable()

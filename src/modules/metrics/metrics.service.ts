@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Generation } from '../model/generation.types.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { readProcessMemory } from '../health/process-memory.js';
+import { readProcessMemory } from '../../runtime/process-memory.js';
 import { ModelService } from '../model/model.service.js';
 
 export type TokenKind = 'prompt' | 'completion';

@@ -33,8 +33,8 @@ export interface ClassificationPrompt {
  * model's own template), `<|im_end|>` and a newline.
  *
  * System turns are cached: they are the same for every request of a task, and tokenizing one
- * right after a decode (caches cold) took ~0.4 ms on the 2-core development VM, a fifth of the
- * service's overhead budget (docs/benchmark-runs.md, overhead).
+ * right after a decode (caches cold) costs a noticeable part of the service's overhead budget
+ * (docs/benchmark-runs.md#measurements-behind-constants).
  */
 export class ChatMlTemplate {
   private readonly start: Token;

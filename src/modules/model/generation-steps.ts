@@ -17,9 +17,8 @@ interface Stepping {
  * Starts the steps of concurrent generations together, so that they share one batch. node-llama-cpp
  * keeps decoding while evaluations are queued: four chats started together fell out of step for
  * good, one chat's step running alone while the other three queued theirs, which were decoded as
- * soon as it ended, before its next token came. Each step then took two or three decodes (e.g.
- * sequences 0, 1, 3, then 2), each paying the full read of the weights (~40 ms for the 0.5B model
- * on 2 cores).
+ * soon as it ended, before its next token came. Each step then took two or three decodes, each
+ * paying the full read of the weights (docs/benchmark-runs.md#measurements-behind-constants).
  *
  * A generation asks `startStep` before each step after its prompt; the steps start together once no
  * generation is still in a step (the context is busy with it: waiting costs nothing) and every other

@@ -15,7 +15,7 @@ import { sequencePriority } from './sequence-order.js';
 import { settleAll } from './settle-all.js';
 import { stopIndex, withoutStopStart } from './stop-strings.js';
 
-/** Decode steps a generation takes per turn at the decode lock (~150 ms on the 0.5B model on 2 cores). */
+/** Decode steps a generation takes per turn at the decode lock: a turn of a few hundred milliseconds at most. */
 const GENERATION_STEPS_PER_LOCK = 8;
 /** <|im_start|>, the role and its newline, <|im_end|> and the newline after it. */
 const TURN_OVERHEAD_TOKENS = 5;

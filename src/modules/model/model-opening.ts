@@ -30,8 +30,8 @@ async function openModel(config: AppConfig, log: LlamaLog): Promise<OpenedModel>
   const runtimeReady = performance.now();
   try {
     // No mmap: llama.cpp's CPU backend repacks Q4_0/Q4_K weights into its own buffer for faster
-    // kernels, so their mapped file pages would only double them in RSS (a Q4_0 0.5B: 888 → 697 MiB;
-    // the Q4_K_M layout, only ffn_down repacked: 806 → 786 MiB), at no speed cost.
+    // kernels, so their mapped file pages would only double them in RSS, at no speed cost
+    // (docs/benchmark-runs.md#measurements-behind-constants).
     const model = await llama.loadModel({ modelPath: config.modelPath, useMmap: false });
     return {
       llama,

@@ -1,5 +1,7 @@
-// The model layer's failures, as plain errors. Which HTTP status each becomes is decided in one
-// place, src/common/http-errors.ts.
+import type { AbortReason } from '../../runtime/abort-reason.js';
+
+// The model layer's failures, as plain errors. Which HTTP status (or exit code) each becomes is
+// decided in the app layer: src/app/error-statuses.ts, src/app/exit-codes.ts.
 
 /** The model is loading, failed to load, or is draining: nothing can run now. */
 export class ModelNotReadyError extends Error {
@@ -25,9 +27,6 @@ export class ShuttingDownError extends Error {
     );
   }
 }
-
-/** Why a request's signal fired: its client left, or its deadline passed. */
-export type AbortReason = { kind: 'client_gone' } | { kind: 'timeout'; afterMs: number };
 
 /** The request's signal fired: its work was dropped before or while it ran. */
 export class RequestAbortedError extends Error {
@@ -60,15 +59,19 @@ export class InputTooLongError extends Error {
   }
 }
 
-/**
- * A JSON schema with a keyword (or a value) the generation grammar cannot enforce; `path` is the
- * JSON pointer of the keyword within the schema.
- */
-export class UnsupportedSchemaError extends Error {
-  constructor(
-    readonly path: string,
-    readonly problem: string,
-  ) {
-    super(`the JSON schema's ${path} ${problem}`);
+/** The model cannot be used as it is (missing, not a usable GGUF file, no working native binary): a restart cannot help. */
+export class ModelFileError extends Error {}
+
+/** Loading ran out of memory or hit an I/O error: a restart may succeed. */
+export class ModelResourceError extends Error {}
+
+/** Fetching the model file failed: `transient` when the same pull may succeed later. */
+export class ModelPullError extends Error {
+  /** The same pull may succeed later (network, server or disk trouble), so a restart is worth it. */
+  readonly transient: boolean;
+
+  constructor(message: string, options: { transient?: boolean } = {}) {
+    super(message);
+    this.transient = options.transient ?? false;
   }
 }

@@ -2,12 +2,13 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
-import { releaseFreedMemory } from '../../common/collect-garbage.js';
-import { ALLOCATION_FAILURE, isTransientFailure } from '../../common/transient-failure.js';
+import { releaseFreedMemory } from '../../runtime/collect-garbage.js';
+import { ALLOCATION_FAILURE, isTransientFailure } from '../../runtime/transient-failure.js';
 import { AppConfig } from '../../config/app-config.js';
 import { sequenceContextSize } from '../../prompts/task-definitions.js';
 import { DecodeLock } from './decode-lock.js';
 import { GenerationSteps } from './generation-steps.js';
+import { ModelFileError, ModelResourceError } from './model.errors.js';
 import { takeOpenedModel } from './model-opening.js';
 import { RoundGatherer } from './round-gatherer.js';
 import { sequenceOrderStrategy } from './sequence-order.js';
@@ -42,12 +43,6 @@ export interface WarmUpProgress {
   warmed: number;
   total: number;
 }
-
-/** The model cannot be used as it is (missing, not a usable GGUF file, no working native binary): a restart cannot help. */
-export class ModelFileError extends Error {}
-
-/** Loading ran out of memory or hit an I/O error: a restart may succeed. */
-export class ModelResourceError extends Error {}
 
 /** Fails fast, before anything starts, when the model file is missing or is not a GGUF file. */
 export function checkModelFile(path: string): void {

@@ -1,11 +1,8 @@
 import { RequestAbortedError } from './model.errors.js';
 
 /**
- * What one more micro-batch costs, in prompt tokens evaluated: measured raw on the 0.5B fixture
- * (docs/benchmark-runs.md), four prompts of 32 tokens (one micro-batch) ran at 221-230 tok/s and
- * four of 26/30/34/38 (four micro-batches) at 192-204, ~26 ms for each of the three extra
- * micro-batches, ~6 tokens' worth. Padding a random group of four tweets to its longest wasted
- * ~25% of the tokens and ran slower than no padding at all (171-174 vs 190-197 tok/s).
+ * What one more micro-batch costs, in prompt tokens evaluated; padding a whole round to its longest
+ * member costs more than it saves. Measured: docs/benchmark-runs.md#measurements-behind-constants.
  */
 export const MICRO_BATCH_COST_TOKENS = 6;
 

@@ -1,10 +1,10 @@
-import { collectYoungGarbage, releaseFreedMemory } from '../../common/collect-garbage.js';
+import { collectYoungGarbage, releaseFreedMemory } from '../../runtime/collect-garbage.js';
 
 /**
  * Keeps the native memory of finished evaluations from piling up. Each node-llama-cpp evaluation
  * owns a sampler with a 1.8 MiB native buffer that is freed only when V8 collects the sampler;
  * V8 cannot see that memory and this service allocates little JavaScript, so without help a
- * burst (one 64-item batch) left ~100 MiB waiting for the next collection. A young-generation
+ * burst left tens of MiB waiting for the next collection (docs/benchmark-runs.md#measurements-behind-constants). A young-generation
  * collection every `evaluationsPerCollection` evaluations caps the backlog (samplers die young),
  * and a full one plus malloc_trim once the pool has been idle for `idleDelayMs` returns the rest
  * to the OS.

@@ -1,6 +1,5 @@
-import { BadRequestException, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { invalidRequest } from '../../common/validation.pipe.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { ChatTurn } from '../model/generation.types.js';
 import { ModelService } from '../model/model.service.js';
@@ -8,6 +7,7 @@ import { ChatReply, ChatService } from '../tasks/chat.service.js';
 import { lastMessageFromUser } from '../tasks/dto/chat.dto.js';
 import { TaskCatalog } from '../tasks/task-catalog.js';
 import { ChatCompletionDto, contentText } from './dto/chat-completion.dto.js';
+import { NoUserTurnError, UnsupportedFieldError } from './openai.errors.js';
 
 const isInstruction = (role: string) => role === 'system' || role === 'developer';
 
@@ -39,7 +39,7 @@ export class OpenAiService {
     const turns = request.messages
       .filter((m) => !isInstruction(m.role))
       .map((m) => ({ role: m.role, content: contentText(m.content) }) as ChatTurn);
-    if (!lastMessageFromUser(turns)) throw new BadRequestException('the last non-system message must be from the user');
+    if (!lastMessageFromUser(turns)) throw new NoUserTurnError();
     const instructions = request.messages.filter((m) => isInstruction(m.role)).map((m) => contentText(m.content));
     const mode = this.config.clientSystemMessages;
     return this.chat.reply(task, turns, {
@@ -56,10 +56,10 @@ export class OpenAiService {
   /** Fields OpenAI defines whose asked-for behaviour Duet does not have: a 400 rather than silence. */
   private refuseUnsupported(request: ChatCompletionDto): void {
     if (request.tools?.length && request.tool_choice !== 'none')
-      throw invalidRequest([{ field: 'tools', problems: ['tools are not supported: Duet does not call tools'] }]);
+      throw new UnsupportedFieldError('tools', 'tools are not supported: Duet does not call tools');
     if (request.logprobs || (request.top_logprobs !== undefined && request.top_logprobs !== null)) {
       const problem = 'logprobs are not supported: per-token probabilities would make generation 2.5 times slower';
-      throw invalidRequest([{ field: request.logprobs ? 'logprobs' : 'top_logprobs', problems: [problem] }]);
+      throw new UnsupportedFieldError(request.logprobs ? 'logprobs' : 'top_logprobs', problem);
     }
   }
 
@@ -67,8 +67,7 @@ export class OpenAiService {
   private jsonAnswer({ response_format: format, stop }: ChatCompletionDto) {
     if (!format || format.type === 'text') return undefined;
     // A stop string could cut the JSON short and still read as a finished answer.
-    if (stop)
-      throw invalidRequest([{ field: 'stop', problems: ['stop cannot be combined with a JSON response_format'] }]);
+    if (stop) throw new UnsupportedFieldError('stop', 'stop cannot be combined with a JSON response_format');
     const schema = format.type === 'json_schema' ? format.json_schema!.schema : undefined;
     return { schema, maxTokens: this.config.structuredMaxTokens };
   }

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { MAX_LISTED_PROBLEMS } from '../../common/validation.pipe.js';
+import { MAX_LISTED_PROBLEMS } from '../../http/validation.pipe.js';
 import { ChatController } from './chat.controller.js';
 import { ChatService } from './chat.service.js';
 import { ChatDto } from './dto/chat.dto.js';

@@ -1,8 +1,8 @@
 import { Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { RequestSignal } from '../../common/request-signal.js';
-import { ServerSentEvents } from '../../common/server-sent-events.js';
-import { AppConfig } from '../../config/app-config.js';
+import { RequestSignal } from '../../http/request-signal.js';
+import { ServerSentEvents } from '../../http/server-sent-events.js';
+import { ErrorResponses } from '../../http/error-responses.js';
 import { ChatService, DEFAULT_CHAT_TASK } from './chat.service.js';
 import { ChatDto } from './dto/chat.dto.js';
 
@@ -11,7 +11,7 @@ import { ChatDto } from './dto/chat.dto.js';
 export class ChatController {
   constructor(
     private readonly chat: ChatService,
-    private readonly config: AppConfig,
+    private readonly errors: ErrorResponses,
   ) {}
 
   @Post()
@@ -34,12 +34,12 @@ export class ChatController {
   /** JSON, or with `stream` Server-Sent Events: a `delta` per piece of text, then `done`. */
   private async respond(task: string, body: ChatDto, signal: AbortSignal, reply: FastifyReply) {
     if (!body.stream) return this.chat.answer(task, body, signal);
-    const events = new ServerSentEvents(reply);
+    const events = new ServerSentEvents(reply, this.errors);
     await events.run(async () => {
       const { reply: _text, ...done } = await this.chat.answer(task, body, signal, (text) =>
         events.send({ text }, 'delta'),
       );
       events.send(done, 'done');
-    }, this.config.maxBodyBytes);
+    });
   }
 }

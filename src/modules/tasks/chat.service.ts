@@ -3,7 +3,7 @@ import { chatSystemPrompt, WARM_UP_TEXT } from '../../prompts/layouts.js';
 import type { ChatTask } from '../../prompts/task-definitions.js';
 import { InferenceService } from '../model/inference.service.js';
 import type { ChatTurn, Generation, GenerationInput } from '../model/generation.types.js';
-import type { JsonSchema } from '../model/json-schema-support.js';
+import type { JsonSchema } from '../../prompts/json-schema-support.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChatDto } from './dto/chat.dto.js';
 import { generateForTask } from './task-generation.js';

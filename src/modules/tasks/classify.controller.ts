@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { RequestSignal } from '../../common/request-signal.js';
+import { RequestSignal } from '../../http/request-signal.js';
 import { ClassifyService } from './classify.service.js';
 import { ClassifyBatchDto, ClassifyDto, TriageBatchDto, TriageDto } from './dto/classify.dto.js';
 import { TasksService } from './tasks.service.js';

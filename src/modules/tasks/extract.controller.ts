@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
-import { RequestSignal } from '../../common/request-signal.js';
+import { RequestSignal } from '../../http/request-signal.js';
 import { ExtractDto } from './dto/extract.dto.js';
 import { ExtractService } from './extract.service.js';
 

@@ -1,6 +1,6 @@
 import type { TaskKind } from '../../prompts/task-definitions.js';
 
-// The task layer's failures; src/common/http-errors.ts decides their statuses.
+// The task layer's failures; src/app/error-statuses.ts decides their statuses.
 
 /** No task of that name: answers 404 and names the known ones. */
 export class UnknownTaskError extends Error {

@@ -16,7 +16,7 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { IgnoresUnknownFields } from '../../../common/validation.pipe.js';
+import { IgnoresUnknownFields } from '../../../http/validation.pipe.js';
 
 const MAX_CONTENT_CHARS = 8000;
 export const OPENAI_ROLES = ['system', 'developer', 'user', 'assistant'] as const;

@@ -14,7 +14,7 @@ import {
   ValidateNested,
   ValidationOptions,
 } from 'class-validator';
-import { NotBlank } from '../../../common/not-blank.decorator.js';
+import { NotBlank } from '../../../http/not-blank.decorator.js';
 
 export const CHAT_ROLES = ['user', 'assistant'] as const;
 

@@ -12,8 +12,8 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { NotBlank } from '../../../common/not-blank.decorator.js';
-import { Optional } from '../../../common/optional.decorator.js';
+import { NotBlank } from '../../../http/not-blank.decorator.js';
+import { Optional } from '../../../http/optional.decorator.js';
 
 export const MAX_BATCH_ITEMS = 64;
 /** Characters; the token budget is the real limit (413), this only stops absurd bodies early. */

@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import type { LoggerService } from '@nestjs/common';
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
-import type { MetricsService } from '../modules/metrics/metrics.service.js';
 
 /**
  * How long a client may take to send a request and keep an idle connection open. Node enforces
@@ -29,11 +28,20 @@ export function clientTimeoutOptions(config: AppConfig): FastifyHttpOptions<Serv
   };
 }
 
+/** Where cut requests are counted (the metrics service). */
+export interface ClientTimeoutCounter {
+  countClientTimeout(phase: 'headers' | 'body'): void;
+}
+
 /**
  * Counts and logs every request cut for arriving too slowly (Fastify answers it 408 and closes the
  * connection): `body` when its headers had arrived, else `headers`.
  */
-export function observeClientTimeouts(fastify: FastifyInstance, logger: LoggerService, metrics: MetricsService): void {
+export function observeClientTimeouts(
+  fastify: FastifyInstance,
+  logger: LoggerService,
+  metrics: ClientTimeoutCounter,
+): void {
   // The request whose headers arrived last on each connection; an earlier, complete one means the next one's headers were late.
   const lastRequest = new WeakMap<Socket, IncomingMessage>();
   fastify.addHook('onRequest', async (request) => {

@@ -27,8 +27,8 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
  * A full V8 collection, then two event-loop turns so the native finalizers it queued have run:
  * node-llama-cpp frees a sampler's 1.8 MiB candidate buffer (vocabulary size x 12 bytes, one
  * sampler per evaluation) only in its finalizer, not on dispose. Plain gc(): with
- * `{type: 'major'}` those buffers stayed (the tiny soak's slope went from flat to 180 MiB per
- * 1,000 requests).
+ * `{type: 'major'}` those buffers stayed, and a soak's memory slope went from flat to steep
+ * (docs/benchmark-runs.md#measurements-behind-constants).
  */
 export async function collectGarbage(): Promise<void> {
   gcFunction()();

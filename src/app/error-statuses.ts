@@ -1,21 +1,21 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { CLIENT_CLOSED_REQUEST } from '../http/response-end.js';
 import {
   InputTooLongError,
   ModelNotReadyError,
   QueueFullError,
   RequestAbortedError,
   ShuttingDownError,
-  UnsupportedSchemaError,
 } from '../modules/model/model.errors.js';
+import { NoUserTurnError, UnsupportedFieldError } from '../modules/openai/openai.errors.js';
+import { UnsupportedSchemaError } from '../prompts/json-schema-support.js';
+import { invalidRequest } from '../http/validation.pipe.js';
 import {
   ChatLimitError,
   InvalidLabelsError,
   UnknownTaskError,
   WrongTaskKindError,
 } from '../modules/tasks/task.errors.js';
-
-/** nginx's "client closed request": the client left before its response was sent. */
-export const CLIENT_CLOSED_REQUEST = 499;
 
 type Mapping = (error: never) => HttpException;
 
@@ -67,6 +67,8 @@ const MAPPINGS: [new (...args: never[]) => Error, Mapping][] = [
   [WrongTaskKindError, (e: WrongTaskKindError) => new HttpException(e.message, HttpStatus.BAD_REQUEST)],
   [InvalidLabelsError, (e: InvalidLabelsError) => new HttpException(e.message, HttpStatus.BAD_REQUEST)],
   [ChatLimitError, (e: ChatLimitError) => new HttpException(e.message, HttpStatus.BAD_REQUEST)],
+  [NoUserTurnError, (e: NoUserTurnError) => new HttpException(e.message, HttpStatus.BAD_REQUEST)],
+  [UnsupportedFieldError, (e: UnsupportedFieldError) => invalidRequest([{ field: e.field, problems: [e.problem] }])],
   [
     UnsupportedSchemaError,
     (e: UnsupportedSchemaError) =>

@@ -1,4 +1,4 @@
-import { lockDrift, type PackageLock } from '../../scripts/lib/lock-drift.js';
+import { lockDrift, type PackageLock } from './lock-drift.js';
 
 const lock = (packages: PackageLock['packages']): PackageLock => ({ packages });
 const root = { name: 'duet', dependencies: { a: '^1.0.0' } };

@@ -1,8 +1,8 @@
 // Generated requests for every Duet route and the checks every response must pass: shared by
 // the in-process property tests (test/fuzz.e2e-spec.ts) and `npm run fuzz` over HTTP.
 import fc from 'fast-check';
-import { MAX_ERROR_BODY_BYTES, OPENAI_PATHS } from '../../src/common/error-body.js';
-import { MAX_JSON_DEPTH, MAX_JSON_ITEMS } from '../../src/common/json-body.js';
+import { MAX_ERROR_BODY_BYTES, OPENAI_PATHS } from '../../src/app/error-body.js';
+import { MAX_JSON_DEPTH, MAX_JSON_ITEMS } from '../../src/http/json-body.js';
 
 export interface FuzzRequest {
   method: string;

@@ -5,9 +5,8 @@ import { invalidRequest } from './validation.pipe.js';
 export const MAX_JSON_DEPTH = 32;
 /**
  * Array elements and object fields a JSON body may have in all; 100 chat messages make about 300.
- * Parsing 300,000 empty objects alone blocks the event loop for 70 ms, and class-transformer
- * dedupes an object's keys in quadratic time (10,000 keys: 160 ms; both timed on the 2-core
- * development VM while building this limit, see docs/security.md).
+ * Huge bodies block the event loop while parsed, and class-transformer dedupes an object's keys in
+ * quadratic time (docs/security.md).
  */
 export const MAX_JSON_ITEMS = 2048;
 
@@ -29,8 +28,8 @@ function endOfString(text: string, start: number): number {
 
 /**
  * What makes a JSON text too deep or too large, read from the raw text before it is parsed, so
- * an oversize body is refused after reading only as far as its limit (a whole 1 MiB body takes
- * 1-6 ms, as long as parsing it). On text that is not JSON the verdict does not matter: the parser
+ * an oversize body is refused after reading only as far as its limit (a whole body takes about as
+ * long to check as to parse). On text that is not JSON the verdict does not matter: the parser
  * refuses it anyway.
  */
 export function jsonBodyProblem(text: string): string | undefined {

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config.js';
 import { errorResponse } from './error-body.js';
-import { toHttpException } from './http-errors.js';
+import { toHttpException } from './error-statuses.js';
 
 /** Every error leaves in its route's shape (see errorResponse); unexpected ones are logged, never echoed. */
 @Catch()

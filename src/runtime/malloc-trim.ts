@@ -20,8 +20,8 @@ export const mallocTrimAvailable = (): boolean => addon !== undefined;
 
 /**
  * glibc's malloc_trim(0): returns the free pages inside its arenas to the OS. After load and after
- * each burst of work, 25-70 MiB sits there freed but resident (measured on the 0.5B layout: docs/benchmark-runs.md), which
- * is both idle RSS and the noise that hides a slow leak. True when any memory was released.
+ * each burst of work tens of MiB sit there freed but resident (docs/benchmark-runs.md#measurements-behind-constants),
+ * which is both idle RSS and the noise that hides a slow leak. True when any memory was released.
  */
 export function mallocTrim(): boolean {
   return addon?.mallocTrim() ?? false;

@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
+/** nginx's "client closed request": the client left before its response was sent. */
+export const CLIENT_CLOSED_REQUEST = 499;
+
 /**
  * Called once per request when its response closes: `sent` when the whole response went out
  * ('finish' came first), false when the connection closed before that (the client went away).

@@ -1,6 +1,6 @@
 import { HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { errorResponse } from './error-body.js';
+import type { ErrorResponses } from './error-responses.js';
 
 const logger = new Logger('ServerSentEvents');
 
@@ -18,6 +18,7 @@ export class ServerSentEvents {
    */
   constructor(
     private readonly reply: FastifyReply,
+    private readonly errors: ErrorResponses,
     private readonly opening?: unknown,
   ) {}
 
@@ -33,12 +34,12 @@ export class ServerSentEvents {
   }
 
   /** Runs `produce` and ends the stream; errors after the stream opened are sent as an `error` event. */
-  async run(produce: () => Promise<void>, maxBodyBytes: number): Promise<void> {
+  async run(produce: () => Promise<void>): Promise<void> {
     try {
       await produce();
     } catch (error) {
       if (!this.opened) throw error;
-      const { statusCode, body } = errorResponse(error, maxBodyBytes, this.reply.request);
+      const { statusCode, body } = this.errors.render(error, this.reply.request);
       this.logFailure(error, statusCode);
       this.send(body, 'error');
     }

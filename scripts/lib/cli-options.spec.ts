@@ -1,11 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import {
-  duration,
-  fraction,
-  nonNegativeNumber,
-  optionalWholeNumber,
-  wholeNumber,
-} from '../../scripts/lib/cli-options.js';
+import { duration, fraction, nonNegativeNumber, optionalWholeNumber, wholeNumber } from './cli-options.js';
 
 describe('command-line numbers (soak, bench)', () => {
   it('reads well-formed values', () => {

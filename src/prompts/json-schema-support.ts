@@ -1,8 +1,20 @@
 import type { GbnfJsonSchema } from 'node-llama-cpp';
-import { UnsupportedSchemaError } from './model.errors.js';
 
 /** A JSON schema as a client or the tasks file gives it. */
 export type JsonSchema = Record<string, unknown>;
+
+/**
+ * A JSON schema with a keyword (or a value) the generation grammar cannot enforce; `path` is the
+ * JSON pointer of the keyword within the schema.
+ */
+export class UnsupportedSchemaError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`the JSON schema's ${path} ${problem}`);
+  }
+}
 
 /**
  * What node-llama-cpp's JSON-schema grammar can hold generation to; each keyword's value is how

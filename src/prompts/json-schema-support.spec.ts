@@ -1,5 +1,4 @@
-import { grammarSchema } from './json-schema-support.js';
-import { UnsupportedSchemaError } from './model.errors.js';
+import { grammarSchema, UnsupportedSchemaError } from './json-schema-support.js';
 
 describe('JSON schemas the generation grammar can hold answers to', () => {
   it('keeps the keywords it enforces and drops annotations, at every depth', () => {

@@ -3,16 +3,17 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module.js';
-import { requireApiKeys } from './common/api-keys.js';
-import { clientTimeoutOptions, observeClientTimeouts } from './common/client-timeouts.js';
-import { useBoundedJsonParser } from './common/json-body.js';
-import { createPino, keepRequestContent, nestLogger } from './common/logging.js';
-import { observeRequests } from './common/observe-requests.js';
-import { serveOpenApi } from './common/openapi.js';
-import { registerRequestSignals } from './common/request-signal.js';
-import { createValidationPipe } from './common/validation.pipe.js';
-import type { LoadedConfig } from './config/config.module.js';
-import { MetricsService } from './modules/metrics/metrics.service.js';
+import { requireApiKeys } from '../http/api-keys.js';
+import { ErrorResponses } from '../http/error-responses.js';
+import { clientTimeoutOptions, observeClientTimeouts } from '../http/client-timeouts.js';
+import { useBoundedJsonParser } from '../http/json-body.js';
+import { createPino, keepRequestContent, nestLogger } from '../http/logging.js';
+import { observeRequests } from '../http/observe-requests.js';
+import { serveOpenApi } from '../http/openapi.js';
+import { registerRequestSignals } from '../http/request-signal.js';
+import { createValidationPipe } from '../http/validation.pipe.js';
+import type { LoadedConfig } from '../config/config.module.js';
+import { MetricsService } from '../modules/metrics/metrics.service.js';
 
 /**
  * Builds the application (used by main.ts and the e2e tests); loading the model and handling
@@ -40,7 +41,7 @@ export async function createApp(
   observeRequests(adapter.getInstance(), app.get(MetricsService));
   if (config.logContent) keepRequestContent(adapter.getInstance());
   observeClientTimeouts(adapter.getInstance(), logger, app.get(MetricsService));
-  requireApiKeys(adapter.getInstance(), config);
+  requireApiKeys(adapter.getInstance(), config, app.get(ErrorResponses));
   if (config.corsOrigins.length > 0) {
     app.enableCors({
       origin: [...config.corsOrigins],

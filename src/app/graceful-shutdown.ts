@@ -2,11 +2,20 @@ import type { Server } from 'node:http';
 import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '../config/app-config.js';
-import { ModelService } from '../modules/model/model.service.js';
-import { onResponseEnd } from './response-end.js';
+import { onResponseEnd } from '../http/response-end.js';
 
 /** Running requests are stopped this long before the drain deadline (a quarter of the drain if that is shorter). */
 const STOP_RUNNING_BEFORE_DEADLINE_MS = 2000;
+
+/** The work a drain waits for and stops: the model's (ModelService). */
+export interface DrainableWork {
+  /** Readiness goes down; new work and work still waiting is refused. */
+  beginDrain(): void;
+  /** Stops what still runs; returns how many requests that was. */
+  stopRunning(): number;
+  /** Requests being served and waiting. */
+  poolLoad(): { busy: number; queued: number };
+}
 
 /**
  * SIGTERM/SIGINT: readiness goes down, new work and requests waiting in line get 503 at once, the
@@ -17,6 +26,7 @@ const STOP_RUNNING_BEFORE_DEADLINE_MS = 2000;
  */
 export function drainOnSignals(
   app: NestFastifyApplication,
+  models: DrainableWork,
   config: AppConfig,
   logger: LoggerService,
   exitWith: (error: unknown) => never,
@@ -46,7 +56,6 @@ export function drainOnSignals(
       );
       process.exit(1);
     }, config.shutdownDrainMs).unref();
-    const models = app.get(ModelService);
     models.beginDrain();
     const stopMargin = Math.min(STOP_RUNNING_BEFORE_DEADLINE_MS, config.shutdownDrainMs / 4);
     setTimeout(() => {

@@ -1,7 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-import type { AbortReason } from '../modules/model/model.errors.js';
+import type { AbortReason } from '../runtime/abort-reason.js';
 import { onResponseEnd } from './response-end.js';
 
 const requests = new WeakMap<object, { controller: AbortController; deadline: NodeJS.Timeout }>();

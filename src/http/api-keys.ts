@@ -3,7 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
-import { errorResponse } from './error-body.js';
+import type { ErrorResponses } from './error-responses.js';
 
 /** Who may call a route: `api` needs one of API_KEYS, `ops` one of OPS_API_KEYS, `public` nothing. */
 export type AccessArea = 'api' | 'ops' | 'public';
@@ -62,7 +62,7 @@ export function acceptedKey(request: object): string | undefined {
  * other spelling the router accepts reach the same route and so need the same key. A request that
  * matches no route goes on to the 404 handler.
  */
-export function requireApiKeys(fastify: FastifyInstance, config: AppConfig): void {
+export function requireApiKeys(fastify: FastifyInstance, config: AppConfig, errors: ErrorResponses): void {
   const matchers: Record<AccessArea, ((candidate: string) => Buffer | undefined) | undefined> = {
     api: config.apiKeys.length > 0 ? keyMatcher(config.apiKeys) : undefined,
     ops: config.opsApiKeys.length > 0 ? keyMatcher(config.opsApiKeys) : undefined,
@@ -83,6 +83,6 @@ export function requireApiKeys(fastify: FastifyInstance, config: AppConfig): voi
     return reply
       .status(401)
       .header('WWW-Authenticate', 'Bearer')
-      .send(errorResponse(new UnauthorizedException(message), config.maxBodyBytes, request).body);
+      .send(errors.render(new UnauthorizedException(message), request).body);
   });
 }

@@ -1,4 +1,4 @@
-import { ABSTAINED, confusionTable, evaluate, median } from '../../scripts/lib/eval-metrics.js';
+import { ABSTAINED, confusionTable, evaluate, median } from './eval-metrics.js';
 
 const outcome = (gold: string, predicted: string | null, ms = 10) => ({ gold, predicted, ms });
 

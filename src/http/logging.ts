@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Logger, LoggerModule, type Params, PinoLogger } from 'nestjs-pino';
 import { type DestinationStream, type Logger as Pino, pino } from 'pino';
 import type { AppConfig } from '../config/app-config.js';
-import { CLIENT_CLOSED_REQUEST } from './http-errors.js';
+import { CLIENT_CLOSED_REQUEST } from './response-end.js';
 
 /** Credentials that never reach a log line, should a request's headers ever be logged. */
 const REDACTED_HEADERS = ['req.headers.authorization', 'req.headers["x-api-key"]'];

@@ -1,7 +1,9 @@
-import { HttpException, HttpStatus } from '@nestjs/common';
+import { HttpException, HttpStatus, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { toHttpException } from './http-errors.js';
+import { AppConfig } from '../config/app-config.js';
+import { ErrorResponses, type ErrorResponse } from '../http/error-responses.js';
+import { toHttpException } from './error-statuses.js';
 
 /** No error body is larger, whatever the error carries (an echoed URL, a client's field names). */
 export const MAX_ERROR_BODY_BYTES = 16 * 1024;
@@ -73,6 +75,18 @@ export function errorResponse(exception: unknown, maxBodyBytes: number, request:
   const render = renderFor(request);
   const body = withinCap(describe(exception, maxBodyBytes), render);
   return { statusCode: body.statusCode, body: render(body) };
+}
+
+/** The app's answer to ErrorResponses: the route's error shape, within the body limit's hints. */
+@Injectable()
+export class RouteErrorResponses extends ErrorResponses {
+  constructor(private readonly config: AppConfig) {
+    super();
+  }
+
+  render(error: unknown, request: FastifyRequest): ErrorResponse {
+    return errorResponse(error, this.config.maxBodyBytes, request);
+  }
 }
 
 function describe(error: unknown, maxBodyBytes: number): ErrorBody {

@@ -29,7 +29,7 @@ describe('OpenAPI docs', () => {
         '-e',
         `
       import { createRequire } from 'node:module';
-      await import('./dist/app.factory.js');
+      await import('./dist/app/app.factory.js');
       console.log(JSON.stringify(Object.keys(createRequire(process.cwd() + '/').cache)));
     `,
       ],

@@ -4,8 +4,8 @@ import { createPino, nestLogger } from './http/logging.js';
 import { mallocTrimAvailable } from './runtime/malloc-trim.js';
 import { ConfigModule } from './config/config.module.js';
 import { pullConfiguredModel } from './model-pull/pull-model.js';
-import { openModelEarly } from './modules/model/model-opening.js';
-import { checkModelFile, ModelService } from './modules/model/model.service.js';
+import { openModelEarly } from './modules/model/runtime/model-opening.js';
+import { checkModelFile, ModelService } from './modules/model/runtime/model.service.js';
 
 async function bootstrap(): Promise<void> {
   const loaded = await ConfigModule.load();

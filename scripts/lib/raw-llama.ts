@@ -1,8 +1,8 @@
 import { getLlama, Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { DEFAULT_BATCH_SIZE } from '../../src/config/environment.js';
-import { Prompt, PromptTurn, renderChatMlPrompt } from '../../src/modules/model/chatml.js';
-import { chooseLabel, LabelVocabulary } from '../../src/modules/model/label-scoring.js';
-import { TokenBytes } from '../../src/modules/model/token-bytes.js';
+import { chatMlTemplate, Prompt, PromptTurn } from '../../src/modules/model/tokens/chatml.js';
+import { chooseLabel, LabelVocabulary } from '../../src/modules/model/classification/label-scoring.js';
+import { TokenBytes } from '../../src/modules/model/tokens/token-bytes.js';
 import { sequenceContextSize } from '../../src/prompts/task-definitions.js';
 import { loadTasks } from '../../src/prompts/tasks-file.js';
 
@@ -27,7 +27,7 @@ export class RawLlama {
   }
 
   prompt(turns: readonly PromptTurn[]): Prompt {
-    return renderChatMlPrompt(this.model, turns);
+    return chatMlTemplate(this.model).render(turns);
   }
 
   /**

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
-import { ChatMlTemplate, chatMlTemplate } from '../../src/modules/model/chatml.js';
-import { answerQuestions, type TokenizedQuestion } from '../../src/modules/model/classifier.js';
-import { LabelVocabulary } from '../../src/modules/model/label-scoring.js';
-import { TokenBytes } from '../../src/modules/model/token-bytes.js';
+import { ChatMlTemplate, chatMlTemplate } from '../../src/modules/model/tokens/chatml.js';
+import { answerQuestions, type TokenizedQuestion } from '../../src/modules/model/classification/answer-questions.js';
+import { LabelVocabulary } from '../../src/modules/model/classification/label-scoring.js';
+import { TokenBytes } from '../../src/modules/model/tokens/token-bytes.js';
 import { CLASSIFIER_SYSTEM_PROMPT, classifyQuestion, MESSAGE_LEAD, QUESTION_LEAD } from '../../src/prompts/layouts.js';
 import type { ClassifyTask } from '../../src/prompts/task-definitions.js';
 import { loadTasks } from '../../src/prompts/tasks-file.js';

@@ -13,11 +13,29 @@ import { invalidRequest } from '../http/validation.pipe.js';
 import {
   ChatLimitError,
   InvalidLabelsError,
+  TaskInputTooLongError,
   UnknownTaskError,
   WrongTaskKindError,
 } from '../modules/tasks/task.errors.js';
 
 type Mapping = (error: never) => HttpException;
+
+/** 413 naming the task whose budget the prompt is over, and the text's place among several. */
+function inputTooLong(e: InputTooLongError, task = 'requested'): HttpException {
+  const { atLeast, item } = e.options;
+  const where = item === undefined ? '' : ` (item ${item})`;
+  return new HttpException(
+    {
+      message: `Input too long for the ${task} task${where}: ${e.message} (system prompt and template included).`,
+      details: {
+        [atLeast ? 'minPromptTokens' : 'promptTokens']: e.tokens,
+        maxInputTokens: e.maxInputTokens,
+        ...(item === undefined ? {} : { item }),
+      },
+    },
+    HttpStatus.PAYLOAD_TOO_LARGE,
+  );
+}
 
 const retry = (message: string, details?: object) =>
   new HttpException({ message: `${message}; retry shortly.`, details }, HttpStatus.SERVICE_UNAVAILABLE);
@@ -41,24 +59,8 @@ const MAPPINGS: [new (...args: never[]) => Error, Mapping][] = [
           )
         : new HttpException(e.message, CLIENT_CLOSED_REQUEST),
   ],
-  [
-    InputTooLongError,
-    (e: InputTooLongError) => {
-      const { atLeast, item } = e.options;
-      const where = item === undefined ? '' : ` (item ${item})`;
-      return new HttpException(
-        {
-          message: `Input too long for the ${e.subject ?? 'requested'} task${where}: ${e.message} (system prompt and template included).`,
-          details: {
-            [atLeast ? 'minPromptTokens' : 'promptTokens']: e.tokens,
-            maxInputTokens: e.maxInputTokens,
-            ...(item === undefined ? {} : { item }),
-          },
-        },
-        HttpStatus.PAYLOAD_TOO_LARGE,
-      );
-    },
-  ],
+  [TaskInputTooLongError, (e: TaskInputTooLongError) => inputTooLong(e.tooLong, e.task)],
+  [InputTooLongError, (e: InputTooLongError) => inputTooLong(e)],
   [
     UnknownTaskError,
     (e: UnknownTaskError) =>

@@ -10,6 +10,7 @@ import {
   DEFAULT_MAX_INPUT_TOKENS,
   type LabelDefinition,
   type TaskDefinition,
+  type TaskKind,
 } from './task-definitions.js';
 
 const BUILT_IN_TASKS_FILE = new URL('./tasks.yaml', import.meta.url);
@@ -130,37 +131,37 @@ function lineOf(root: Node | null | undefined, path: string, lines: LineCounter)
   return offset === undefined ? '' : ` (line ${lines.linePos(offset).line})`;
 }
 
-function normalize(task: RawTask): TaskDefinition {
-  const maxInputTokens = task.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
-  if (task.kind === 'chat') {
-    return {
+/** Each kind's definition from a task the schema accepted: its fields, defaults filled in. */
+const NORMALIZE: { [K in TaskKind]: (task: RawTask, maxInputTokens: number) => Extract<TaskDefinition, { kind: K }> } =
+  {
+    classify: (task, maxInputTokens) => ({
+      name: task.name,
+      kind: 'classify',
+      instruction: task.instruction!,
+      labels: task.labels!.map((label): LabelDefinition => (typeof label === 'string' ? { name: label } : label)),
+      ...(task.minConfidence === undefined ? {} : { minConfidence: task.minConfidence }),
+      maxInputTokens,
+    }),
+    chat: (task, maxInputTokens) => ({
       name: task.name,
       kind: 'chat',
       persona: task.persona!,
       maxChars: task.maxChars ?? DEFAULT_CHAT_MAX_CHARS,
       maxTokens: task.maxTokens ?? DEFAULT_CHAT_MAX_TOKENS,
       maxInputTokens,
-    };
-  }
-  if (task.kind === 'extract') {
-    return {
+    }),
+    extract: (task, maxInputTokens) => ({
       name: task.name,
       kind: 'extract',
       instruction: task.instruction!,
       schema: task.schema!,
       maxTokens: task.maxTokens ?? DEFAULT_EXTRACT_MAX_TOKENS,
       maxInputTokens,
-    };
-  }
-  const labels: LabelDefinition[] = task.labels!.map((label) => (typeof label === 'string' ? { name: label } : label));
-  return {
-    name: task.name,
-    kind: 'classify',
-    instruction: task.instruction!,
-    labels,
-    ...(task.minConfidence === undefined ? {} : { minConfidence: task.minConfidence }),
-    maxInputTokens,
+    }),
   };
+
+function normalize(task: RawTask): TaskDefinition {
+  return NORMALIZE[task.kind](task, task.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS);
 }
 
 /** Parses and validates one tasks file; the error names the file, the field and its line. */

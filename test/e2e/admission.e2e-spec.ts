@@ -21,7 +21,7 @@ describe('admission before tokenizing', () => {
   /** Holds the only sequence until the returned function is called: with MAX_QUEUE=0 the queue is full. */
   const occupy = () => {
     let free!: () => void;
-    const held = t.models.pool.useSeveral([], 1, () => new Promise<void>((resolve) => (free = resolve)));
+    const held = t.scheduler.runGeneration([], () => new Promise<void>((resolve) => (free = resolve)));
     return async () => {
       free();
       await held;

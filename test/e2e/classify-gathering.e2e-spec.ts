@@ -2,12 +2,13 @@ import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Token } from 'node-llama-cpp';
 import { AppConfig } from '../../src/config/app-config.js';
-import { chatMlTemplate } from '../../src/modules/model/chatml.js';
-import type { ClassifiedText } from '../../src/modules/model/classification.types.js';
+import { chatMlTemplate } from '../../src/modules/model/tokens/chatml.js';
+import type { ClassifiedText } from '../../src/modules/model/classification/classification.types.js';
 import { InferenceService } from '../../src/modules/model/inference.service.js';
 import { RequestAbortedError } from '../../src/modules/model/model.errors.js';
 import { CLASSIFIER_SYSTEM_PROMPT, classifyQuestion, MESSAGE_LEAD, QUESTION_LEAD } from '../../src/prompts/layouts.js';
 import type { ClassifyTask } from '../../src/prompts/task-definitions.js';
+import { classificationParts } from '../support/builtin-tasks.js';
 import { watchDecodeBatches } from '../support/decode-batch-watch.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from '../support/test-app.js';
 
@@ -24,7 +25,7 @@ async function until(condition: () => boolean): Promise<void> {
 
 /** Every sequence held by `useSeveral` (holding `prefix`) until released: the pool's line fills behind them. */
 async function holdEverySequence(t: TestApp, prefix: readonly Token[] = []) {
-  const { pool } = t.models;
+  const { pool } = t.scheduler;
   const holds = Array.from({ length: pool.size }, () => {
     const hold = { id: -1, release: () => {}, done: Promise.resolve() };
     hold.done = pool.useSeveral(prefix, 1, ([sequence]) => {
@@ -103,16 +104,8 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
     tasks = new Map(
       config.tasks.filter((task) => task.kind === 'classify').map((task) => [task.name, task as ClassifyTask]),
     );
-    const template = chatMlTemplate(t.models.model);
     firstTokens = (task, text) => {
-      const { labels } = tasks.get(task)!;
-      const prompt = template.classification(
-        CLASSIFIER_SYSTEM_PROMPT,
-        MESSAGE_LEAD,
-        text,
-        QUESTION_LEAD,
-        classifyQuestion(tasks.get(task)!, labels),
-      );
+      const prompt = classificationParts(t.models.model, text, tasks.get(task)!);
       return prompt.text.length + prompt.question.length;
     };
     // The department request stays a token or two short: the round pads it.
@@ -161,7 +154,7 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
     const held = await holdEverySequence(t);
     const watch = watchDecodeBatches(t.models);
     const replies = requests.map(({ url, body }) => t.post(url, body));
-    await until(() => t.models.pool.queued === 4);
+    await until(() => t.scheduler.load().queued === 4);
     await held.release([2, 0, 1, 3]);
     const gathered = (await Promise.all(replies)).map((res: LightMyRequestResponse) => {
       expect(res.statusCode).toBe(200);
@@ -197,7 +190,7 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
 
   it('keeps errors per request: one member aborted, the others get their own answers', async () => {
     // The round of four starts (every sequence has a member) and waits for its turn at the decode lock.
-    const lock = t.models.decodeLock;
+    const lock = t.scheduler.decodeLock;
     const release = await lock.exclusive();
     let turnsAsked = 0;
     const shared = lock.shared.bind(lock);

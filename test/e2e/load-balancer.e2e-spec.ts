@@ -13,7 +13,7 @@ describe('behind a load balancer', () => {
     const t = await startTestApp({ SEQUENCES: '1', MAX_QUEUE: '0', CHAT_MAX_TOKENS: '8', READY_QUEUE_CHECK: 'false' });
     try {
       const chat = t.post('/v1/chat', { messages: [{ role: 'user', content: 'tell me everything' }] });
-      await until(() => t.models.pool.busy === 1);
+      await until(() => t.scheduler.load().busy === 1);
       const [refused, ready] = await Promise.all([t.post('/v1/sentiment', { text: 'hello' }), t.get('/health/ready')]);
       expect(refused.statusCode).toBe(503);
       expect(ready.statusCode).toBe(200);

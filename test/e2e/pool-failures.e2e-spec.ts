@@ -39,7 +39,7 @@ describe('a failure inside the sequence pool', () => {
     expect(res.json()).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' });
     const logged = logLines.map((line) => JSON.parse(line));
     expect(logged).toContainEqual(expect.objectContaining({ event: 'unhandled_error', error: cause }));
-    expect({ busy: t.models.pool.busy, queued: t.models.pool.queued }).toEqual({ busy: 0, queued: 0 });
+    expect(t.scheduler.load()).toEqual({ busy: 0, queued: 0 });
     jest.restoreAllMocks();
     for (let round = 0; round < 10; round++) {
       const answers = await Promise.all(
@@ -47,7 +47,7 @@ describe('a failure inside the sequence pool', () => {
       );
       expect(answers.map((answer) => answer.statusCode)).toEqual(Array(10).fill(200));
     }
-    expect({ busy: t.models.pool.busy, queued: t.models.pool.queued }).toEqual({ busy: 0, queued: 0 });
+    expect(t.scheduler.load()).toEqual({ busy: 0, queued: 0 });
   };
 
   it('an evaluation that rejects mid-batch', async () => {

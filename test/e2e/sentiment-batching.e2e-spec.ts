@@ -19,7 +19,7 @@ describe('batch endpoint', () => {
   afterAll(() => t.close());
 
   it('takes one place in the queue for all its items', async () => {
-    const { pool, decodeLock } = t.models;
+    const { pool, decodeLock } = t.scheduler;
     const release = await decodeLock.exclusive(); // holds every decode back
     const first = t.post('/v1/sentiment', { text: 'first' });
     await until(() => pool.busy === 1);
@@ -61,7 +61,7 @@ describe('SENTIMENT_BATCHING=throughput', () => {
 
   it('evaluates a batch in rounds: prompts padded to one length, sequences in id order, split only at BATCH_SIZE', async () => {
     // The sequences fall idle in the order 2, 0, 1, 3, which is the order a batch would take them in.
-    const { pool } = t.models;
+    const { pool } = t.scheduler;
     const finish: Array<() => void> = [];
     const held = [0, 1, 2, 3].map(() =>
       pool.useSeveral([], 1, () => new Promise<void>((resolve) => finish.push(resolve))),

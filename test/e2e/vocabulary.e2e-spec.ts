@@ -1,8 +1,8 @@
 import type { LlamaModel, Token } from 'node-llama-cpp';
 import { loadTinyModel } from '../support/tiny-model.js';
-import { endsGeneration } from '../../src/modules/model/generation-end.js';
-import { LabelVocabulary } from '../../src/modules/model/label-scoring.js';
-import { TokenBytes } from '../../src/modules/model/token-bytes.js';
+import { endsGeneration } from '../../src/modules/model/generation/generation-end.js';
+import { LabelVocabulary } from '../../src/modules/model/classification/label-scoring.js';
+import { TokenBytes } from '../../src/modules/model/tokens/token-bytes.js';
 
 /** The tiny fixture carries Qwen2's real vocabulary, so these are facts about Qwen2's. */
 describe('vocabulary', () => {

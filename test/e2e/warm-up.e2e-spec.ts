@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TokenBytes } from '../../src/modules/model/token-bytes.js';
+import { TokenBytes } from '../../src/modules/model/tokens/token-bytes.js';
 import { ChatService } from '../../src/modules/tasks/chat.service.js';
 import { ClassifyService } from '../../src/modules/tasks/classify.service.js';
 import { TasksReloadService } from '../../src/modules/tasks/tasks-reload.service.js';

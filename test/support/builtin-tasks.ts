@@ -1,5 +1,5 @@
 import type { LlamaModel } from 'node-llama-cpp';
-import { chatMlTemplate, type Prompt, type PromptTurn } from '../../src/modules/model/chatml.js';
+import { chatMlTemplate, type Prompt, type PromptTurn } from '../../src/modules/model/tokens/chatml.js';
 import {
   CLASSIFIER_SYSTEM_PROMPT,
   chatSystemPrompt,
@@ -19,6 +19,26 @@ export const chatTask = builtIn.find((task) => task.name === 'chat') as ChatTask
 export const SENTIMENT_LABELS = sentimentTask.labels.map((label) => label.name);
 
 /**
+ * A classification prompt's three parts, tokenized apart as the service does: the start every task
+ * shares (system turn and the opening of the user turn), the text with the question lead, and the
+ * question asking `task` with `labels` allowed, with the opening of the assistant's turn.
+ */
+export function classificationParts(
+  model: LlamaModel,
+  text: string,
+  task: ClassifyTask,
+  labels: readonly string[] = task.labels.map((label) => label.name),
+) {
+  const template = chatMlTemplate(model);
+  const allowed = task.labels.filter((label) => labels.includes(label.name));
+  return {
+    prefix: template.classificationStart(CLASSIFIER_SYSTEM_PROMPT, MESSAGE_LEAD),
+    text: template.classificationText(text, QUESTION_LEAD),
+    question: template.classificationQuestion(classifyQuestion(task, allowed)),
+  };
+}
+
+/**
  * A classification prompt as one token list: the shared start (the cached prefix), the text and the
  * question asking `task` with `labels` allowed, as the service evaluates it.
  */
@@ -28,14 +48,7 @@ export function classificationPrompt(
   labels: readonly string[] = SENTIMENT_LABELS,
   task: ClassifyTask = sentimentTask,
 ): Prompt & { textEnd: number } {
-  const allowed = task.labels.filter((label) => labels.includes(label.name));
-  const parts = chatMlTemplate(model).classification(
-    CLASSIFIER_SYSTEM_PROMPT,
-    MESSAGE_LEAD,
-    text,
-    QUESTION_LEAD,
-    classifyQuestion(task, allowed),
-  );
+  const parts = classificationParts(model, text, task, labels);
   return {
     tokens: [...parts.prefix, ...parts.text, ...parts.question],
     prefixLength: parts.prefix.length,

@@ -1,5 +1,5 @@
 import type { LlamaContext } from 'node-llama-cpp';
-import type { ModelService } from '../../src/modules/model/model.service.js';
+import type { ModelService } from '../../src/modules/model/runtime/model.service.js';
 
 /** One llama_decode call: each sequence's tokens in it (from position `first`), in batch order. */
 export type DecodeBatch = Array<{ sequence: number; first: number; tokens: number }>;

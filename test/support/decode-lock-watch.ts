@@ -2,7 +2,7 @@ import type { TestApp } from './test-app.js';
 
 /** Records, per decode-lock grant, what else held the lock at the same time. */
 export function watchDecodeLock(t: TestApp) {
-  const lock = t.models.decodeLock;
+  const lock = t.scheduler.decodeLock;
   const seen = { exclusive: 0, shared: 0, overlapsWithExclusive: 0, maxConcurrentShared: 0 };
   let heldExclusive = 0;
   let heldShared = 0;

@@ -1,5 +1,5 @@
 import { DEFAULT_BATCH_SIZE } from '../../src/config/environment.js';
-import type { Prompt } from '../../src/modules/model/chatml.js';
+import type { Prompt } from '../../src/modules/model/tokens/chatml.js';
 import { LlamaContext, LlamaGrammar, LlamaGrammarEvaluationState, LlamaModel, Token } from 'node-llama-cpp';
 
 /**

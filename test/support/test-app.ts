@@ -4,7 +4,8 @@ import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger.js';
 import { createApp } from '../../src/app/app.factory.js';
 import { createPino } from '../../src/http/logging.js';
 import { ConfigModule } from '../../src/config/config.module.js';
-import { ModelService } from '../../src/modules/model/model.service.js';
+import { ModelService } from '../../src/modules/model/runtime/model.service.js';
+import { Scheduler } from '../../src/modules/model/scheduling/scheduler.js';
 import { fixturePath } from '../fixtures/generate-models.js';
 
 export const TINY_MODEL = fixturePath('tiny');
@@ -12,6 +13,7 @@ export const TINY_MODEL = fixturePath('tiny');
 export interface TestApp {
   app: NestFastifyApplication;
   models: ModelService;
+  scheduler: Scheduler;
   post(url: string, payload: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
   get(url: string): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
@@ -47,6 +49,7 @@ export async function startTestApp(
   return {
     app,
     models,
+    scheduler: app.get(Scheduler),
     post: (url, payload, headers = {}) =>
       fastify.inject({
         method: 'POST',

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { ModelService } from '../model/model.service.js';
+import { ModelService } from '../model/runtime/model.service.js';
 import { readProcessMemory } from '../../runtime/process-memory.js';
 
 /** The figures a multi-day stability run watches, logged as one JSON line every interval. */

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { Generation } from '../model/generation.types.js';
+import type { Generation } from '../model/generation/generation.types.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readProcessMemory } from '../../runtime/process-memory.js';
-import { ModelService } from '../model/model.service.js';
+import { ModelService } from '../model/runtime/model.service.js';
+import { Scheduler } from '../model/scheduling/scheduler.js';
 
 export type TokenKind = 'prompt' | 'completion';
 /** What a client had not finished sending when its connection was cut. */
@@ -72,7 +73,7 @@ export class MetricsService {
   });
   private readonly servedByRoute = new Map<string, number>();
 
-  constructor(models: ModelService) {
+  constructor(models: ModelService, scheduler: Scheduler) {
     collectDefaultMetrics({ register: this.registry, prefix: 'duet_' });
     // Zero from the start, so rate() sees the first cut.
     for (const phase of CLIENT_TIMEOUT_PHASES) this.clientTimeouts.inc({ phase }, 0);
@@ -81,7 +82,7 @@ export class MetricsService {
       help: 'Requests waiting for a sequence',
       registers: [this.registry],
       collect() {
-        this.set(models.poolLoad().queued);
+        this.set(scheduler.load().queued);
       },
     });
     new Gauge({
@@ -89,7 +90,7 @@ export class MetricsService {
       help: 'Sequences serving a request',
       registers: [this.registry],
       collect() {
-        this.set(models.poolLoad().busy);
+        this.set(scheduler.load().busy);
       },
     });
     new Counter({
@@ -100,7 +101,7 @@ export class MetricsService {
       collect() {
         // The gatherer keeps the totals; a scrape copies them.
         this.reset();
-        for (const [members, rounds] of models.roundGatherer.roundsByMembers) this.inc({ members }, rounds);
+        for (const [members, rounds] of scheduler.roundsByMembers) this.inc({ members }, rounds);
       },
     });
     new Gauge({

@@ -42,12 +42,9 @@ export class RequestAbortedError extends Error {
 /**
  * A prompt over its budget. `tokens` is the rendered prompt's length, or with `atLeast` a lower
  * bound from the text's length alone (the text was not tokenized). `item` is the text's place in a
- * batch, `question` the question's place among several; `subject` names what the budget belongs
- * to, for the message (the caller knows it, the model layer does not).
+ * batch, `question` the question's place among several (the caller knows which task each is).
  */
 export class InputTooLongError extends Error {
-  subject?: string;
-
   constructor(
     readonly tokens: number,
     readonly maxInputTokens: number,

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../../config/app-config.js';
-import type { ChatTurn } from '../model/generation.types.js';
-import { ModelService } from '../model/model.service.js';
+import { InferenceService } from '../model/inference.service.js';
+import type { ChatTurn } from '../model/generation/generation.types.js';
 import { ChatReply, ChatService } from '../tasks/chat.service.js';
 import { lastMessageFromUser } from '../tasks/dto/chat.dto.js';
 import { TaskCatalog } from '../tasks/task-catalog.js';
@@ -17,13 +17,13 @@ export class OpenAiService {
   constructor(
     private readonly chat: ChatService,
     private readonly catalog: TaskCatalog,
-    private readonly models: ModelService,
+    private readonly inference: InferenceService,
     private readonly config: AppConfig,
   ) {}
 
   /** The loaded model (the default chat task), then every chat task by name. */
   listModels() {
-    const ids = [this.models.modelName, ...this.catalog.ofKind('chat').map((task) => task.name)];
+    const ids = [this.inference.modelName, ...this.catalog.ofKind('chat').map((task) => task.name)];
     return { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'duet' })) };
   }
 
@@ -78,7 +78,7 @@ export class OpenAiService {
       id: `chatcmpl-${randomUUID()}`,
       object,
       created: Math.floor(Date.now() / 1000),
-      model: this.models.modelName,
+      model: this.inference.modelName,
     };
   }
 

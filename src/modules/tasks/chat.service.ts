@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { chatSystemPrompt, WARM_UP_TEXT } from '../../prompts/layouts.js';
 import type { ChatTask } from '../../prompts/task-definitions.js';
 import { InferenceService } from '../model/inference.service.js';
-import type { ChatTurn, Generation, GenerationInput } from '../model/generation.types.js';
+import type { ChatTurn, Generation, GenerationInput } from '../model/generation/generation.types.js';
 import type { JsonSchema } from '../../prompts/json-schema-support.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChatDto } from './dto/chat.dto.js';
 import { generateForTask } from './task-generation.js';
 import { trimReply } from './trim-reply.js';
 import { TaskCatalog } from './task-catalog.js';
+import type { TaskKindHandler } from './task-kind-handler.js';
 import { ChatLimitError } from './task.errors.js';
 
 export const DEFAULT_CHAT_TASK = 'chat';
@@ -39,7 +40,9 @@ export interface ChatOptions {
 
 /** Chat tasks of the tasks file: a reply in the task's persona, within its caps. */
 @Injectable()
-export class ChatService {
+export class ChatService implements TaskKindHandler<ChatTask> {
+  readonly kind = 'chat';
+
   constructor(
     private readonly inference: InferenceService,
     private readonly catalog: TaskCatalog,
@@ -63,6 +66,15 @@ export class ChatService {
       finishReason: result.finishReason,
       usage: { promptTokens: result.promptTokens, completionTokens: result.completionTokens },
     };
+  }
+
+  fixedPrompt(task: ChatTask) {
+    return { text: chatSystemPrompt(task), what: 'its persona' };
+  }
+
+  /** A chat persona stays server-side: clients see the caps. */
+  publicView({ persona: _persona, ...caps }: ChatTask) {
+    return caps;
   }
 
   /** Pays what a first request would (the persona's prefix, one decode step), off the books. */

@@ -7,13 +7,12 @@ import {
   WARM_UP_TEXT,
 } from '../../prompts/layouts.js';
 import type { ClassifyTask, LabelDefinition } from '../../prompts/task-definitions.js';
-import type { ClassificationInput, ClassifiedText } from '../model/classification.types.js';
-import { InputTooLongError } from '../model/model.errors.js';
+import type { ClassificationInput, ClassifiedText } from '../model/classification/classification.types.js';
 import { InferenceService } from '../model/inference.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { ModelService } from '../model/model.service.js';
 import { TaskCatalog } from './task-catalog.js';
-import { InvalidLabelsError } from './task.errors.js';
+import type { TaskKindHandler } from './task-kind-handler.js';
+import { InvalidLabelsError, namingTask } from './task.errors.js';
 
 import type {
   BatchItemDto,
@@ -52,17 +51,23 @@ const byId = (items: readonly BatchItemDto[]) => (item: number) => items[item].i
 
 /** Classify tasks of the tasks file: one task, or several over one evaluation of the text (triage). */
 @Injectable()
-export class ClassifyService {
+export class ClassifyService implements TaskKindHandler<ClassifyTask> {
+  readonly kind = 'classify';
+
   constructor(
     private readonly inference: InferenceService,
     private readonly catalog: TaskCatalog,
     private readonly metrics: MetricsService,
-    private readonly models: ModelService,
   ) {}
 
   async classify(taskName: string, { text, ...options }: ClassifyDto, signal?: AbortSignal) {
     const { answers, promptTokens } = await this.ask(this.askedOne(taskName, options), [text], taskName, signal);
-    return { task: taskName, ...answers[0][0], usage: { promptTokens: promptTokens[0] }, model: this.models.modelName };
+    return {
+      task: taskName,
+      ...answers[0][0],
+      usage: { promptTokens: promptTokens[0] },
+      model: this.inference.modelName,
+    };
   }
 
   async classifyBatch(taskName: string, { items, ...options }: ClassifyBatchDto, signal?: AbortSignal) {
@@ -73,7 +78,7 @@ export class ClassifyService {
       task: taskName,
       results: answers.map(([answer], item) => ({ id: id(item), ...answer })),
       usage: { promptTokens: sum(promptTokens) },
-      model: this.models.modelName,
+      model: this.inference.modelName,
     };
   }
 
@@ -84,7 +89,7 @@ export class ClassifyService {
     return {
       results: byTask(asked, answers[0]),
       usage: { promptTokens: promptTokens[0] },
-      model: this.models.modelName,
+      model: this.inference.modelName,
     };
   }
 
@@ -96,7 +101,7 @@ export class ClassifyService {
     return {
       results: answers.map((perTask, item) => ({ id: id(item), results: byTask(asked, perTask) })),
       usage: { promptTokens: sum(promptTokens) },
-      model: this.models.modelName,
+      model: this.inference.modelName,
     };
   }
 
@@ -105,6 +110,17 @@ export class ClassifyService {
    * evaluated (kept cached by the pool), the question tokenized and the label vocabulary scanned.
    * Counts no tokens: no client asked.
    */
+  fixedPrompt(task: ClassifyTask) {
+    return {
+      text: CLASSIFIER_SYSTEM_PROMPT + MESSAGE_LEAD + QUESTION_LEAD + classifyQuestion(task, task.labels),
+      what: 'its instruction and labels',
+    };
+  }
+
+  publicView(task: ClassifyTask) {
+    return task;
+  }
+
   async warm(task: ClassifyTask): Promise<void> {
     await this.inference.classify(classificationInput([{ task, allowed: task.labels }], [WARM_UP_TEXT]), undefined, {
       warmUp: true,
@@ -130,13 +146,10 @@ export class ClassifyService {
     metricsTask: string,
     signal?: AbortSignal,
   ): Promise<ClassifiedTexts> {
-    const classified = await this.inference
-      .classify(classificationInput(asked, texts), signal)
-      .catch((error: unknown) => {
-        // The model layer knows questions by position; the client knows them by task name.
-        if (error instanceof InputTooLongError) error.subject = asked[error.options.question ?? 0].task.name;
-        throw error;
-      });
+    const classified = await namingTask(
+      this.inference.classify(classificationInput(asked, texts), signal),
+      (error) => asked[error.options.question ?? 0].task.name,
+    );
     for (const text of classified) this.metrics.countTokens(metricsTask, 'prompt', text.promptTokens);
     this.metrics.observeQueueWait(metricsTask, classified[0].queueMs);
     const answers = classified.map((text) =>

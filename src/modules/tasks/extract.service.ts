@@ -1,23 +1,32 @@
 import { Injectable } from '@nestjs/common';
 import { extractSystemPrompt, WARM_UP_TEXT } from '../../prompts/layouts.js';
 import type { ExtractTask } from '../../prompts/task-definitions.js';
-import type { GenerationInput } from '../model/generation.types.js';
+import type { GenerationInput } from '../model/generation/generation.types.js';
 import { InferenceService } from '../model/inference.service.js';
-import { ModelService } from '../model/model.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ExtractDto } from './dto/extract.dto.js';
 import { generateForTask } from './task-generation.js';
 import { TaskCatalog } from './task-catalog.js';
+import type { TaskKindHandler } from './task-kind-handler.js';
 
 /** Extract tasks of the tasks file: a JSON object, held to the task's schema by a grammar. */
 @Injectable()
-export class ExtractService {
+export class ExtractService implements TaskKindHandler<ExtractTask> {
+  readonly kind = 'extract';
+
   constructor(
     private readonly inference: InferenceService,
     private readonly catalog: TaskCatalog,
-    private readonly models: ModelService,
     private readonly metrics: MetricsService,
   ) {}
+
+  fixedPrompt(task: ExtractTask) {
+    return { text: extractSystemPrompt(task), what: 'its instruction and schema' };
+  }
+
+  publicView(task: ExtractTask) {
+    return task;
+  }
 
   /** Pays in advance what the task's first request would (its prefix, its schema's grammar), off the books. */
   async warm(task: ExtractTask): Promise<void> {
@@ -41,7 +50,7 @@ export class ExtractService {
       data: generation.finishReason === 'stop' ? (JSON.parse(generation.text) as unknown) : null,
       finishReason: generation.finishReason,
       usage: { promptTokens: generation.promptTokens, completionTokens: generation.completionTokens },
-      model: this.models.modelName,
+      model: this.inference.modelName,
     };
   }
 }

@@ -1,6 +1,6 @@
-import type { Generation, GenerationInput } from '../model/generation.types.js';
+import type { Generation, GenerationInput } from '../model/generation/generation.types.js';
 import type { InferenceService } from '../model/inference.service.js';
-import { InputTooLongError } from '../model/model.errors.js';
+import { namingTask } from './task.errors.js';
 import type { MetricsService } from '../metrics/metrics.service.js';
 
 /** Generates for the task named `taskName`: a prompt over its budget names the task, and tokens are counted under it. */
@@ -11,10 +11,7 @@ export async function generateForTask(
   input: GenerationInput,
   signal?: AbortSignal,
 ): Promise<Generation> {
-  const generation = await inference.generate(input, signal).catch((error: unknown) => {
-    if (error instanceof InputTooLongError) error.subject = taskName;
-    throw error;
-  });
+  const generation = await namingTask(inference.generate(input, signal), () => taskName);
   metrics.countTokens(taskName, 'prompt', generation.promptTokens);
   metrics.countTokens(taskName, 'completion', generation.completionTokens);
   metrics.observeGeneration(taskName, generation);

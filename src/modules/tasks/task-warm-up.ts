@@ -3,12 +3,10 @@ import { AppConfig } from '../../config/app-config.js';
 import type { TaskDefinition } from '../../prompts/task-definitions.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InferenceService } from '../model/inference.service.js';
-import { ModelService, type WarmUpProgress } from '../model/model.service.js';
-import { ChatService } from './chat.service.js';
-import { ExtractService } from './extract.service.js';
-import { ClassifyService } from './classify.service.js';
+import { ModelService, type WarmUpProgress } from '../model/runtime/model.service.js';
 import { checkTaskBudgets } from './task-budgets.js';
 import { TaskCatalog } from './task-catalog.js';
+import { TaskKinds } from './task-kinds.js';
 
 /**
  * Readiness means warm: after the model loads, each served task runs one short request through
@@ -24,9 +22,7 @@ export class TaskWarmUpService implements OnModuleInit {
     private readonly catalog: TaskCatalog,
     private readonly models: ModelService,
     private readonly inference: InferenceService,
-    private readonly classifier: ClassifyService,
-    private readonly chat: ChatService,
-    private readonly extractor: ExtractService,
+    private readonly kinds: TaskKinds,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -37,7 +33,7 @@ export class TaskWarmUpService implements OnModuleInit {
   /** The startup warm-up: every served task, after its budget is checked. */
   private async warmServed(progress: WarmUpProgress): Promise<void> {
     const tasks = this.catalog.all;
-    checkTaskBudgets(tasks, this.inference, this.config.taskOverrides.file);
+    checkTaskBudgets(tasks, this.kinds, this.inference, this.config.taskOverrides.file);
     progress.total = tasks.length;
     await this.warm(tasks, progress);
   }
@@ -46,9 +42,7 @@ export class TaskWarmUpService implements OnModuleInit {
   async warm(tasks: readonly TaskDefinition[], progress?: WarmUpProgress): Promise<void> {
     for (const task of tasks) {
       const started = performance.now();
-      if (task.kind === 'classify') await this.classifier.warm(task);
-      else if (task.kind === 'chat') await this.chat.warm(task);
-      else await this.extractor.warm(task);
+      await this.kinds.of(task).warm(task);
       const ms = Math.round(performance.now() - started);
       this.metrics.observeTaskWarmUp(task.name, ms / 1000);
       this.logger.log({ event: 'task_warmed', task: task.name, kind: task.kind, ms });

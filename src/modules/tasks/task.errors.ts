@@ -1,4 +1,5 @@
 import type { TaskKind } from '../../prompts/task-definitions.js';
+import { InputTooLongError } from '../model/model.errors.js';
 
 // The task layer's failures; src/app/error-statuses.ts decides their statuses.
 
@@ -28,3 +29,25 @@ export class InvalidLabelsError extends Error {}
 
 /** The request asked for more than its chat task allows. */
 export class ChatLimitError extends Error {}
+
+/** A prompt over its task's budget: the model layer's InputTooLongError, named for its task. */
+export class TaskInputTooLongError extends Error {
+  constructor(
+    readonly task: string,
+    readonly tooLong: InputTooLongError,
+  ) {
+    super(tooLong.message);
+  }
+}
+
+/**
+ * The model layer's work for tasks: a prompt over its budget comes back naming its task (the model
+ * layer knows questions by position; the client knows them by task name).
+ */
+export async function namingTask<T>(work: Promise<T>, taskOf: (error: InputTooLongError) => string): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw error instanceof InputTooLongError ? new TaskInputTooLongError(taskOf(error), error) : error;
+  }
+}

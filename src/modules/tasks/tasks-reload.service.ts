@@ -2,10 +2,11 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { AppConfig } from '../../config/app-config.js';
 import { sequenceContextSize, type TaskDefinition } from '../../prompts/task-definitions.js';
 import { loadTasks, TasksFileError } from '../../prompts/tasks-file.js';
-import { ModelService } from '../model/model.service.js';
+import { ModelService } from '../model/runtime/model.service.js';
 import { TaskCatalog } from './task-catalog.js';
 import { checkTaskBudgets } from './task-budgets.js';
 import { InferenceService } from '../model/inference.service.js';
+import { TaskKinds } from './task-kinds.js';
 import { TaskWarmUpService } from './task-warm-up.js';
 
 /**
@@ -24,6 +25,7 @@ export class TasksReloadService implements OnApplicationBootstrap, OnApplication
     private readonly catalog: TaskCatalog,
     private readonly models: ModelService,
     private readonly inference: InferenceService,
+    private readonly kinds: TaskKinds,
     private readonly warmUp: TaskWarmUpService,
   ) {}
 
@@ -46,7 +48,7 @@ export class TasksReloadService implements OnApplicationBootstrap, OnApplication
         );
       }
       if (this.models.loaded) {
-        checkTaskBudgets(tasks, this.inference, this.config.taskOverrides.file);
+        checkTaskBudgets(tasks, this.kinds, this.inference, this.config.taskOverrides.file);
         await this.warmUp.warm(tasks.filter((task) => !this.catalog.serves(task)));
       }
       this.catalog.replace(tasks);

@@ -7,6 +7,7 @@ import { ClassifyService } from './classify.service.js';
 import { ExtractController } from './extract.controller.js';
 import { ExtractService } from './extract.service.js';
 import { TaskCatalog } from './task-catalog.js';
+import { TaskKinds } from './task-kinds.js';
 import { TaskWarmUpService } from './task-warm-up.js';
 import { TasksReloadService } from './tasks-reload.service.js';
 import { TasksService } from './tasks.service.js';
@@ -19,6 +20,7 @@ import { TasksService } from './tasks.service.js';
     ClassifyService,
     ChatService,
     ExtractService,
+    TaskKinds,
     TasksService,
     TasksReloadService,
     TaskWarmUpService,

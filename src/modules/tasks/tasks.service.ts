@@ -1,21 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import type { TaskDefinition } from '../../prompts/task-definitions.js';
 import { TaskCatalog } from './task-catalog.js';
-
-/** What GET /v1/tasks tells clients: kinds, labels and caps; a chat persona stays server-side. */
-function publicView(task: TaskDefinition) {
-  if (task.kind === 'chat') {
-    const { persona: _persona, ...caps } = task;
-    return caps;
-  }
-  return task;
-}
+import { TaskKinds } from './task-kinds.js';
 
 @Injectable()
 export class TasksService {
-  constructor(private readonly catalog: TaskCatalog) {}
+  constructor(
+    private readonly catalog: TaskCatalog,
+    private readonly kinds: TaskKinds,
+  ) {}
 
+  /** GET /v1/tasks: every task as its kind shows it to clients. */
   describe() {
-    return { tasks: this.catalog.all.map(publicView) };
+    return { tasks: this.catalog.all.map((task) => this.kinds.of(task).publicView(task)) };
   }
 }

@@ -1,3 +1,5 @@
+import { firstChars } from '../model/generation/reply-text.js';
+
 const SENTENCE_END = /[.!?。！？…](?=\s|$)|[。！？]/gu;
 
 /**
@@ -8,10 +10,7 @@ const SENTENCE_END = /[.!?。！？…](?=\s|$)|[。！？]/gu;
 export function trimReply(text: string, maxChars: number, complete: boolean): string {
   const chars = [...text.trim()];
   if (complete && chars.length <= maxChars) return chars.join('');
-  const fitted = chars
-    .slice(0, maxChars)
-    .join('')
-    .replace(/\uFFFD+$/u, '');
+  const fitted = firstChars(chars.join(''), maxChars);
   const sentenceEnds = [...fitted.matchAll(SENTENCE_END)];
   const lastSentenceEnd = sentenceEnds.length ? sentenceEnds[sentenceEnds.length - 1] : undefined;
   if (lastSentenceEnd?.index) return fitted.slice(0, lastSentenceEnd.index + lastSentenceEnd[0].length).trim();

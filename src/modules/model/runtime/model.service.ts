@@ -2,18 +2,15 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
-import { releaseFreedMemory } from '../../runtime/collect-garbage.js';
-import { ALLOCATION_FAILURE, isTransientFailure } from '../../runtime/transient-failure.js';
-import { AppConfig } from '../../config/app-config.js';
-import { sequenceContextSize } from '../../prompts/task-definitions.js';
-import { DecodeLock } from './decode-lock.js';
-import { GenerationSteps } from './generation-steps.js';
-import { ModelFileError, ModelResourceError } from './model.errors.js';
+import { releaseFreedMemory } from '../../../runtime/collect-garbage.js';
+import { ALLOCATION_FAILURE, isTransientFailure } from '../../../runtime/transient-failure.js';
+import { AppConfig } from '../../../config/app-config.js';
+import { sequenceContextSize } from '../../../prompts/task-definitions.js';
+import { ModelFileError, ModelResourceError } from '../model.errors.js';
 import { takeOpenedModel } from './model-opening.js';
-import { RoundGatherer } from './round-gatherer.js';
-import { sequenceOrderStrategy } from './sequence-order.js';
-import { SequencePool } from './sequence-pool.js';
-import { TokenBytes } from './token-bytes.js';
+import { Scheduler } from '../scheduling/scheduler.js';
+import { sequenceOrderStrategy } from '../scheduling/sequence-order.js';
+import { TokenBytes } from '../tokens/token-bytes.js';
 
 /**
  * node-llama-cpp keeps the GGUF metadata it parsed, the vocabulary's 151,936 tokens and 151,387
@@ -59,10 +56,9 @@ export function checkModelFile(path: string): void {
 }
 
 /**
- * Owns the one model shared by every task: the llama runtime, the weights, one context with
- * SEQUENCES sequences, the lock that decides which decodes may share a batch and the gatherer
- * that lines single classifications up to share one.
- * Disposes them in reverse order on shutdown.
+ * Owns the one model shared by every task: the llama runtime, the weights and one context with
+ * SEQUENCES sequences, which it hands to the Scheduler once loaded. Its state (loading, warming,
+ * ready, draining…) is written here only. Disposes them in reverse order on shutdown.
  */
 @Injectable()
 export class ModelService implements OnApplicationShutdown {
@@ -70,37 +66,58 @@ export class ModelService implements OnApplicationShutdown {
   private llama?: Llama;
   private loadedModel?: LlamaModel;
   private context?: LlamaContext;
-  private sequencePool?: SequencePool;
   private opening?: Promise<void>;
   private loading?: Promise<void>;
   private warmUp?: WarmUp;
   private warmUpProgress?: WarmUpProgress;
-  readonly decodeLock = new DecodeLock();
-  /** Starts the steps of concurrent generations together, so that they share one batch. */
-  readonly generationSteps = new GenerationSteps();
-  /** Throughput mode: gathers single classifications into rounds that share their first decode. */
-  readonly roundGatherer: RoundGatherer;
-  state: ModelState = 'not_loaded';
-  failure?: string;
-  loadMs?: number;
+  private modelState: ModelState = 'not_loaded';
+  private failureReason?: string;
+  private loadTookMs?: number;
   /** Where the load's time went: the runtime (getLlama), the weights, the context. */
   private loadPhasesMs?: { runtime: number; weights: number; context: number };
-  /** From the end of loading to readiness. */
-  warmUpMs?: number;
-  /** Every token's bytes, for label scoring; undefined for a vocabulary that is not byte-level BPE. */
-  tokenBytes?: TokenBytes;
-  /**
-   * The most UTF-8 bytes of text one token stands for, so that a text of n bytes takes at least
-   * n / this many tokens. Without a vocabulary to measure, no text is refused by its length alone.
-   */
-  longestTokenBytes = Infinity;
+  private warmUpTookMs?: number;
+  private vocabularyBytes?: TokenBytes;
 
   /** Tokens each sequence holds: sized at startup for the configured tasks; a reload must fit in it. */
   readonly sequenceContextSize: number;
 
-  constructor(private readonly config: AppConfig) {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly scheduler: Scheduler,
+  ) {
     this.sequenceContextSize = sequenceContextSize(config.tasks);
-    this.roundGatherer = new RoundGatherer(config.batchingWindowMs, config.sequences);
+  }
+
+  get state(): ModelState {
+    return this.modelState;
+  }
+
+  /** Why loading or warming up failed, in one line. */
+  get failure(): string | undefined {
+    return this.failureReason;
+  }
+
+  /** From the opening's start to a usable context. */
+  get loadMs(): number | undefined {
+    return this.loadTookMs;
+  }
+
+  /** From the end of loading to readiness. */
+  get warmUpMs(): number | undefined {
+    return this.warmUpTookMs;
+  }
+
+  /** Every token's bytes, for label scoring; undefined for a vocabulary that is not byte-level BPE. */
+  get tokenBytes(): TokenBytes | undefined {
+    return this.vocabularyBytes;
+  }
+
+  /**
+   * The most UTF-8 bytes of text one token stands for, so that a text of n bytes takes at least
+   * n / this many tokens. Without a vocabulary to measure, no text is refused by its length alone.
+   */
+  get longestTokenBytes(): number {
+    return this.vocabularyBytes?.longest ?? Infinity;
   }
 
   /**
@@ -140,13 +157,13 @@ export class ModelService implements OnApplicationShutdown {
    * requests already running go on.
    */
   beginDrain(): void {
-    if (this.loaded) this.state = 'draining';
-    this.sequencePool?.close();
+    if (this.loaded) this.modelState = 'draining';
+    this.scheduler.close();
   }
 
   /** Stops the requests still running (each fails with ShuttingDownError); returns how many there were. */
   stopRunning(): number {
-    return this.sequencePool?.stopRunning() ?? 0;
+    return this.scheduler.stopRunning();
   }
 
   /** Loaded weights; stays usable while draining so in-flight requests can finish. */
@@ -155,14 +172,9 @@ export class ModelService implements OnApplicationShutdown {
     return this.loadedModel;
   }
 
-  get pool(): SequencePool {
-    if (!this.sequencePool) throw new Error('model is not loaded');
-    return this.sequencePool;
-  }
-
   /** Sequences serving a request and requests waiting for one; zeros while no model is loaded. */
   poolLoad(): { busy: number; queued: number } {
-    return { busy: this.sequencePool?.busy ?? 0, queued: this.sequencePool?.queued ?? 0 };
+    return this.scheduler.load();
   }
 
   /** The model's own name from its GGUF metadata, else its file name. */
@@ -191,7 +203,7 @@ export class ModelService implements OnApplicationShutdown {
   }
 
   private async loadOnce(): Promise<void> {
-    this.state = 'loading';
+    this.modelState = 'loading';
     let allocationFailure: string | undefined; // llama.cpp says so only in its log
     try {
       checkModelFile(this.config.modelPath);
@@ -201,8 +213,7 @@ export class ModelService implements OnApplicationShutdown {
       });
       ({ llama: this.llama, model: this.loadedModel } = opened);
       const contextStarted = performance.now();
-      this.tokenBytes = TokenBytes.fromVocabulary(this.loadedModel);
-      this.longestTokenBytes = this.tokenBytes?.longest ?? Infinity;
+      this.vocabularyBytes = TokenBytes.fromVocabulary(this.loadedModel);
       dropVocabularyStrings(this.loadedModel);
       this.context = await opened.model.createContext({
         sequences: this.config.sequences,
@@ -212,23 +223,23 @@ export class ModelService implements OnApplicationShutdown {
         batching: { itemPrioritizationStrategy: sequenceOrderStrategy },
       });
       const sequences = Array.from({ length: this.config.sequences }, () => this.context!.getSequence());
-      this.sequencePool = new SequencePool(sequences, this.config.maxQueue, this.decodeLock, this.config.prefixCache);
+      this.scheduler.open(sequences);
       const context = Math.round(performance.now() - contextStarted);
       this.loadPhasesMs = { runtime: opened.runtimeMs, weights: opened.weightsMs, context };
       // From the opening's start, which main.ts makes before this service exists.
-      this.loadMs = opened.runtimeMs + opened.weightsMs + context;
-      this.state = 'warming';
+      this.loadTookMs = opened.runtimeMs + opened.weightsMs + context;
+      this.modelState = 'warming';
       // The loader's buffers (GGUF metadata, tensor reads) are freed by now but still resident.
       void releaseFreedMemory();
       this.logger.log({ event: 'model_loaded', ...this.describe() });
     } catch (error) {
-      this.state = 'failed';
+      this.modelState = 'failed';
       await this.dispose();
       // llama.cpp's log lines reach JavaScript through a thread-safe function, after the failed
       // call's rejection: a turn of the event loop lets those already queued arrive.
       await new Promise((done) => setImmediate(done));
       const reason = (error as Error).message.split('\n')[0];
-      this.failure = `Could not load model ${this.config.modelPath}: ${reason}${allocationFailure ? ` (${allocationFailure})` : ''}`;
+      this.failureReason = `Could not load model ${this.config.modelPath}: ${reason}${allocationFailure ? ` (${allocationFailure})` : ''}`;
       throw allocationFailure || isTransientFailure(error)
         ? new ModelResourceError(this.failure)
         : new ModelFileError(this.failure);
@@ -243,25 +254,25 @@ export class ModelService implements OnApplicationShutdown {
     } catch (error) {
       // A drain that began meanwhile refused the warm-up's requests: that is no failure.
       if (this.state !== 'warming') return;
-      this.state = 'failed';
-      this.failure = `Warm-up failed: ${(error as Error).message.split('\n')[0]}`;
+      this.modelState = 'failed';
+      this.failureReason = `Warm-up failed: ${(error as Error).message.split('\n')[0]}`;
       throw error;
     }
     if (this.state !== 'warming') return;
-    this.warmUpMs = Date.now() - started;
-    this.state = 'ready';
+    this.warmUpTookMs = Date.now() - started;
+    this.modelState = 'ready';
     this.logger.log({ event: 'model_ready', ...this.describe() });
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.dispose();
-    if (this.loaded || this.state === 'draining') this.state = 'closed';
+    if (this.loaded || this.state === 'draining') this.modelState = 'closed';
   }
 
   private async dispose(): Promise<void> {
     await this.context?.dispose();
     await this.loadedModel?.dispose();
     await this.llama?.dispose();
-    this.context = this.loadedModel = this.llama = this.sequencePool = undefined;
+    this.context = this.loadedModel = this.llama = undefined;
   }
 }

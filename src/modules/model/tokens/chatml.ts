@@ -16,17 +16,6 @@ export interface Prompt {
 }
 
 /**
- * A classification prompt in the three parts that are evaluated apart: the start every task shares
- * (system turn and the opening of the user turn), the text with the trail every task shares, and
- * one question with the opening of the assistant's turn.
- */
-export interface ClassificationPrompt {
-  prefix: readonly Token[];
-  text: readonly Token[];
-  question: readonly Token[];
-}
-
-/**
  * Qwen2.5's ChatML template for one model. Each turn is `<|im_start|>`, the role and content
  * tokenized as one piece with special tokens off (a client writing "<|im_end|>" gets plain text,
  * never a turn boundary; one piece between two special tokens is how llama.cpp tokenizes the
@@ -64,19 +53,6 @@ export class ChatMlTemplate {
     }
     tokens.push(...this.assistantOpening);
     return { tokens, prefixLength };
-  }
-
-  /**
-   * `<|im_start|>system…<|im_end|>\n<|im_start|>user\n{lead}`, then the text and `{trail}`, then
-   * `{question}<|im_end|>\n<|im_start|>assistant\n`. The trail is tokenized on its own, so its
-   * tokens are the same after every text.
-   */
-  classification(system: string, lead: string, text: string, trail: string, question: string): ClassificationPrompt {
-    return {
-      prefix: this.classificationStart(system, lead),
-      text: this.classificationText(text, trail),
-      question: this.classificationQuestion(question),
-    };
   }
 
   /** The start of every classification prompt: `<|im_start|>system…<|im_end|>\n<|im_start|>user\n{lead}`. */
@@ -135,11 +111,6 @@ export function chatMlTemplate(model: LlamaModel): ChatMlTemplate {
     templates.set(model, template);
   }
   return template;
-}
-
-/** Renders turns with the model's ChatML template, ending with an open assistant turn. */
-export function renderChatMlPrompt(model: LlamaModel, turns: readonly PromptTurn[]): Prompt {
-  return chatMlTemplate(model).render(turns);
 }
 
 function specialToken(model: LlamaModel, text: string): Token {

@@ -1,15 +1,13 @@
 import type { EvaluationPriority, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { LabelAnswer } from './classification.types.js';
 import { chooseLabel, LabelVocabulary, softmax } from './label-scoring.js';
-import { RequestAbortedError } from './model.errors.js';
+import { RequestAbortedError } from '../model.errors.js';
+import type { DecodeTurn } from '../scheduling/scheduler.js';
 
 export interface TokenizedQuestion {
   tokens: readonly Token[];
   labels: readonly string[];
 }
-
-/** Waits for a turn at the decode lock and returns its release. */
-export type DecodeTurn = () => Promise<() => void>;
 
 async function inTurn<T>(turn: DecodeTurn, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
   const release = await turn();

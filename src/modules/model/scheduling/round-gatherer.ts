@@ -1,4 +1,5 @@
-import { RequestAbortedError } from './model.errors.js';
+import { RequestAbortedError } from '../model.errors.js';
+import { onAbort } from './on-abort.js';
 
 /**
  * What one more micro-batch costs, in prompt tokens evaluated; padding a whole round to its longest
@@ -105,18 +106,17 @@ export class RoundGatherer {
             tokens,
             start: (padding) => {
               state = 'running';
-              signal.removeEventListener('abort', abandon);
+              stopListening();
               resolve(padding);
             },
           };
-          const abandon = () => {
+          const stopListening = onAbort(signal, () => {
             state = 'left';
             this.members = this.members.filter((m) => m !== member);
             if (this.members.length === 0) this.stopTimer();
             else this.startIfReady();
             reject(new RequestAbortedError(signal.reason));
-          };
-          signal.addEventListener('abort', abandon, { once: true });
+          });
           this.members.push(member);
           state = 'gathering';
           this.arriving--;

@@ -1,12 +1,29 @@
-import type { TokenBytes } from './token-bytes.js';
+import type { TokenBytes } from '../tokens/token-bytes.js';
 import type {
   ControlledEvaluateIndexOutput,
   ControlledEvaluateInputItem,
   EvaluationPriority,
-  LlamaContextSequence,
-  LlamaModel,
   Token,
 } from 'node-llama-cpp';
+
+/** What label scoring reads of the model (node-llama-cpp's LlamaModel): the vocabulary and its end tokens. */
+export interface VocabularyModel {
+  readonly fileInfo: {
+    readonly metadata: { readonly tokenizer: { readonly ggml: { readonly tokens: { length: number } } } };
+  };
+  isEogToken(token: Token): boolean;
+  detokenize(tokens: readonly Token[]): string;
+}
+
+/** What label scoring does with a sequence (node-llama-cpp's LlamaContextSequence). */
+export interface ScoringSequence {
+  readonly nextTokenIndex: number;
+  controlledEvaluate(
+    input: ControlledEvaluateInputItem[],
+    options?: { evaluationPriority?: EvaluationPriority },
+  ): Promise<Array<undefined | ControlledEvaluateIndexOutput>>;
+  eraseContextTokenRanges(ranges: { start: number; end: number }[]): Promise<void>;
+}
 
 /**
  * Text as a string of its UTF-8 bytes, one character per byte: labels and token pieces are compared
@@ -31,7 +48,7 @@ export class LabelVocabulary {
   private readonly allowed = new Map<string, Token[]>();
 
   constructor(
-    private readonly model: LlamaModel,
+    private readonly model: VocabularyModel,
     private readonly tokenBytes?: TokenBytes,
   ) {}
 
@@ -136,7 +153,7 @@ function greedy(logits: Map<Token, number>, allowed: readonly Token[]): Token {
  * the evaluations among other sequences' in a shared batch (see sequencePriority).
  */
 export async function chooseLabel(
-  sequence: LlamaContextSequence,
+  sequence: ScoringSequence,
   rest: readonly Token[],
   labelTexts: readonly string[],
   vocabulary: LabelVocabulary,

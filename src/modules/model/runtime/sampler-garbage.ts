@@ -1,4 +1,4 @@
-import { collectYoungGarbage, releaseFreedMemory } from '../../runtime/collect-garbage.js';
+import { collectYoungGarbage, releaseFreedMemory } from '../../../runtime/collect-garbage.js';
 
 /**
  * Keeps the native memory of finished evaluations from piling up. Each node-llama-cpp evaluation

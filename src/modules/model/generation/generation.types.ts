@@ -1,4 +1,4 @@
-import type { JsonSchema } from '../../prompts/json-schema-support.js';
+import type { JsonSchema } from '../../../prompts/json-schema-support.js';
 
 /** A turn of the conversation the client sent. */
 export interface ChatTurn {

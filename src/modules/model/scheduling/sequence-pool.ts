@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { DecodeLock } from './decode-lock.js';
-import { QueueFullError, RequestAbortedError, ShuttingDownError } from './model.errors.js';
+import { QueueFullError, RequestAbortedError, ShuttingDownError } from '../model.errors.js';
+import { onAbort } from './on-abort.js';
 import { settleAll } from './settle-all.js';
 
 /** The reason a running request's signal carries when the pool stops it (see stopRunning). */
@@ -13,8 +14,17 @@ interface CachedPrefix {
   length: number;
 }
 
-interface Waiter {
-  take(sequence: LlamaContextSequence): void;
+/** What the pool does with a sequence: node-llama-cpp's S, or a fake in unit tests. */
+export interface PooledSequence {
+  /** Tokens the sequence holds evaluated. */
+  readonly nextTokenIndex: number;
+  clearHistory(): Promise<void>;
+  evaluateWithoutGeneratingNewTokens(tokens: Token[]): Promise<void>;
+  eraseContextTokenRanges(ranges: { start: number; end: number }[]): Promise<void>;
+}
+
+interface Waiter<S> {
+  take(sequence: S): void;
   refuse(error: Error): void;
 }
 
@@ -31,17 +41,17 @@ interface Waiter {
  * any of them any more, whatever failed; a sequence whose cleanup failed goes back too, with its
  * cached prefix forgotten, so its next holder clears it first.
  */
-export class SequencePool {
+export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   private readonly logger = new Logger(SequencePool.name);
-  private readonly idle: LlamaContextSequence[];
-  private readonly waiters: Waiter[] = [];
-  private readonly prefixes = new Map<LlamaContextSequence, CachedPrefix>();
+  private readonly idle: S[];
+  private readonly waiters: Waiter<S>[] = [];
+  private readonly prefixes = new Map<S, CachedPrefix>();
   /** One controller per request holding sequences: aborted with the request's signal, or by stopRunning. */
   private readonly running = new Set<AbortController>();
   private closed = false;
 
   constructor(
-    private readonly sequences: readonly LlamaContextSequence[],
+    private readonly sequences: readonly S[],
     readonly maxQueue: number,
     private readonly decodeLock: DecodeLock,
     private readonly reusePrefixes: boolean,
@@ -67,7 +77,7 @@ export class SequencePool {
   }
 
   /** A sequence's place in the pool: its creation order, which is llama.cpp's sequence id order. */
-  orderOf(sequence: LlamaContextSequence): number {
+  orderOf(sequence: S): number {
     return this.sequences.indexOf(sequence);
   }
 
@@ -99,7 +109,7 @@ export class SequencePool {
   async useSeveral<T>(
     prefix: readonly Token[],
     wanted: number,
-    work: (sequences: LlamaContextSequence[], signal: AbortSignal) => Promise<T>,
+    work: (sequences: S[], signal: AbortSignal) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
     if (signal?.aborted) throw new RequestAbortedError(signal.reason);
@@ -128,19 +138,19 @@ export class SequencePool {
     const run = new AbortController();
     const follow = () => run.abort(signal!.reason);
     if (signal?.aborted) follow();
-    else signal?.addEventListener('abort', follow, { once: true });
+    const stopFollowing = onAbort(signal, follow);
     this.running.add(run);
     return {
       signal: run.signal,
       end: () => {
         this.running.delete(run);
-        signal?.removeEventListener('abort', follow);
+        stopFollowing();
       },
     };
   }
 
   /** Gives every held sequence back exactly once; returns the first cleanup failure, if any. */
-  private async releaseAll(held: readonly LlamaContextSequence[]): Promise<unknown> {
+  private async releaseAll(held: readonly S[]): Promise<unknown> {
     let failure: unknown;
     for (const sequence of held) {
       try {
@@ -162,7 +172,7 @@ export class SequencePool {
    * created: requests running together then hold consecutive sequence ids from the lowest up, and
    * llama.cpp evaluates sequences together only while their ids rise by one.
    */
-  private takeIdle(key: string): LlamaContextSequence | undefined {
+  private takeIdle(key: string): S | undefined {
     let cached = -1;
     this.idle.forEach((sequence, index) => {
       if (this.prefixes.get(sequence)?.key !== key) return;
@@ -171,7 +181,7 @@ export class SequencePool {
     return this.idle.splice(cached >= 0 ? cached : 0, 1)[0];
   }
 
-  private async holdOnly(sequence: LlamaContextSequence, prefix: readonly Token[], key: string): Promise<void> {
+  private async holdOnly(sequence: S, prefix: readonly Token[], key: string): Promise<void> {
     const cached = this.prefixes.get(sequence);
     if (cached?.key === key && sequence.nextTokenIndex === cached.length) return;
     this.prefixes.delete(sequence);
@@ -186,7 +196,7 @@ export class SequencePool {
     if (this.reusePrefixes) this.prefixes.set(sequence, { key, length: prefix.length });
   }
 
-  private async keepPrefix(sequence: LlamaContextSequence): Promise<void> {
+  private async keepPrefix(sequence: S): Promise<void> {
     const cached = this.prefixes.get(sequence);
     try {
       if (!cached) await sequence.clearHistory();
@@ -200,22 +210,21 @@ export class SequencePool {
   }
 
   /** Waits for a released sequence; a request whose signal fires, or a pool that closes, gives up its place at once. */
-  private waitInLine(signal?: AbortSignal): Promise<LlamaContextSequence> {
+  private waitInLine(signal?: AbortSignal): Promise<S> {
     return new Promise((resolve, reject) => {
       const leave = (error: Error) => {
-        signal?.removeEventListener('abort', abandon);
+        stopListening();
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
         reject(error);
       };
-      const abandon = () => leave(new RequestAbortedError(signal!.reason));
-      const waiter: Waiter = {
+      const waiter: Waiter<S> = {
         take: (sequence) => {
-          signal?.removeEventListener('abort', abandon);
+          stopListening();
           resolve(sequence);
         },
         refuse: leave,
       };
-      signal?.addEventListener('abort', abandon, { once: true });
+      const stopListening = onAbort(signal, () => leave(new RequestAbortedError(signal!.reason)));
       this.waiters.push(waiter);
     });
   }

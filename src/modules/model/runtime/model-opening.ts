@@ -1,5 +1,5 @@
 import type { Llama, LlamaLogLevel, LlamaModel } from 'node-llama-cpp';
-import type { AppConfig } from '../../config/app-config.js';
+import type { AppConfig } from '../../../config/app-config.js';
 
 export type LlamaLog = (level: LlamaLogLevel, message: string) => void;
 

@@ -1,4 +1,4 @@
-import { RequestAbortedError } from './model.errors.js';
+import { RequestAbortedError } from '../model.errors.js';
 import { paddedLengths, RoundGatherer } from './round-gatherer.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));

@@ -1,5 +1,5 @@
 import { LlamaGrammar, LlamaJsonSchemaGrammar, type LlamaModel } from 'node-llama-cpp';
-import { grammarSchema, type JsonSchema } from '../../prompts/json-schema-support.js';
+import { grammarSchema, type JsonSchema } from '../../../prompts/json-schema-support.js';
 
 /** Grammars of recent schemas kept built: clients send the same few schemas again and again. */
 const CACHED_SCHEMAS = 32;

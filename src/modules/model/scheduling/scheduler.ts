@@ -1,0 +1,194 @@
+import { Injectable } from '@nestjs/common';
+import type { EvaluationPriority, LlamaContextSequence, Token } from 'node-llama-cpp';
+import { AppConfig } from '../../../config/app-config.js';
+import { DecodeLock } from './decode-lock.js';
+import { GenerationSteps } from './generation-steps.js';
+import { GenerationTurns } from './generation-turns.js';
+import { RoundGatherer } from './round-gatherer.js';
+import { sequencePriority } from './sequence-order.js';
+import { SequencePool } from './sequence-pool.js';
+
+/** Waits for a turn at the decode lock and returns its release. */
+export type DecodeTurn = () => Promise<() => void>;
+
+/** A classification to schedule: the prefix its sequences hold, how many texts, how they may batch. */
+export interface ClassificationRequest {
+  prefix: readonly Token[];
+  texts: number;
+  /**
+   * Throughput mode: the texts spread over the sequences idle when the request starts and their
+   * evaluations share decode batches; a single text joins a gathered round. Otherwise one
+   * sequence, and every evaluation in an exclusive turn of its own.
+   */
+  shareBatches: boolean;
+}
+
+/** What a classification's work runs with. */
+export interface ClassificationLease {
+  /** One, or with shareBatches as many as were idle (at most one per text), in sequence id order. */
+  sequences: readonly LlamaContextSequence[];
+  /** The request's signal, which also fires when the service stops running work at shutdown. */
+  signal: AbortSignal;
+  /** The turn each evaluation takes at the decode lock: exclusive, or shared with shareBatches. */
+  turn: DecodeTurn;
+  /** Places a sequence's evaluations among others' in a batch (see sequencePriority). */
+  priorityOf(sequence: LlamaContextSequence): EvaluationPriority;
+  /**
+   * A single text in throughput mode: waits for its gathered round to start and resolves with the
+   * filler tokens its first evaluation (of `tokens`) adds (see RoundGatherer).
+   */
+  gather?: (tokens: number) => Promise<number>;
+}
+
+/** What a generation's work runs with. */
+export interface GenerationLease {
+  sequence: LlamaContextSequence;
+  signal: AbortSignal;
+  priority: EvaluationPriority;
+  /** Its decode steps' turns at the decode lock and at the step barrier. */
+  turns: GenerationTurns;
+}
+
+/** A run's result and how long it waited before its own tokens began to be evaluated. */
+export interface Scheduled<T> {
+  result: T;
+  /** For a sequence (and a cold prefix), then for a gathered round to start. */
+  waitedMs: number;
+}
+
+/**
+ * Decides when and where each piece of work runs on the one context: the sequence pool (a bounded
+ * line, prefix reuse), the decode lock (which decodes may share a batch), the generation-step
+ * barrier (concurrent generations step together) and the round gatherer (single classifications
+ * in throughput mode share their first decode). The inference code asks it to run a
+ * classification or a generation; nothing else touches those four.
+ */
+@Injectable()
+export class Scheduler {
+  /** Public for diagnostics: the tests watch its grants. */
+  readonly decodeLock = new DecodeLock();
+  private readonly generationSteps = new GenerationSteps();
+  private readonly roundGatherer: RoundGatherer;
+  private sequencePool?: SequencePool;
+
+  constructor(private readonly config: AppConfig) {
+    this.roundGatherer = new RoundGatherer(config.batchingWindowMs, config.sequences);
+  }
+
+  /** Takes the context's sequences (once loaded): work may run from now on. */
+  open(sequences: readonly LlamaContextSequence[]): void {
+    this.sequencePool = new SequencePool(sequences, this.config.maxQueue, this.decodeLock, this.config.prefixCache);
+  }
+
+  /** Shutdown, first step: work waiting in line is refused and no new work is taken; running work goes on. */
+  close(): void {
+    this.sequencePool?.close();
+  }
+
+  /** Shutdown, last step: running work is stopped (each fails with ShuttingDownError); returns how many requests ran. */
+  stopRunning(): number {
+    return this.sequencePool?.stopRunning() ?? 0;
+  }
+
+  /** Sequences serving a request and requests waiting for one; zeros before the sequences exist. */
+  load(): { busy: number; queued: number } {
+    return { busy: this.sequencePool?.busy ?? 0, queued: this.sequencePool?.queued ?? 0 };
+  }
+
+  /** Gathered rounds started so far, by how many members they had. */
+  get roundsByMembers(): ReadonlyMap<number, number> {
+    return this.roundGatherer.roundsByMembers;
+  }
+
+  /** Throws what would refuse a new request now (shutting down, queue full), before costly preparation. */
+  admit(): void {
+    this.pool.admit();
+  }
+
+  /** Runs a classification's work on its sequences, each holding exactly `prefix` evaluated. */
+  async runClassification<T>(
+    request: ClassificationRequest,
+    work: (lease: ClassificationLease) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<Scheduled<T>> {
+    const pool = this.pool;
+    const { shareBatches } = request;
+    const turn: DecodeTurn = shareBatches ? () => this.decodeLock.shared() : () => this.decodeLock.exclusive();
+    const priorityOf = (sequence: LlamaContextSequence) => sequencePriority(pool.orderOf(sequence));
+    // A single text in throughput mode waits for company; that wait is queueing too.
+    const arrival = shareBatches && request.texts === 1 ? this.roundGatherer.arrive() : undefined;
+    let gatheredMs = 0;
+    try {
+      const { result, waitedMs } = await this.onSequences(
+        request.prefix,
+        shareBatches ? request.texts : 1,
+        async (sequences, runSignal) => {
+          if (!arrival) return work({ sequences, signal: runSignal, turn, priorityOf });
+          const gather = async (tokens: number) => {
+            const joined = performance.now();
+            const padding = await arrival.join(pool.orderOf(sequences[0]), tokens, runSignal);
+            gatheredMs = performance.now() - joined;
+            return padding;
+          };
+          try {
+            return await work({ sequences, signal: runSignal, turn, priorityOf, gather });
+          } finally {
+            arrival.leave(); // before the sequence's cleanup: the next round may start now
+          }
+        },
+        signal,
+      );
+      return { result, waitedMs: waitedMs + gatheredMs };
+    } finally {
+      arrival?.leave();
+    }
+  }
+
+  /** Runs a generation's work on one sequence holding exactly `prefix` evaluated. */
+  runGeneration<T>(
+    prefix: readonly Token[],
+    work: (lease: GenerationLease) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<Scheduled<T>> {
+    const pool = this.pool;
+    return this.onSequences(
+      prefix,
+      1,
+      ([sequence], runSignal) =>
+        work({
+          sequence,
+          signal: runSignal,
+          priority: sequencePriority(pool.orderOf(sequence)),
+          turns: new GenerationTurns(this.decodeLock, this.generationSteps, sequence),
+        }),
+      signal,
+    );
+  }
+
+  /** Runs work on pooled sequences (one place in the queue), timing the wait for them. */
+  private async onSequences<T>(
+    prefix: readonly Token[],
+    wanted: number,
+    work: (sequences: LlamaContextSequence[], signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<Scheduled<T>> {
+    const asked = performance.now();
+    let waitedMs = 0;
+    const result = await this.pool.useSeveral(
+      prefix,
+      wanted,
+      (sequences, runSignal) => {
+        waitedMs = performance.now() - asked;
+        return work(sequences, runSignal);
+      },
+      signal,
+    );
+    return { result, waitedMs };
+  }
+
+  /** The sequence pool itself, for readiness details and for tests that hold sequences. */
+  get pool(): SequencePool {
+    if (!this.sequencePool) throw new Error('the model is not loaded');
+    return this.sequencePool;
+  }
+}

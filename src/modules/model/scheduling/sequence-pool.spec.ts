@@ -1,0 +1,218 @@
+import type { Token } from 'node-llama-cpp';
+import { QueueFullError, RequestAbortedError, ShuttingDownError } from '../model.errors.js';
+import { DecodeLock } from './decode-lock.js';
+import { SequencePool, type PooledSequence } from './sequence-pool.js';
+
+/** A sequence that keeps its evaluated tokens in an array and logs what the pool asks of it. */
+class FakeSequence implements PooledSequence {
+  readonly tokens: Token[] = [];
+  readonly calls: string[] = [];
+  failErase = false;
+  failClear = false;
+
+  constructor(readonly id: number) {}
+
+  get nextTokenIndex(): number {
+    return this.tokens.length;
+  }
+
+  async clearHistory(): Promise<void> {
+    this.calls.push('clear');
+    if (this.failClear) throw new Error('clear failed');
+    this.tokens.length = 0;
+  }
+
+  async evaluateWithoutGeneratingNewTokens(tokens: Token[]): Promise<void> {
+    this.calls.push(`evaluate ${tokens.length}`);
+    this.tokens.push(...tokens);
+  }
+
+  async eraseContextTokenRanges(ranges: { start: number; end: number }[]): Promise<void> {
+    this.calls.push('erase');
+    if (this.failErase) throw new Error('erase failed');
+    for (const { start, end } of ranges) this.tokens.splice(start, end - start);
+  }
+}
+
+const PREFIX = [1, 2, 3] as Token[];
+const OTHER_PREFIX = [7, 8] as Token[];
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+function poolOf(size: number, { maxQueue = 4, reusePrefixes = true } = {}) {
+  const sequences = Array.from({ length: size }, (_, id) => new FakeSequence(id));
+  return { sequences, pool: new SequencePool(sequences, maxQueue, new DecodeLock(), reusePrefixes) };
+}
+
+/** Holds one sequence until `release` is called; `id` is the sequence it got. */
+function hold(pool: SequencePool<FakeSequence>, prefix: readonly Token[] = PREFIX, signal?: AbortSignal) {
+  const held = { id: -1, release: () => {}, done: Promise.resolve() };
+  held.done = pool.useSeveral(
+    prefix,
+    1,
+    ([sequence]) => {
+      held.id = sequence.id;
+      return new Promise<void>((resolve) => (held.release = resolve));
+    },
+    signal,
+  );
+  return held;
+}
+
+describe('SequencePool', () => {
+  it('hands out idle sequences lowest id first, then serves the line in arrival order', async () => {
+    const { pool } = poolOf(2);
+    const first = hold(pool);
+    const second = hold(pool);
+    await tick();
+    expect([first.id, second.id]).toEqual([0, 1]);
+    const third = hold(pool);
+    const fourth = hold(pool);
+    await tick();
+    expect(pool.queued).toBe(2);
+    second.release();
+    await second.done;
+    await tick();
+    expect([third.id, fourth.id]).toEqual([1, -1]);
+    first.release();
+    await first.done;
+    await tick();
+    expect(fourth.id).toBe(0);
+    third.release();
+    fourth.release();
+    await Promise.all([third.done, fourth.done]);
+    expect({ busy: pool.busy, queued: pool.queued }).toEqual({ busy: 0, queued: 0 });
+  });
+
+  it('gives several sequences to one request only from those idle when it starts, in id order', async () => {
+    const { pool } = poolOf(4);
+    const blocker = hold(pool);
+    await tick();
+    const ids = await pool.useSeveral(PREFIX, 8, async (sequences) => sequences.map((s) => s.id));
+    expect(ids).toEqual([1, 2, 3]);
+    blocker.release();
+    await blocker.done;
+  });
+
+  it('keeps a prefix evaluated between requests and erases everything after it', async () => {
+    const { pool, sequences } = poolOf(1);
+    await pool.useSeveral(PREFIX, 1, async ([sequence]) => {
+      await sequence.evaluateWithoutGeneratingNewTokens([9, 9] as Token[]);
+    });
+    expect(sequences[0].tokens).toEqual(PREFIX);
+    expect(sequences[0].calls).toEqual(['clear', 'evaluate 3', 'evaluate 2', 'erase']);
+    sequences[0].calls.length = 0;
+    await pool.useSeveral(PREFIX, 1, async () => {});
+    expect(sequences[0].calls).toEqual([]); // reused as it is: nothing cleared, nothing evaluated again
+  });
+
+  it('clears and evaluates again for another prefix, and prefers an idle sequence already holding the one asked for', async () => {
+    const { pool, sequences } = poolOf(2);
+    const a = hold(pool, PREFIX);
+    const b = hold(pool, OTHER_PREFIX);
+    await tick();
+    a.release();
+    b.release();
+    await Promise.all([a.done, b.done]);
+    const again = hold(pool, OTHER_PREFIX);
+    await tick();
+    expect(again.id).toBe(1);
+    again.release();
+    await again.done;
+    await pool.useSeveral(OTHER_PREFIX, 1, async ([sequence]) => expect(sequence.id).toBe(1));
+    sequences[0].calls.length = 0;
+    await pool.useSeveral(OTHER_PREFIX, 2, async () => {});
+    expect(sequences[0].calls).toEqual(['clear', 'evaluate 2']);
+    expect(sequences[0].tokens).toEqual(OTHER_PREFIX);
+  });
+
+  it('without prefix reuse evaluates the prefix for every request and leaves nothing behind', async () => {
+    const { pool, sequences } = poolOf(1, { reusePrefixes: false });
+    await pool.useSeveral(PREFIX, 1, async () => {});
+    await pool.useSeveral(PREFIX, 1, async () => {});
+    expect(sequences[0].calls).toEqual(['clear', 'evaluate 3', 'clear', 'clear', 'evaluate 3', 'clear']);
+    expect(sequences[0].tokens).toEqual([]);
+  });
+
+  it('gives every sequence back exactly once when the work throws, and rethrows its error', async () => {
+    const { pool } = poolOf(2);
+    const failure = new Error('work failed');
+    await expect(
+      pool.useSeveral(PREFIX, 2, async (held) => {
+        expect(held).toHaveLength(2);
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(pool.busy).toBe(0);
+    const ids = await pool.useSeveral(PREFIX, 2, async (sequences) => sequences.map((s) => s.id));
+    expect(ids).toEqual([0, 1]);
+  });
+
+  it('clears a sequence whose erase failed, and evaluates its prefix afresh for the next request', async () => {
+    const { pool, sequences } = poolOf(1);
+    sequences[0].failErase = true;
+    await pool.useSeveral(PREFIX, 1, ([sequence]) => sequence.evaluateWithoutGeneratingNewTokens([9] as Token[]));
+    expect(sequences[0].tokens).toEqual([]);
+    sequences[0].failErase = false;
+    sequences[0].calls.length = 0;
+    await pool.useSeveral(PREFIX, 1, async () => {});
+    expect(sequences[0].calls.slice(0, 2)).toEqual(['clear', 'evaluate 3']);
+  });
+
+  it('gives back a sequence whose cleanup failed, fails the request, and has the next holder clear it first', async () => {
+    const { pool, sequences } = poolOf(1);
+    Object.assign(sequences[0], { failErase: true, failClear: true });
+    await expect(
+      pool.useSeveral(PREFIX, 1, ([sequence]) => sequence.evaluateWithoutGeneratingNewTokens([9] as Token[])),
+    ).rejects.toThrow('clear failed');
+    expect(pool.busy).toBe(0);
+    Object.assign(sequences[0], { failErase: false, failClear: false });
+    sequences[0].calls.length = 0;
+    await pool.useSeveral(PREFIX, 1, async () => {});
+    expect(sequences[0].calls.slice(0, 2)).toEqual(['clear', 'evaluate 3']);
+  });
+
+  it('refuses past MAX_QUEUE waiting requests at once', async () => {
+    const { pool } = poolOf(1, { maxQueue: 1 });
+    const running = hold(pool);
+    const waiting = hold(pool);
+    await tick();
+    expect(() => pool.admit()).toThrow(QueueFullError);
+    await expect(pool.useSeveral(PREFIX, 1, async () => {})).rejects.toBeInstanceOf(QueueFullError);
+    running.release();
+    await running.done;
+    await tick();
+    waiting.release();
+    await waiting.done;
+  });
+
+  it('lets a request whose signal fires leave the line at once', async () => {
+    const { pool } = poolOf(1);
+    const running = hold(pool);
+    const controller = new AbortController();
+    const waiting = hold(pool, PREFIX, controller.signal);
+    await tick();
+    controller.abort({ kind: 'client_gone' });
+    await expect(waiting.done).rejects.toBeInstanceOf(RequestAbortedError);
+    expect(pool.queued).toBe(0);
+    running.release();
+    await running.done;
+  });
+
+  it('on close refuses the waiting requests and new ones, lets running ones finish, and stops them on stopRunning', async () => {
+    const { pool } = poolOf(1);
+    let stopped: AbortSignal | undefined;
+    const running = pool.useSeveral(PREFIX, 1, (_sequences, signal) => {
+      stopped = signal;
+      return new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    });
+    const waiting = hold(pool);
+    await tick();
+    pool.close();
+    await expect(waiting.done).rejects.toEqual(new ShuttingDownError(false));
+    expect(() => pool.admit()).toThrow(ShuttingDownError);
+    expect(stopped!.aborted).toBe(false);
+    expect(pool.stopRunning()).toBe(1);
+    await expect(running).rejects.toEqual(new ShuttingDownError(true));
+    expect(pool.busy).toBe(0);
+  });
+});

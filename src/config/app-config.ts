@@ -36,6 +36,8 @@ export class AppConfig {
   readonly prefixCache: boolean;
   readonly sentimentBatching: Environment['SENTIMENT_BATCHING'];
   readonly batchingWindowMs: number;
+  /** Kept from batch work while an interactive task is served (at most all sequences but one). */
+  readonly interactiveSequences: number;
   readonly maxQueue: number;
   readonly requestTimeoutMs: number;
   readonly headersTimeoutMs: number;
@@ -80,6 +82,7 @@ export class AppConfig {
     this.prefixCache = env.PREFIX_CACHE;
     this.sentimentBatching = env.SENTIMENT_BATCHING;
     this.batchingWindowMs = env.BATCHING_WINDOW_MS;
+    this.interactiveSequences = env.INTERACTIVE_SEQUENCES;
     this.maxQueue = env.MAX_QUEUE;
     this.requestTimeoutMs = env.REQUEST_TIMEOUT_MS;
     this.headersTimeoutMs = env.HEADERS_TIMEOUT_MS;

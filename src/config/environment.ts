@@ -197,6 +197,15 @@ export class Environment {
   @Max(60000)
   BATCHING_WINDOW_MS: number = 3;
 
+  /**
+   * Sequences never handed to batch work while any served task is interactive, so a chat finds one
+   * idle (its persona cached) whatever the triage load; at most SEQUENCES - 1 are kept. 0 keeps none.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(8)
+  INTERACTIVE_SEQUENCES: number = 1;
+
   /** Memory snapshot log line every this many seconds; 0 turns it off. */
   @IsInt()
   @Min(0)

@@ -7,6 +7,7 @@ const task = (labels: ClassifyTask['labels']): ClassifyTask => ({
   instruction: 'Which team?',
   labels,
   maxInputTokens: 1024,
+  class: 'batch',
 });
 
 describe('classifyQuestion', () => {

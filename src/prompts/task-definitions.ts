@@ -1,3 +1,16 @@
+/**
+ * Who waits on a task's answers: `interactive` work (a person in a chat widget, a live screen) goes
+ * before `batch` work (triage back ends, backfills) wherever work waits for the model.
+ */
+export type TrafficClass = 'interactive' | 'batch';
+
+/** The class of a task that does not name one: chat tasks are interactive, the others batch. */
+export const DEFAULT_TRAFFIC_CLASS: Record<TaskDefinition['kind'], TrafficClass> = {
+  classify: 'batch',
+  chat: 'interactive',
+  extract: 'batch',
+};
+
 /** A label the answer may be; the description, when given, is shown to the model. */
 export interface LabelDefinition {
   name: string;
@@ -8,6 +21,7 @@ export interface LabelDefinition {
 export interface ClassifyTask {
   name: string;
   kind: 'classify';
+  class: TrafficClass;
   instruction: string;
   labels: readonly LabelDefinition[];
   /** Below it the answer is abstained; undefined: never. */
@@ -19,6 +33,7 @@ export interface ClassifyTask {
 export interface ChatTask {
   name: string;
   kind: 'chat';
+  class: TrafficClass;
   persona: string;
   maxChars: number;
   maxTokens: number;
@@ -29,6 +44,7 @@ export interface ChatTask {
 export interface ExtractTask {
   name: string;
   kind: 'extract';
+  class: TrafficClass;
   instruction: string;
   /** A JSON schema; only keywords the generation grammar enforces (see json-schema-support.ts). */
   schema: Record<string, unknown>;

@@ -43,7 +43,19 @@ describe('tasks file', () => {
       labels: [{ name: 'urgent', description: 'service down, payment failed' }, { name: 'normal' }, { name: 'low' }],
       minConfidence: 0.5,
       maxInputTokens: 1024,
+      class: 'batch',
     });
+  });
+
+  it("takes a task's traffic class from the file, else interactive for chat and batch for the others", () => {
+    const file = tasksFile(
+      'tasks:\n  - name: live\n    kind: classify\n    class: interactive\n    instruction: Which team?\n    labels: [a, b]\n',
+    );
+    const classes = Object.fromEntries(loadTasks({ file }).map((task) => [task.name, task.class]));
+    expect(classes).toEqual({ sentiment: 'batch', chat: 'interactive', live: 'interactive' });
+    expect(() =>
+      loadTasks({ file: tasksFile('tasks:\n  - name: x\n    kind: chat\n    class: urgent\n    persona: Hi.\n') }),
+    ).toThrow(/class/);
   });
 
   it('lets a file redefine a built-in task by name, in place', () => {
@@ -164,6 +176,7 @@ describe('tasks file', () => {
       schema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
       maxTokens: 128,
       maxInputTokens: 1024,
+      class: 'batch',
     });
   });
 

@@ -8,9 +8,11 @@ import {
   DEFAULT_CHAT_MAX_TOKENS,
   DEFAULT_EXTRACT_MAX_TOKENS,
   DEFAULT_MAX_INPUT_TOKENS,
+  DEFAULT_TRAFFIC_CLASS,
   type LabelDefinition,
   type TaskDefinition,
   type TaskKind,
+  type TrafficClass,
 } from './task-definitions.js';
 
 const BUILT_IN_TASKS_FILE = new URL('./tasks.yaml', import.meta.url);
@@ -27,6 +29,7 @@ type RawLabel = string | { name: string; description?: string };
 interface RawTask {
   name: string;
   kind: TaskDefinition['kind'];
+  class?: TrafficClass;
   instruction?: string;
   labels?: RawLabel[];
   minConfidence?: number;
@@ -132,36 +135,38 @@ function lineOf(root: Node | null | undefined, path: string, lines: LineCounter)
 }
 
 /** Each kind's definition from a task the schema accepted: its fields, defaults filled in. */
-const NORMALIZE: { [K in TaskKind]: (task: RawTask, maxInputTokens: number) => Extract<TaskDefinition, { kind: K }> } =
-  {
-    classify: (task, maxInputTokens) => ({
-      name: task.name,
-      kind: 'classify',
-      instruction: task.instruction!,
-      labels: task.labels!.map((label): LabelDefinition => (typeof label === 'string' ? { name: label } : label)),
-      ...(task.minConfidence === undefined ? {} : { minConfidence: task.minConfidence }),
-      maxInputTokens,
-    }),
-    chat: (task, maxInputTokens) => ({
-      name: task.name,
-      kind: 'chat',
-      persona: task.persona!,
-      maxChars: task.maxChars ?? DEFAULT_CHAT_MAX_CHARS,
-      maxTokens: task.maxTokens ?? DEFAULT_CHAT_MAX_TOKENS,
-      maxInputTokens,
-    }),
-    extract: (task, maxInputTokens) => ({
-      name: task.name,
-      kind: 'extract',
-      instruction: task.instruction!,
-      schema: task.schema!,
-      maxTokens: task.maxTokens ?? DEFAULT_EXTRACT_MAX_TOKENS,
-      maxInputTokens,
-    }),
-  };
+const NORMALIZE: {
+  [K in TaskKind]: (task: RawTask, maxInputTokens: number) => Omit<Extract<TaskDefinition, { kind: K }>, 'class'>;
+} = {
+  classify: (task, maxInputTokens) => ({
+    name: task.name,
+    kind: 'classify',
+    instruction: task.instruction!,
+    labels: task.labels!.map((label): LabelDefinition => (typeof label === 'string' ? { name: label } : label)),
+    ...(task.minConfidence === undefined ? {} : { minConfidence: task.minConfidence }),
+    maxInputTokens,
+  }),
+  chat: (task, maxInputTokens) => ({
+    name: task.name,
+    kind: 'chat',
+    persona: task.persona!,
+    maxChars: task.maxChars ?? DEFAULT_CHAT_MAX_CHARS,
+    maxTokens: task.maxTokens ?? DEFAULT_CHAT_MAX_TOKENS,
+    maxInputTokens,
+  }),
+  extract: (task, maxInputTokens) => ({
+    name: task.name,
+    kind: 'extract',
+    instruction: task.instruction!,
+    schema: task.schema!,
+    maxTokens: task.maxTokens ?? DEFAULT_EXTRACT_MAX_TOKENS,
+    maxInputTokens,
+  }),
+};
 
 function normalize(task: RawTask): TaskDefinition {
-  return NORMALIZE[task.kind](task, task.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS);
+  const fields = NORMALIZE[task.kind](task, task.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS);
+  return { ...fields, class: task.class ?? DEFAULT_TRAFFIC_CLASS[task.kind] } as TaskDefinition;
 }
 
 /** Parses and validates one tasks file; the error names the file, the field and its line. */

@@ -97,6 +97,8 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
     t = await startTestApp({
       TASKS_FILE,
       SEQUENCES: '4',
+      // Rounds over every sequence: none kept for the chat task (traffic classes are tested apart).
+      INTERACTIVE_SEQUENCES: '0',
       SENTIMENT_BATCHING: 'throughput',
       BATCHING_WINDOW_MS: WINDOW_NOBODY_WAITS_OUT,
     });
@@ -219,7 +221,8 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
 describe('sequence order (default mode)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ SEQUENCES: '4', CHAT_MAX_TOKENS: '12' });
+    // Every sequence open to classifications: none kept for the chat task (traffic classes are tested apart).
+    t = await startTestApp({ SEQUENCES: '4', INTERACTIVE_SEQUENCES: '0', CHAT_MAX_TOKENS: '12' });
   });
   afterAll(() => t.close());
 

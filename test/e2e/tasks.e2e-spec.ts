@@ -50,8 +50,16 @@ describe('operator tasks from TASKS_FILE (no code)', () => {
       ],
       minConfidence: 0.2,
       maxInputTokens: 1024,
+      class: 'batch',
     });
-    expect(tasks[4]).toEqual({ name: 'acme', kind: 'chat', maxChars: 120, maxTokens: 16, maxInputTokens: 1024 });
+    expect(tasks[4]).toEqual({
+      name: 'acme',
+      kind: 'chat',
+      maxChars: 120,
+      maxTokens: 16,
+      maxInputTokens: 1024,
+      class: 'interactive',
+    });
   });
 
   it('POST /v1/classify/{task} answers with one of its labels, scores over all of them and usage', async () => {
@@ -242,11 +250,11 @@ describe('operator tasks from TASKS_FILE (no code)', () => {
       expect(value(`duet_labels_total{task="urgency",label="${urgency.label}"}`)).toBe(1);
       expect(value('duet_labels_total{task="urgency",label="abstained"}')).toBe(1);
       expect(value(`duet_labels_total{task="department",label="${triage.results.department.label}"}`)).toBe(1);
-      expect(value('duet_queue_wait_seconds_count{task="urgency"}')).toBe(2);
-      expect(value('duet_queue_wait_seconds_count{task="triage"}')).toBe(1);
-      expect(value('duet_queue_wait_seconds_count{task="acme"}')).toBe(1);
-      expect(value('duet_time_to_first_token_seconds_count{task="acme"}')).toBe(1);
-      expect(value('duet_time_to_first_token_seconds_sum{task="acme"}')).toBeGreaterThan(0);
+      expect(value('duet_queue_wait_seconds_count{task="urgency",class="batch"}')).toBe(2);
+      expect(value('duet_queue_wait_seconds_count{task="triage",class="batch"}')).toBe(1);
+      expect(value('duet_queue_wait_seconds_count{task="acme",class="interactive"}')).toBe(1);
+      expect(value('duet_time_to_first_token_seconds_count{task="acme",class="interactive"}')).toBe(1);
+      expect(value('duet_time_to_first_token_seconds_sum{task="acme",class="interactive"}')).toBeGreaterThan(0);
       expect(value(`duet_finish_reasons_total{task="acme",reason="${chat.finishReason}"}`)).toBe(1);
     } finally {
       await app.close();

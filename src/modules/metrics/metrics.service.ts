@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Generation } from '../model/generation/generation.types.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readProcessMemory } from '../../runtime/process-memory.js';
+import type { TrafficClass } from '../../prompts/task-definitions.js';
 import { ModelService } from '../model/runtime/model.service.js';
 import { Scheduler } from '../model/scheduling/scheduler.js';
 
@@ -35,15 +36,15 @@ export class MetricsService {
   });
   private readonly queueWait = new Histogram({
     name: 'duet_queue_wait_seconds',
-    help: "Time from a task request's admission until its own tokens began to be evaluated, by task",
-    labelNames: ['task'],
+    help: "Time from a task request's admission until its own tokens began to be evaluated, by task and traffic class",
+    labelNames: ['task', 'class'],
     buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
   private readonly firstToken = new Histogram({
     name: 'duet_time_to_first_token_seconds',
-    help: 'Time from a generation request until its first generated token, by task',
-    labelNames: ['task'],
+    help: 'Time from a generation request until its first generated token, by task and traffic class',
+    labelNames: ['task', 'class'],
     buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
@@ -145,14 +146,19 @@ export class MetricsService {
   }
 
   /** A generation's figures under its task: queue wait, time to first token, finish reason. */
-  observeGeneration(task: string, generation: Pick<Generation, 'queueMs' | 'firstTokenMs' | 'finishReason'>): void {
-    this.queueWait.observe({ task }, generation.queueMs / 1000);
-    if (generation.firstTokenMs !== undefined) this.firstToken.observe({ task }, generation.firstTokenMs / 1000);
+  observeGeneration(
+    task: string,
+    trafficClass: TrafficClass,
+    generation: Pick<Generation, 'queueMs' | 'firstTokenMs' | 'finishReason'>,
+  ): void {
+    this.observeQueueWait(task, trafficClass, generation.queueMs);
+    if (generation.firstTokenMs !== undefined)
+      this.firstToken.observe({ task, class: trafficClass }, generation.firstTokenMs / 1000);
     this.finishReasons.inc({ task, reason: generation.finishReason });
   }
 
-  observeQueueWait(task: string, ms: number): void {
-    this.queueWait.observe({ task }, ms / 1000);
+  observeQueueWait(task: string, trafficClass: TrafficClass, ms: number): void {
+    this.queueWait.observe({ task, class: trafficClass }, ms / 1000);
   }
 
   /** Labels are the task's own (a closed, operator-defined set), so the series stay bounded. */

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
+import type { TrafficClass } from '../../prompts/task-definitions.js';
 import { answerQuestions } from './classification/answer-questions.js';
 import { answerInRounds, answerOneByOne, type AnswerText } from './classification/answer-texts.js';
 import { tokenizeClassification } from './classification/classification-prompt.js';
@@ -49,9 +50,9 @@ export class InferenceService {
    * request that cannot run now costs no tokenizing. The pool checks again when the request takes
    * its place; nothing between the two yields to another request.
    */
-  admit(options: RunOptions = {}): void {
+  private admit(trafficClass: TrafficClass, options: RunOptions): void {
     this.usableModel(options);
-    this.scheduler.admit();
+    this.scheduler.admit(trafficClass);
   }
 
   /** How many tokens a text takes (special-token text counted as plain text); from the end of loading on. */
@@ -72,35 +73,24 @@ export class InferenceService {
     signal?: AbortSignal,
     options: RunOptions = {},
   ): Promise<ClassifiedText[]> {
-    this.admit(options);
+    const trafficClass = input.trafficClass ?? 'batch';
+    this.admit(trafficClass, options);
     const { model, tokenBytes } = this.models;
     const { prefix, texts, questions } = tokenizeClassification(chatMlTemplate(model), input, this.budget());
     const vocabulary = (this.labelVocabulary ??= new LabelVocabulary(model, tokenBytes));
     const shareBatches = this.config.sentimentBatching === 'throughput';
     const answers: LabelAnswer[][] = [];
-    const { waitedMs } = await this.keepingMemory(options, () =>
-      this.scheduler.runClassification(
-        { prefix, texts: texts.length, shareBatches },
-        (lease) => {
-          const answer: AnswerText = async (sequence, item, padding) => {
-            answers[item] = await answerQuestions(
-              sequence,
-              texts[item],
-              questions,
-              vocabulary,
-              lease.turn,
-              lease.signal,
-              {
-                padding,
-                priority: lease.priorityOf(sequence),
-              },
-            );
-            for (let i = 0; i < questions.length; i++) this.samplerGarbage.evaluated();
-          };
-          return shareBatches ? answerInRounds(lease, texts, answer) : answerOneByOne(lease, texts, answer);
-        },
-        signal,
-      ),
+    const answer: AnswerText = async (lease, sequence, item, padding) => {
+      answers[item] = await answerQuestions(sequence, texts[item], questions, vocabulary, lease.turn, lease.signal, {
+        padding,
+        priority: lease.priorityOf(sequence),
+        chunkTokens: this.config.batchSize,
+      });
+      for (let i = 0; i < questions.length; i++) this.samplerGarbage.evaluated();
+    };
+    const answerAll = shareBatches ? answerInRounds : answerOneByOne;
+    const waitedMs = await this.keepingMemory(options, () =>
+      answerAll(this.scheduler, { prefix, trafficClass }, texts, answer, signal),
     );
     const questionTokens = questions.reduce((sum, question) => sum + question.tokens.length, 0);
     return texts.map((text, item) => ({
@@ -116,7 +106,8 @@ export class InferenceService {
    */
   async generate(input: GenerationInput, signal?: AbortSignal, options: RunOptions = {}): Promise<Generation> {
     const called = performance.now();
-    this.admit(options);
+    const trafficClass = input.trafficClass ?? 'interactive';
+    this.admit(trafficClass, options);
     const { model } = this.models;
     const grammar = input.json
       ? await (this.jsonGrammars ??= new JsonGrammars(model)).grammarFor(input.json.schema)
@@ -128,6 +119,7 @@ export class InferenceService {
         prompt.tokens.slice(0, prompt.prefixLength),
         (lease) => new GreedyDecoder(model, input).decode(lease, rest, grammar),
         signal,
+        trafficClass,
       ),
     );
     this.samplerGarbage.evaluated();

@@ -98,7 +98,7 @@ export class ChatService implements TaskKindHandler<ChatTask> {
     const generation = await generateForTask(
       this.inference,
       this.metrics,
-      task.name,
+      task,
       generationInput(task, messages, options, maxChars),
       options.signal,
     );
@@ -131,5 +131,6 @@ function generationInput(
     stop: options.stop,
     json: json && { schema: json.schema },
     onText: options.onText,
+    trafficClass: task.class,
   };
 }

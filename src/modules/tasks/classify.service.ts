@@ -151,7 +151,7 @@ export class ClassifyService implements TaskKindHandler<ClassifyTask> {
       (error) => asked[error.options.question ?? 0].task.name,
     );
     for (const text of classified) this.metrics.countTokens(metricsTask, 'prompt', text.promptTokens);
-    this.metrics.observeQueueWait(metricsTask, classified[0].queueMs);
+    this.metrics.observeQueueWait(metricsTask, trafficClassOf(asked), classified[0].queueMs);
     const answers = classified.map((text) =>
       text.answers.map((answer, question) => toTaskAnswer(asked[question], answer)),
     );
@@ -172,8 +172,13 @@ function classificationInput(asked: readonly Asked[], texts: readonly string[]):
       labels: allowed.map((label) => label.name),
       maxInputTokens: task.maxInputTokens,
     })),
+    trafficClass: trafficClassOf(asked),
   };
 }
+
+/** A request asking several tasks is as urgent as the most urgent of them. */
+const trafficClassOf = (asked: readonly Asked[]) =>
+  asked.some(({ task }) => task.class === 'interactive') ? 'interactive' : 'batch';
 
 function allowedLabels(task: ClassifyTask, subset: readonly string[] | undefined): readonly LabelDefinition[] {
   if (!subset) return task.labels;

@@ -38,13 +38,7 @@ export class ExtractService implements TaskKindHandler<ExtractTask> {
   /** `data` is the answer, valid against the schema, when finishReason is `stop`; null when the token cap cut it. */
   async extract(taskName: string, { text }: ExtractDto, signal: AbortSignal) {
     const task = this.catalog.get(taskName, 'extract');
-    const generation = await generateForTask(
-      this.inference,
-      this.metrics,
-      task.name,
-      extractionInput(task, text),
-      signal,
-    );
+    const generation = await generateForTask(this.inference, this.metrics, task, extractionInput(task, text), signal);
     return {
       task: task.name,
       data: generation.finishReason === 'stop' ? (JSON.parse(generation.text) as unknown) : null,
@@ -64,5 +58,6 @@ function extractionInput(task: ExtractTask, text: string): GenerationInput {
     maxTokens: task.maxTokens,
     maxChars: Infinity,
     json: { schema: task.schema },
+    trafficClass: task.class,
   };
 }

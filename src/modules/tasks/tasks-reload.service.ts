@@ -6,6 +6,7 @@ import { ModelService } from '../model/runtime/model.service.js';
 import { TaskCatalog } from './task-catalog.js';
 import { checkTaskBudgets } from './task-budgets.js';
 import { InferenceService } from '../model/inference.service.js';
+import { Scheduler } from '../model/scheduling/scheduler.js';
 import { TaskKinds } from './task-kinds.js';
 import { TaskWarmUpService } from './task-warm-up.js';
 
@@ -26,6 +27,7 @@ export class TasksReloadService implements OnApplicationBootstrap, OnApplication
     private readonly models: ModelService,
     private readonly inference: InferenceService,
     private readonly kinds: TaskKinds,
+    private readonly scheduler: Scheduler,
     private readonly warmUp: TaskWarmUpService,
   ) {}
 
@@ -52,6 +54,7 @@ export class TasksReloadService implements OnApplicationBootstrap, OnApplication
         await this.warmUp.warm(tasks.filter((task) => !this.catalog.serves(task)));
       }
       this.catalog.replace(tasks);
+      this.scheduler.serveClasses(tasks.map((task) => task.class));
       this.logger.log({ event: 'tasks_reloaded', tasks: tasks.map((task) => `${task.name}:${task.kind}`) });
       return tasks;
     } catch (error) {

@@ -28,6 +28,13 @@ export interface SharedBatchOptions {
   padding?: (firstTokens: number) => Promise<number>;
   /** Places the evaluations among other sequences' in a batch (see sequencePriority). */
   priority?: EvaluationPriority;
+  /**
+   * Without padding: the text is evaluated in pieces of this many tokens, counted from its start,
+   * each in a turn of its own, so other work waits for at most one piece, not a whole long text.
+   * At BATCH_SIZE the pieces are exactly the decode batches one evaluation of the text makes, so
+   * the answers are the same as evaluating it whole.
+   */
+  chunkTokens?: number;
 }
 
 /**
@@ -50,7 +57,7 @@ export async function answerQuestions(
   vocabulary: LabelVocabulary,
   turn: DecodeTurn,
   signal?: AbortSignal,
-  { padding, priority }: SharedBatchOptions = {},
+  { padding, priority, chunkTokens = Infinity }: SharedBatchOptions = {},
 ): Promise<LabelAnswer[]> {
   const textStart = sequence.nextTokenIndex;
   const textEnd = textStart + text.length;
@@ -63,7 +70,11 @@ export async function answerQuestions(
     });
   const answers: LabelAnswer[] = [];
   const firstFiller = await padding?.(text.length + questions[0].tokens.length);
-  if (padding === undefined) await inTurn(turn, signal, () => sequence.evaluateWithoutGeneratingNewTokens([...text]));
+  if (padding === undefined)
+    for (let start = 0; start < text.length; start += chunkTokens) {
+      const chunk = text.slice(start, start + chunkTokens);
+      await inTurn(turn, signal, () => sequence.evaluateWithoutGeneratingNewTokens([...chunk]));
+    }
   for (const [index, question] of questions.entries())
     answers.push(await ask(question, index === 0 ? firstFiller : undefined));
   await sequence.eraseContextTokenRanges([{ start: textStart, end: sequence.nextTokenIndex }]);

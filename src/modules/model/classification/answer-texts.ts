@@ -1,50 +1,86 @@
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
-import type { ClassificationLease } from '../scheduling/scheduler.js';
+import type { ClassificationLease, ClassificationRequest, Scheduler } from '../scheduling/scheduler.js';
 import { settleAll } from '../scheduling/settle-all.js';
 
 /**
- * Answers every question about one text (`item`) on a sequence; with `padding`, its first
- * evaluation is padded to meet the other sequences of its round (see answerQuestions).
+ * Answers every question about one text (`item`) on a sequence of the lease; with `padding`, its
+ * first evaluation is padded to meet the other sequences of its round (see answerQuestions).
  */
 export type AnswerText = (
+  lease: ClassificationLease,
   sequence: LlamaContextSequence,
   item: number,
   padding?: (firstTokens: number) => Promise<number>,
 ) => Promise<void>;
 
+/** What every piece of one classification request shares when it is scheduled. */
+export type TextsRequest = Pick<ClassificationRequest, 'prefix' | 'trafficClass'>;
+
 const shortestFirst = (texts: readonly (readonly Token[])[]) =>
   texts.map((_, item) => item).sort((a, b) => texts[a].length - texts[b].length);
 
 /**
- * Deterministic mode: the texts one after another on the request's one sequence, shortest first,
- * each evaluation in an exclusive turn (the lease's), so its batches hold its tokens alone and the
- * same text always gets bit-identical answers.
+ * Deterministic mode: each text is scheduled on its own, shortest first: it waits in line, holds
+ * one sequence while its evaluations take exclusive turns (its batches hold its tokens alone, so
+ * the same text always gets bit-identical answers), and gives the sequence back, so work of a
+ * higher class, or another request, can run between two texts of a batch. Resolves with the first
+ * text's wait: the request's queueing.
  */
 export async function answerOneByOne(
-  lease: ClassificationLease,
+  scheduler: Scheduler,
+  request: TextsRequest,
   texts: readonly (readonly Token[])[],
   answer: AnswerText,
-): Promise<void> {
-  const [sequence] = lease.sequences;
-  for (const item of shortestFirst(texts)) await answer(sequence, item);
+  signal?: AbortSignal,
+): Promise<number> {
+  let waitedMs: number | undefined;
+  for (const [place, item] of shortestFirst(texts).entries()) {
+    const piece = { ...request, texts: 1, shareBatches: false, admitted: place > 0 };
+    const run = await scheduler.runClassification(piece, (lease) => answer(lease, lease.sequences[0], item), signal);
+    waitedMs ??= run.waitedMs;
+  }
+  return waitedMs!;
 }
 
 /**
- * Throughput mode: rounds of similar-length texts, one per sequence, padded to the round's longest
- * so llama.cpp evaluates the round's first decode as one micro-batch; a single text joins a
- * gathered round of other requests instead (see RoundGatherer). Repeatable only to float rounding.
+ * Throughput mode: rounds of similar-length texts, one per sequence idle when the round starts,
+ * padded to the round's longest so llama.cpp evaluates its first decode as one micro-batch; each
+ * round is scheduled on its own. A request of one text joins a gathered round of other requests
+ * instead (see RoundGatherer). Repeatable only to float rounding. Resolves with the first round's wait.
  */
 export async function answerInRounds(
-  lease: ClassificationLease,
+  scheduler: Scheduler,
+  request: TextsRequest,
   texts: readonly (readonly Token[])[],
   answer: AnswerText,
-): Promise<void> {
-  const { sequences, gather } = lease;
-  if (gather) return answer(sequences[0], 0, gather);
+  signal?: AbortSignal,
+): Promise<number> {
   const order = shortestFirst(texts);
-  for (let start = 0; start < order.length; start += sequences.length) {
-    const round = order.slice(start, start + sequences.length);
-    const longest = Math.max(...round.map((item) => texts[item].length));
-    await settleAll(round.map((item, k) => answer(sequences[k], item, async () => longest - texts[item].length)));
+  let waitedMs: number | undefined;
+  for (let start = 0; start < order.length;) {
+    const piece = {
+      ...request,
+      texts: order.length - start,
+      shareBatches: true,
+      gather: texts.length === 1,
+      admitted: start > 0,
+    };
+    const run = await scheduler.runClassification(
+      piece,
+      async (lease) => {
+        const round = order.slice(start, start + lease.sequences.length);
+        if (lease.gather) await answer(lease, lease.sequences[0], round[0], lease.gather);
+        else {
+          const longest = Math.max(...round.map((item) => texts[item].length));
+          const padding = (item: number) => async () => longest - texts[item].length;
+          await settleAll(round.map((item, k) => answer(lease, lease.sequences[k], item, padding(item))));
+        }
+        return round.length;
+      },
+      signal,
+    );
+    start += run.result;
+    waitedMs ??= run.waitedMs;
   }
+  return waitedMs!;
 }

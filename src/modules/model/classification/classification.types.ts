@@ -1,3 +1,5 @@
+import type { TrafficClass } from '../../../prompts/task-definitions.js';
+
 /** One question asked about every text of a classification: the text after it, the labels it allows. */
 export interface LabelQuestion {
   /** Follows the text in the same user turn. */
@@ -18,6 +20,8 @@ export interface ClassificationInput {
   texts: readonly string[];
   trail: string;
   questions: readonly LabelQuestion[];
+  /** Who waits on the answers (see TrafficClass); default batch. */
+  trafficClass?: TrafficClass;
 }
 
 export interface LabelAnswer {

@@ -1,4 +1,5 @@
 import type { JsonSchema } from '../../../prompts/json-schema-support.js';
+import type { TrafficClass } from '../../../prompts/task-definitions.js';
 
 /** A turn of the conversation the client sent. */
 export interface ChatTurn {
@@ -29,6 +30,8 @@ export interface GenerationInput {
   json?: { schema?: JsonSchema };
   /** Called with each new piece of text as it is decoded (never a split character, never past maxChars). */
   onText?: (delta: string) => void;
+  /** Who waits on the reply (see TrafficClass); default interactive. */
+  trafficClass?: TrafficClass;
 }
 
 export interface Generation {

@@ -1,4 +1,4 @@
-import { DecodeLock } from './decode-lock.js';
+import { BATCH_STARVATION_BOUND, DecodeLock } from './decode-lock.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -52,5 +52,37 @@ describe('DecodeLock', () => {
     b();
     await tick();
     expect(granted).toBe(true);
+  });
+
+  it('serves interactive turns before batch turns that arrived earlier', async () => {
+    const lock = new DecodeLock();
+    const order: string[] = [];
+    const first = await lock.exclusive('batch');
+    const waiters = [
+      lock.exclusive('batch').then((release) => (order.push('batch'), release)),
+      lock.shared('interactive').then((release) => (order.push('interactive shared'), release)),
+      lock.exclusive('interactive').then((release) => (order.push('interactive exclusive'), release)),
+    ];
+    first();
+    (await waiters[1])();
+    (await waiters[2])();
+    (await waiters[0])();
+    expect(order).toEqual(['interactive shared', 'interactive exclusive', 'batch']);
+  });
+
+  it(`grants a waiting batch turn after ${BATCH_STARVATION_BOUND} interactive turns in a row`, async () => {
+    const lock = new DecodeLock();
+    const order: string[] = [];
+    const holder = await lock.exclusive('interactive');
+    const batch = lock.exclusive('batch').then((release) => (order.push('batch'), release));
+    // A stream of interactive turns, each arriving while the one before holds the lock.
+    let release = holder;
+    for (let turn = 1; turn <= BATCH_STARVATION_BOUND + 2; turn++) {
+      const next = lock.exclusive('interactive').then((r) => (order.push(`interactive ${turn}`), r));
+      release();
+      release = await Promise.race([next, batch]);
+    }
+    release();
+    expect(order.indexOf('batch')).toBe(BATCH_STARVATION_BOUND);
   });
 });

@@ -1,4 +1,5 @@
 import type { LlamaContextSequence } from 'node-llama-cpp';
+import type { TrafficClass } from '../../../prompts/task-definitions.js';
 import type { DecodeLock } from './decode-lock.js';
 import type { GenerationSteps } from './generation-steps.js';
 
@@ -19,12 +20,13 @@ export class GenerationTurns {
     private readonly lock: DecodeLock,
     private readonly steps: GenerationSteps,
     private readonly sequence: LlamaContextSequence,
+    private readonly trafficClass: TrafficClass,
   ) {}
 
   /** Waits until the next step may be evaluated. */
   async beforeStep(): Promise<void> {
     this.step++;
-    this.release ??= await this.lock.shared();
+    this.release ??= await this.lock.shared(this.trafficClass);
     if (this.step > 1) await this.steps.startStep(this.sequence);
   }
 

@@ -1,26 +1,33 @@
 import { Injectable } from '@nestjs/common';
 import type { EvaluationPriority, LlamaContextSequence, Token } from 'node-llama-cpp';
 import { AppConfig } from '../../../config/app-config.js';
+import type { TrafficClass } from '../../../prompts/task-definitions.js';
 import { DecodeLock } from './decode-lock.js';
 import { GenerationSteps } from './generation-steps.js';
 import { GenerationTurns } from './generation-turns.js';
 import { RoundGatherer } from './round-gatherer.js';
 import { sequencePriority } from './sequence-order.js';
-import { SequencePool } from './sequence-pool.js';
+import { SequencePool, type PoolRequest } from './sequence-pool.js';
 
 /** Waits for a turn at the decode lock and returns its release. */
 export type DecodeTurn = () => Promise<() => void>;
 
-/** A classification to schedule: the prefix its sequences hold, how many texts, how they may batch. */
+/** A piece of a classification to schedule: the prefix its sequences hold, how many texts, how they may batch. */
 export interface ClassificationRequest {
   prefix: readonly Token[];
+  /** Texts left to answer: with shareBatches, at most one sequence each. */
   texts: number;
   /**
-   * Throughput mode: the texts spread over the sequences idle when the request starts and their
-   * evaluations share decode batches; a single text joins a gathered round. Otherwise one
-   * sequence, and every evaluation in an exclusive turn of its own.
+   * Throughput mode: the texts spread over the sequences idle when the piece starts and their
+   * evaluations share decode batches. Otherwise one sequence, and every evaluation in an
+   * exclusive turn of its own.
    */
   shareBatches: boolean;
+  /** With shareBatches, a request of one text: it joins a gathered round of other requests (see RoundGatherer). */
+  gather?: boolean;
+  trafficClass: TrafficClass;
+  /** A later piece of a request already admitted: never refused for a full line (see PoolRequest). */
+  admitted?: boolean;
 }
 
 /** What a classification's work runs with. */
@@ -78,6 +85,17 @@ export class Scheduler {
   /** Takes the context's sequences (once loaded): work may run from now on. */
   open(sequences: readonly LlamaContextSequence[]): void {
     this.sequencePool = new SequencePool(sequences, this.config.maxQueue, this.decodeLock, this.config.prefixCache);
+    this.serveClasses(this.config.tasks.map((task) => task.class));
+  }
+
+  /**
+   * The classes of the tasks served (at startup, and after a reload): while any is interactive,
+   * INTERACTIVE_SEQUENCES sequences are kept from batch work, so interactive work does not wait
+   * for a sequence behind it.
+   */
+  serveClasses(classes: readonly TrafficClass[]): void {
+    if (!this.sequencePool) return;
+    this.sequencePool.reservedForInteractive = classes.includes('interactive') ? this.config.interactiveSequences : 0;
   }
 
   /** Shutdown, first step: work waiting in line is refused and no new work is taken; running work goes on. */
@@ -100,9 +118,9 @@ export class Scheduler {
     return this.roundGatherer.roundsByMembers;
   }
 
-  /** Throws what would refuse a new request now (shutting down, queue full), before costly preparation. */
-  admit(): void {
-    this.pool.admit();
+  /** Throws what would refuse a new request of this class now (shutting down, queue full), before costly preparation. */
+  admit(trafficClass: TrafficClass): void {
+    this.pool.admit(trafficClass);
   }
 
   /** Runs a classification's work on its sequences, each holding exactly `prefix` evaluated. */
@@ -112,11 +130,13 @@ export class Scheduler {
     signal?: AbortSignal,
   ): Promise<Scheduled<T>> {
     const pool = this.pool;
-    const { shareBatches } = request;
-    const turn: DecodeTurn = shareBatches ? () => this.decodeLock.shared() : () => this.decodeLock.exclusive();
+    const { shareBatches, trafficClass, admitted } = request;
+    const turn: DecodeTurn = shareBatches
+      ? () => this.decodeLock.shared(trafficClass)
+      : () => this.decodeLock.exclusive(trafficClass);
     const priorityOf = (sequence: LlamaContextSequence) => sequencePriority(pool.orderOf(sequence));
     // A single text in throughput mode waits for company; that wait is queueing too.
-    const arrival = shareBatches && request.texts === 1 ? this.roundGatherer.arrive() : undefined;
+    const arrival = shareBatches && request.gather ? this.roundGatherer.arrive() : undefined;
     let gatheredMs = 0;
     try {
       const { result, waitedMs } = await this.onSequences(
@@ -136,7 +156,7 @@ export class Scheduler {
             arrival.leave(); // before the sequence's cleanup: the next round may start now
           }
         },
-        signal,
+        { signal, trafficClass, admitted },
       );
       return { result, waitedMs: waitedMs + gatheredMs };
     } finally {
@@ -149,6 +169,7 @@ export class Scheduler {
     prefix: readonly Token[],
     work: (lease: GenerationLease) => Promise<T>,
     signal?: AbortSignal,
+    trafficClass: TrafficClass = 'interactive',
   ): Promise<Scheduled<T>> {
     const pool = this.pool;
     return this.onSequences(
@@ -159,9 +180,9 @@ export class Scheduler {
           sequence,
           signal: runSignal,
           priority: sequencePriority(pool.orderOf(sequence)),
-          turns: new GenerationTurns(this.decodeLock, this.generationSteps, sequence),
+          turns: new GenerationTurns(this.decodeLock, this.generationSteps, sequence, trafficClass),
         }),
-      signal,
+      { signal, trafficClass },
     );
   }
 
@@ -170,7 +191,7 @@ export class Scheduler {
     prefix: readonly Token[],
     wanted: number,
     work: (sequences: LlamaContextSequence[], signal: AbortSignal) => Promise<T>,
-    signal: AbortSignal | undefined,
+    request: PoolRequest,
   ): Promise<Scheduled<T>> {
     const asked = performance.now();
     let waitedMs = 0;
@@ -181,7 +202,7 @@ export class Scheduler {
         waitedMs = performance.now() - asked;
         return work(sequences, runSignal);
       },
-      signal,
+      request,
     );
     return { result, waitedMs };
   }

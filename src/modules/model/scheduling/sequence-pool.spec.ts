@@ -1,4 +1,5 @@
 import type { Token } from 'node-llama-cpp';
+import type { TrafficClass } from '../../../prompts/task-definitions.js';
 import { QueueFullError, RequestAbortedError, ShuttingDownError } from '../model.errors.js';
 import { DecodeLock } from './decode-lock.js';
 import { SequencePool, type PooledSequence } from './sequence-pool.js';
@@ -44,7 +45,12 @@ function poolOf(size: number, { maxQueue = 4, reusePrefixes = true } = {}) {
 }
 
 /** Holds one sequence until `release` is called; `id` is the sequence it got. */
-function hold(pool: SequencePool<FakeSequence>, prefix: readonly Token[] = PREFIX, signal?: AbortSignal) {
+function hold(
+  pool: SequencePool<FakeSequence>,
+  prefix: readonly Token[] = PREFIX,
+  signal?: AbortSignal,
+  trafficClass: TrafficClass = 'batch',
+) {
   const held = { id: -1, release: () => {}, done: Promise.resolve() };
   held.done = pool.useSeveral(
     prefix,
@@ -53,7 +59,7 @@ function hold(pool: SequencePool<FakeSequence>, prefix: readonly Token[] = PREFI
       held.id = sequence.id;
       return new Promise<void>((resolve) => (held.release = resolve));
     },
-    signal,
+    { signal, trafficClass },
   );
   return held;
 }
@@ -214,5 +220,56 @@ describe('SequencePool', () => {
     expect(pool.stopRunning()).toBe(1);
     await expect(running).rejects.toEqual(new ShuttingDownError(true));
     expect(pool.busy).toBe(0);
+  });
+
+  it('serves an interactive request in line before batch requests that came earlier', async () => {
+    const { pool } = poolOf(1);
+    const running = hold(pool);
+    const batch = hold(pool);
+    const interactive = hold(pool, OTHER_PREFIX, undefined, 'interactive');
+    await tick();
+    running.release();
+    await running.done;
+    await tick();
+    expect([interactive.id, batch.id]).toEqual([0, -1]);
+    interactive.release();
+    await interactive.done;
+    await tick();
+    expect(batch.id).toBe(0);
+    batch.release();
+    await batch.done;
+  });
+
+  it('keeps the reserved sequences from batch work, for interactive work to find idle', async () => {
+    const { pool } = poolOf(2, { maxQueue: 1 });
+    pool.reservedForInteractive = 1;
+    const first = hold(pool);
+    const second = hold(pool);
+    await tick();
+    expect([first.id, second.id, pool.busy, pool.queued]).toEqual([0, -1, 1, 1]);
+    expect(() => pool.admit('batch')).toThrow(QueueFullError);
+    expect(() => pool.admit('interactive')).not.toThrow();
+    const chat = hold(pool, OTHER_PREFIX, undefined, 'interactive');
+    await tick();
+    expect(chat.id).toBe(1);
+    chat.release();
+    await chat.done;
+    await tick();
+    expect(second.id).toBe(-1); // the reserve is idle again, not handed to the batch request
+    first.release();
+    await first.done;
+    await tick();
+    expect(second.id).toBe(0);
+    second.release();
+    await second.done;
+  });
+
+  it('never reserves the last sequence, and leaves batch work the one not holding an interactive prefix', async () => {
+    const { pool } = poolOf(2);
+    pool.reservedForInteractive = 5;
+    expect(pool.reservedForInteractive).toBe(1);
+    await pool.useSeveral(OTHER_PREFIX, 1, async () => {}, { trafficClass: 'interactive' });
+    const ids = await pool.useSeveral(PREFIX, 2, async (sequences) => sequences.map((s) => s.id));
+    expect(ids).toEqual([1]);
   });
 });

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { DecodeLock } from './decode-lock.js';
 import { QueueFullError, RequestAbortedError, ShuttingDownError } from '../model.errors.js';
+import type { TrafficClass } from '../../../prompts/task-definitions.js';
 import { onAbort } from './on-abort.js';
 import { settleAll } from './settle-all.js';
 
@@ -12,6 +13,7 @@ const STOPPED_FOR_SHUTDOWN = Symbol('stopped for shutdown');
 interface CachedPrefix {
   key: string;
   length: number;
+  trafficClass: TrafficClass;
 }
 
 /** What the pool does with a sequence: node-llama-cpp's S, or a fake in unit tests. */
@@ -23,14 +25,32 @@ export interface PooledSequence {
   eraseContextTokenRanges(ranges: { start: number; end: number }[]): Promise<void>;
 }
 
+/** How a request waits for its sequences. */
+export interface PoolRequest {
+  /** Fires when the request is given up: it leaves the line, and its work's signal fires. */
+  signal?: AbortSignal;
+  /** Default batch. */
+  trafficClass?: TrafficClass;
+  /**
+   * A later part of a request already admitted (the next item of a batch): it waits in line like
+   * any request but is never refused for a full line, since its request was not.
+   */
+  admitted?: boolean;
+}
+
 interface Waiter<S> {
+  trafficClass: TrafficClass;
   take(sequence: S): void;
   refuse(error: Error): void;
 }
 
 /**
- * A fixed set of sequences of the one context, handed out one request at a time, in arrival
- * order, with a bounded line in front so latency cannot grow without bound.
+ * A fixed set of sequences of the one context, handed out one request at a time, with a bounded
+ * line in front so latency cannot grow without bound. The line is served by class, then in arrival
+ * order: interactive requests (a chat, a classification a live screen waits on) before batch ones.
+ * While `reservedForInteractive` is set, that many sequences are never handed to batch work, so an
+ * interactive request finds one idle (holding its prefix, when it was the last to use it) however
+ * much batch work waits.
  *
  * Prefix reuse: a prompt's system turn is the same for every request of a task, so a sequence
  * keeps it evaluated between requests and everything after it is erased. Every prompt's prefix
@@ -49,6 +69,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   /** One controller per request holding sequences: aborted with the request's signal, or by stopRunning. */
   private readonly running = new Set<AbortController>();
   private closed = false;
+  private reserved = 0;
 
   constructor(
     private readonly sequences: readonly S[],
@@ -57,6 +78,20 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     private readonly reusePrefixes: boolean,
   ) {
     this.idle = [...sequences];
+  }
+
+  /** Sequences kept from batch work; at most all but one, so batch work always has one. */
+  set reservedForInteractive(count: number) {
+    this.reserved = Math.max(0, Math.min(count, this.sequences.length - 1));
+  }
+
+  get reservedForInteractive(): number {
+    return this.reserved;
+  }
+
+  /** Idle sequences a request of this class may take now. */
+  private available(trafficClass: TrafficClass): number {
+    return trafficClass === 'interactive' ? this.idle.length : Math.max(0, this.idle.length - this.reserved);
   }
 
   /** No idle sequence and the line is full: the next request would be refused. */
@@ -82,9 +117,10 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   }
 
   /** Throws what `useSeveral` would throw at once for a new request (shutting down, queue full); callers check before costly preparation. */
-  admit(): void {
+  admit(trafficClass: TrafficClass = 'batch'): void {
     if (this.closed) throw new ShuttingDownError(false);
-    if (this.saturated) throw new QueueFullError(this.maxQueue);
+    if (this.available(trafficClass) === 0 && this.waiters.length >= this.maxQueue)
+      throw new QueueFullError(this.maxQueue);
   }
 
   /** Shutdown, first step: requests waiting in line are refused now and no new one is taken; running ones go on. */
@@ -110,19 +146,22 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     prefix: readonly Token[],
     wanted: number,
     work: (sequences: S[], signal: AbortSignal) => Promise<T>,
-    signal?: AbortSignal,
+    { signal, trafficClass = 'batch', admitted = false }: PoolRequest = {},
   ): Promise<T> {
     if (signal?.aborted) throw new RequestAbortedError(signal.reason);
-    this.admit();
+    if (admitted && this.closed) throw new ShuttingDownError(false);
+    if (!admitted) this.admit(trafficClass);
     const key = prefix.join(',');
-    const held = [this.takeIdle(key) ?? (await this.waitInLine(signal))];
-    while (held.length < wanted && this.idle.length > 0) held.push(this.takeIdle(key)!);
+    const held = [this.takeIdle(key, trafficClass) ?? (await this.waitInLine(signal, trafficClass))];
+    while (held.length < wanted && this.available(trafficClass) > 0) held.push(this.takeIdle(key, trafficClass)!);
     // Creation order is llama.cpp's sequence id order; a batch of several sequences makes one
     // micro-batch only from consecutive ids in increasing order.
     held.sort((a, b) => this.orderOf(a) - this.orderOf(b));
     const run = this.startRun(signal);
     const [outcome] = await Promise.allSettled([
-      settleAll(held.map((sequence) => this.holdOnly(sequence, prefix, key))).then(() => work(held, run.signal)),
+      settleAll(held.map((sequence) => this.holdOnly(sequence, prefix, key, trafficClass))).then(() =>
+        work(held, run.signal),
+      ),
     ]);
     run.end();
     const cleanupFailure = await this.releaseAll(held);
@@ -160,7 +199,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
         this.logger.error({ event: 'sequence_cleanup_failed', error: (error as Error)?.message });
         failure ??= error;
       }
-      const next = this.waiters.shift();
+      const next = this.nextWaiter();
       if (next) next.take(sequence);
       else this.idle.push(sequence);
     }
@@ -172,28 +211,46 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
    * created: requests running together then hold consecutive sequence ids from the lowest up, and
    * llama.cpp evaluates sequences together only while their ids rise by one.
    */
-  private takeIdle(key: string): S | undefined {
+  private takeIdle(key: string, trafficClass: TrafficClass): S | undefined {
+    if (this.available(trafficClass) === 0) return undefined;
     let cached = -1;
     this.idle.forEach((sequence, index) => {
       if (this.prefixes.get(sequence)?.key !== key) return;
       if (cached < 0 || this.orderOf(sequence) < this.orderOf(this.idle[cached])) cached = index;
     });
-    return this.idle.splice(cached >= 0 ? cached : 0, 1)[0];
+    // Batch work leaves the sequences holding an interactive prefix for the reserve, when it can.
+    const spare =
+      trafficClass === 'batch' && this.reserved > 0
+        ? this.idle.findIndex((sequence) => this.prefixes.get(sequence)?.trafficClass !== 'interactive')
+        : -1;
+    return this.idle.splice(cached >= 0 ? cached : Math.max(spare, 0), 1)[0];
   }
 
-  private async holdOnly(sequence: S, prefix: readonly Token[], key: string): Promise<void> {
+  /** Who gets a released sequence: the first interactive waiter, else the first batch one unless the reserve needs it. */
+  private nextWaiter(): Waiter<S> | undefined {
+    const index = this.waiters.findIndex((waiter) => waiter.trafficClass === 'interactive');
+    if (index >= 0) return this.waiters.splice(index, 1)[0];
+    return this.idle.length >= this.reserved ? this.waiters.shift() : undefined;
+  }
+
+  private async holdOnly(
+    sequence: S,
+    prefix: readonly Token[],
+    key: string,
+    trafficClass: TrafficClass,
+  ): Promise<void> {
     const cached = this.prefixes.get(sequence);
     if (cached?.key === key && sequence.nextTokenIndex === cached.length) return;
     this.prefixes.delete(sequence);
     await sequence.clearHistory();
     if (prefix.length === 0) return;
-    const release = await this.decodeLock.exclusive();
+    const release = await this.decodeLock.exclusive(trafficClass);
     try {
       await sequence.evaluateWithoutGeneratingNewTokens([...prefix]);
     } finally {
       release();
     }
-    if (this.reusePrefixes) this.prefixes.set(sequence, { key, length: prefix.length });
+    if (this.reusePrefixes) this.prefixes.set(sequence, { key, length: prefix.length, trafficClass });
   }
 
   private async keepPrefix(sequence: S): Promise<void> {
@@ -210,7 +267,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   }
 
   /** Waits for a released sequence; a request whose signal fires, or a pool that closes, gives up its place at once. */
-  private waitInLine(signal?: AbortSignal): Promise<S> {
+  private waitInLine(signal: AbortSignal | undefined, trafficClass: TrafficClass): Promise<S> {
     return new Promise((resolve, reject) => {
       const leave = (error: Error) => {
         stopListening();
@@ -218,6 +275,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
         reject(error);
       };
       const waiter: Waiter<S> = {
+        trafficClass,
         take: (sequence) => {
           stopListening();
           resolve(sequence);

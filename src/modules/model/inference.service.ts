@@ -7,6 +7,7 @@ import { answerQuestions, type DecodeTurn, type TokenizedQuestion } from './clas
 import type { ChatTurn, Generation, GenerationInput } from './generation.types.js';
 import { endsGeneration } from './generation-end.js';
 import { isCompleteJson, JsonGrammars } from './json-grammars.js';
+import { jsonRootEnd } from './json-root-end.js';
 import { LabelVocabulary } from './label-scoring.js';
 import { InputTooLongError, ModelNotReadyError, RequestAbortedError } from './model.errors.js';
 import { ModelService } from './model.service.js';
@@ -168,9 +169,10 @@ export class InferenceService {
   }
 
   /**
-   * Greedy generation, stopped by a control token (see endsGeneration), a stop string, the token
-   * cap or the character cap. The oldest messages are dropped until the prompt fits its budget; the last one
-   * is always kept (InputTooLongError if it alone does not fit).
+   * Greedy generation, stopped by a control token (see endsGeneration), a stop string, the end of
+   * the JSON value when held to JSON (see jsonRootEnd), the token cap or the character cap. The
+   * oldest messages are dropped until the prompt fits its budget; the last one is always kept
+   * (InputTooLongError if it alone does not fit).
    */
   async generate(input: GenerationInput, signal?: AbortSignal, options: RunOptions = {}): Promise<Generation> {
     const called = performance.now();
@@ -302,7 +304,7 @@ export class InferenceService {
         if (next.done || endsGeneration(model, next.value)) break;
         tokens.push(next.value);
         const decoded = model.detokenize(tokens).trimStart();
-        const stopAt = stopIndex(decoded, limits.stop);
+        const stopAt = (grammar && jsonRootEnd(decoded)) ?? stopIndex(decoded, limits.stop);
         text = decoded.slice(0, stopAt);
         if (stopAt !== undefined) {
           publish(true);

@@ -6,6 +6,7 @@ import { AppModule } from './app.module.js';
 import { requireApiKeys } from './common/api-keys.js';
 import { clientTimeoutOptions, observeClientTimeouts } from './common/client-timeouts.js';
 import { useBoundedJsonParser } from './common/json-body.js';
+import { discardUnreadBodies } from './common/lingering-close.js';
 import { createPino, keepRequestContent, nestLogger } from './common/logging.js';
 import { observeRequests } from './common/observe-requests.js';
 import { serveOpenApi } from './common/openapi.js';
@@ -40,6 +41,7 @@ export async function createApp(
   observeRequests(adapter.getInstance(), app.get(MetricsService));
   if (config.logContent) keepRequestContent(adapter.getInstance());
   observeClientTimeouts(adapter.getInstance(), logger, app.get(MetricsService));
+  discardUnreadBodies(adapter.getInstance(), config.unreadBodyBounds, app.get(MetricsService), logger);
   requireApiKeys(adapter.getInstance(), config);
   if (config.corsOrigins.length > 0) {
     app.enableCors({

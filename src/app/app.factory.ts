@@ -7,6 +7,7 @@ import { requireApiKeys } from '../http/api-keys.js';
 import { ErrorResponses } from '../http/error-responses.js';
 import { clientTimeoutOptions, observeClientTimeouts } from '../http/client-timeouts.js';
 import { useBoundedJsonParser } from '../http/json-body.js';
+import { discardUnreadBodies } from '../http/lingering-close.js';
 import { createPino, keepRequestContent, nestLogger } from '../http/logging.js';
 import { observeRequests } from '../http/observe-requests.js';
 import { serveOpenApi } from '../http/openapi.js';
@@ -41,6 +42,7 @@ export async function createApp(
   observeRequests(adapter.getInstance(), app.get(MetricsService));
   if (config.logContent) keepRequestContent(adapter.getInstance());
   observeClientTimeouts(adapter.getInstance(), logger, app.get(MetricsService));
+  discardUnreadBodies(adapter.getInstance(), config.unreadBodyBounds, app.get(MetricsService), logger);
   requireApiKeys(adapter.getInstance(), config, app.get(ErrorResponses));
   if (config.corsOrigins.length > 0) {
     app.enableCors({

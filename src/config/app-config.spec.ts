@@ -19,6 +19,7 @@ describe('configuration', () => {
       headersTimeoutMs: 10000,
       bodyTimeoutMs: 30000,
       keepAliveTimeoutMs: 72000,
+      unreadBodyBounds: { maxBytes: 32 * 1048576, maxMs: 5000 },
     });
     expect(config.modelPath.endsWith(DEFAULT_MODEL_PATH)).toBe(true);
     expect(config.tasks.map((task) => task.name)).toEqual(['sentiment', 'chat']);
@@ -75,6 +76,13 @@ describe('configuration', () => {
       parseEnvironment({ HEADERS_TIMEOUT_MS: '99', BODY_TIMEOUT_MS: '600001', KEEP_ALIVE_TIMEOUT_MS: '0' }),
     ).toThrow(/HEADERS_TIMEOUT_MS="99".*BODY_TIMEOUT_MS="600001".*KEEP_ALIVE_TIMEOUT_MS="0"/);
     expect(parseEnvironment({ BODY_TIMEOUT_MS: '100' }).BODY_TIMEOUT_MS).toBe(100);
+  });
+
+  it('never reads an unread body for longer than BODY_TIMEOUT_MS', () => {
+    const bounds = (env: Record<string, string>) => new AppConfig(parseEnvironment(env), 2).unreadBodyBounds;
+    expect(bounds({ UNREAD_BODY_MAX_MS: '20000', BODY_TIMEOUT_MS: '3000' }).maxMs).toBe(3000);
+    expect(bounds({ UNREAD_BODY_MAX_BYTES: '0', UNREAD_BODY_MAX_MS: '100' })).toEqual({ maxBytes: 0, maxMs: 100 });
+    expect(() => parseEnvironment({ UNREAD_BODY_MAX_BYTES: '-1' })).toThrow(/UNREAD_BODY_MAX_BYTES="-1"/);
   });
 
   it('ignores empty values and unrelated variables', () => {

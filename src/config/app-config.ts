@@ -43,6 +43,8 @@ export class AppConfig {
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** Reading and discarding a body left unread by an early answer: at most this much, then the connection is destroyed. */
+  readonly unreadBodyBounds: { readonly maxBytes: number; readonly maxMs: number };
   readonly memorySnapshotIntervalS: number;
   /** Readiness ceilings in bytes; 0 means none. */
   readonly readyMaxRssBytes: number;
@@ -88,6 +90,11 @@ export class AppConfig {
     this.headersTimeoutMs = env.HEADERS_TIMEOUT_MS;
     this.bodyTimeoutMs = env.BODY_TIMEOUT_MS;
     this.keepAliveTimeoutMs = env.KEEP_ALIVE_TIMEOUT_MS;
+    // A slow sender never holds a connection longer for having been refused.
+    this.unreadBodyBounds = {
+      maxBytes: env.UNREAD_BODY_MAX_BYTES,
+      maxMs: Math.min(env.UNREAD_BODY_MAX_MS, env.BODY_TIMEOUT_MS),
+    };
     this.memorySnapshotIntervalS = env.MEMORY_SNAPSHOT_INTERVAL_S;
     this.readyMaxRssBytes = env.READY_MAX_RSS_MB * MIB;
     this.readyMaxAnonSwapBytes = env.READY_MAX_ANON_SWAP_MB * MIB;

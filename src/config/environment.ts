@@ -132,6 +132,23 @@ export class Environment {
   @TimeoutMs()
   KEEP_ALIVE_TIMEOUT_MS: number = 72000;
 
+  /**
+   * A request answered before its body arrived (413, 401, 415) has up to this many more body bytes
+   * read and discarded, so that a client still sending it can read the answer; one more byte and
+   * the connection is destroyed.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(1024 * 1024 * 1024)
+  UNREAD_BODY_MAX_BYTES: number = 32 * 1024 * 1024;
+
+  /**
+   * How long after such an answer the rest of its body is read and discarded, at most (and never
+   * longer than BODY_TIMEOUT_MS); then the connection is destroyed.
+   */
+  @TimeoutMs()
+  UNREAD_BODY_MAX_MS: number = 5000;
+
   @IsInt()
   @Min(32)
   @Max(8192)

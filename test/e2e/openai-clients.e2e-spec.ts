@@ -15,8 +15,13 @@ describe('OpenAI-compatible API, through the Vercel AI SDK and LangChain', () =>
   const baseURL = () => `${server().url}/v1`;
   const system = 'You answer questions about orders.';
   const question = 'Where is my order?';
-  /** Its grammar forces an end whatever the weights: a closed set and a boolean. */
+  /** Their grammars force an end whatever the weights: closed sets and a boolean. */
   const ticket = z.object({ action: z.enum(['refund', 'exchange', 'track']), urgent: z.boolean() });
+  const sentiment = z.object({ sentiment: z.enum(['positive', 'negative']) });
+  const schemas = [
+    ['a closed set and a boolean', ticket],
+    ['an enum', sentiment],
+  ] as const;
 
   describe('Vercel AI SDK (@ai-sdk/openai-compatible)', () => {
     const provider = () =>
@@ -37,16 +42,17 @@ describe('OpenAI-compatible API, through the Vercel AI SDK and LangChain', () =>
       expect(await result.finishReason).toBe('length');
     });
 
-    it('generateObject with a zod schema', async () => {
-      const result = await generateObject({
-        model: provider()('chat'),
-        schema: ticket,
-        prompt: question,
-        maxRetries: 0,
-      });
-      expect(result.finishReason).toBe('stop');
-      expect(ticket.parse(result.object)).toEqual(result.object);
-    });
+    it.each(schemas)(
+      'generateObject with a zod schema of %s, from an answer that ends with its JSON',
+      async (_, schema) => {
+        const result = await generateObject({ model: provider()('chat'), schema, prompt: question, maxRetries: 0 });
+        expect(result.finishReason).toBe('stop');
+        expect(schema.parse(result.object)).toEqual(result.object);
+        const { content } = (result.response.body as { choices: { message: { content: string } }[] }).choices[0]
+          .message;
+        expect(content).toBe(content.trimEnd());
+      },
+    );
   });
 
   describe('LangChain (@langchain/openai ChatOpenAI)', () => {
@@ -67,10 +73,15 @@ describe('OpenAI-compatible API, through the Vercel AI SDK and LangChain', () =>
       expect(text.length).toBeGreaterThan(0);
     });
 
-    it('withStructuredOutput (method jsonSchema)', async () => {
-      const structured = chat().withStructuredOutput(ticket, { method: 'jsonSchema' });
-      const answer = await structured.invoke([new SystemMessage(system), new HumanMessage(question)]);
-      expect(ticket.parse(answer)).toEqual(answer);
-    });
+    it.each(schemas)(
+      'withStructuredOutput (method jsonSchema) of %s, from an answer that ends with its JSON',
+      async (_, schema) => {
+        const structured = chat().withStructuredOutput(schema, { method: 'jsonSchema', includeRaw: true });
+        const { raw, parsed } = await structured.invoke([new SystemMessage(system), new HumanMessage(question)]);
+        expect(schema.parse(parsed)).toEqual(parsed);
+        expect((raw.response_metadata as { finish_reason?: string }).finish_reason).toBe('stop');
+        expect(raw.content).toBe((raw.content as string).trimEnd());
+      },
+    );
   });
 });

@@ -1,4 +1,6 @@
 import OpenAI from 'openai';
+import { zodResponseFormat } from 'openai/helpers/zod';
+import { z } from 'zod';
 import { serverPerSuite } from '../support/suite-server.js';
 
 describe('OpenAI-compatible API, through the official openai client', () => {
@@ -206,6 +208,19 @@ describe('OpenAI-compatible API, through the official openai client', () => {
       expect(answer.tags.length).toBeLessThanOrEqual(2);
       // Neither the chat task's character cap (CHAT_MAX_CHARS) nor its token cap applies to it.
       expect(completion.usage!.completion_tokens).toBeGreaterThan(24);
+    });
+
+    it('the parse helper returns the object of an enum schema, from an answer that ends with it', async () => {
+      const sentiment = z.object({ sentiment: z.enum(['positive', 'negative']) });
+      const completion = await client.chat.completions.parse({
+        model: 'x',
+        messages,
+        response_format: zodResponseFormat(sentiment, 'sentiment'),
+      });
+      const { finish_reason: finishReason, message } = completion.choices[0];
+      expect(finishReason).toBe('stop');
+      expect(sentiment.parse(message.parsed)).toEqual(message.parsed);
+      expect(message.content).toBe(message.content!.trimEnd());
     });
 
     it('json_schema streamed: the chunks join to the same answer', async () => {

@@ -5,6 +5,7 @@ import { readProcessMemory } from '../../runtime/process-memory.js';
 import type { TrafficClass } from '../../prompts/task-definitions.js';
 import { ModelService } from '../model/runtime/model.service.js';
 import { Scheduler } from '../model/scheduling/scheduler.js';
+import { UNREAD_BODY_OUTCOMES, type UnreadBodyOutcome } from '../../http/lingering-close.js';
 
 export type TokenKind = 'prompt' | 'completion';
 /** What a client had not finished sending when its connection was cut. */
@@ -66,6 +67,12 @@ export class MetricsService {
     labelNames: ['phase'],
     registers: [this.registry],
   });
+  private readonly unreadBodies = new Counter({
+    name: 'duet_unread_bodies_total',
+    help: 'Requests answered before their body arrived, by how the rest of the body ended (read, bytes, time, closed)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   private readonly taskWarmUp = new Gauge({
     name: 'duet_task_warmup_seconds',
     help: "Time each task's last warm-up took (at startup, or at the reload that added or changed it)",
@@ -78,6 +85,7 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry, prefix: 'duet_' });
     // Zero from the start, so rate() sees the first cut.
     for (const phase of CLIENT_TIMEOUT_PHASES) this.clientTimeouts.inc({ phase }, 0);
+    for (const outcome of UNREAD_BODY_OUTCOMES) this.unreadBodies.inc({ outcome }, 0);
     new Gauge({
       name: 'duet_queue_length',
       help: 'Requests waiting for a sequence',
@@ -143,6 +151,10 @@ export class MetricsService {
 
   countClientTimeout(phase: ClientTimeoutPhase): void {
     this.clientTimeouts.inc({ phase });
+  }
+
+  countUnreadBody(outcome: UnreadBodyOutcome): void {
+    this.unreadBodies.inc({ outcome });
   }
 
   /** A generation's figures under its task: queue wait, time to first token, finish reason. */

@@ -24,8 +24,9 @@ export interface GenerationInput {
    */
   stop?: readonly string[];
   /**
-   * Hold generation to a JSON object (with `schema`, one valid against it) by a grammar. The
-   * generation's finishReason is then `stop` only for a complete, valid answer.
+   * Hold generation to a JSON object (with `schema`, one valid against it) by a grammar. Generation
+   * ends with the JSON value, whatever white space the grammar would let follow it; finishReason
+   * is then `stop` only for a complete, valid answer.
    */
   json?: { schema?: JsonSchema };
   /** Called with each new piece of text as it is decoded (never a split character, never past maxChars). */

@@ -3,6 +3,7 @@ import { RequestAbortedError } from '../model.errors.js';
 import type { GenerationLease } from '../scheduling/scheduler.js';
 import { endsGeneration } from './generation-end.js';
 import type { GenerationInput } from './generation.types.js';
+import { jsonRootEnd } from './json-root-end.js';
 import { firstChars } from './reply-text.js';
 import { stopIndex, withoutStopStart } from './stop-strings.js';
 
@@ -18,7 +19,8 @@ export interface DecodedReply {
 
 /**
  * Greedy decoding of one reply after its prompt, stopped by a control token (see endsGeneration),
- * a stop string, the token cap or the character cap. Streams the text through `onText` as it grows:
+ * a stop string, the end of the JSON value when held to JSON by a grammar (see jsonRootEnd), the
+ * token cap or the character cap. Streams the text through `onText` as it grows:
  * up to maxChars, never a split character, and never what may begin a stop string until the reply
  * is known not to hold one. One decoder per reply.
  */
@@ -26,6 +28,7 @@ export class GreedyDecoder {
   private readonly tokens: Token[] = [];
   private text = '';
   private streamed = '';
+  private heldToJson = false;
 
   constructor(
     private readonly model: LlamaModel,
@@ -35,6 +38,7 @@ export class GreedyDecoder {
   /** Evaluates `rest` (the prompt past the sequence's prefix), then generates on the lease's sequence. */
   async decode(lease: GenerationLease, rest: readonly Token[], grammar?: LlamaGrammar): Promise<DecodedReply> {
     const { model, limits } = this;
+    this.heldToJson = grammar !== undefined;
     const steps = lease.sequence.evaluate([...rest], {
       temperature: 0,
       evaluationPriority: lease.priority,
@@ -60,11 +64,13 @@ export class GreedyDecoder {
     }
   }
 
-  /** Adds a generated token; true when the text now holds a stop string (cut before it). */
+  /** Adds a generated token; true when the text now holds a stop string or a whole JSON value (cut after it). */
   private add(token: Token): boolean {
     this.tokens.push(token);
     const decoded = this.model.detokenize(this.tokens).trimStart();
-    const stopAt = stopIndex(decoded, this.limits.stop);
+    // A JSON grammar lets white space follow the value (node-llama-cpp's schema grammar ends with
+    // newlines it leaves to its own chat wrappers to trim): the answer ends with its value.
+    const stopAt = (this.heldToJson ? jsonRootEnd(decoded) : undefined) ?? stopIndex(decoded, this.limits.stop);
     this.text = decoded.slice(0, stopAt);
     this.publish(stopAt !== undefined);
     return stopAt !== undefined;

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { Generation } from '../model/generation.types.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AppConfig } from '../../config/app-config.js';
 import { readProcessMemory } from '../health/process-memory.js';
 import { ModelService } from '../model/model.service.js';
+import { registerMemoryLimitGauge } from './memory-limit.gauge.js';
 
 export type TokenKind = 'prompt' | 'completion';
 /** What a client had not finished sending when its connection was cut. */
@@ -72,8 +74,9 @@ export class MetricsService {
   });
   private readonly servedByRoute = new Map<string, number>();
 
-  constructor(models: ModelService) {
+  constructor(models: ModelService, config: AppConfig) {
     collectDefaultMetrics({ register: this.registry, prefix: 'duet_' });
+    registerMemoryLimitGauge(this.registry, config.readyMaxAnonSwapBytes);
     // Zero from the start, so rate() sees the first cut.
     for (const phase of CLIENT_TIMEOUT_PHASES) this.clientTimeouts.inc({ phase }, 0);
     new Gauge({

@@ -4,12 +4,15 @@
 //                 [--warmup 0.2] [--sample-every 100] [--text-chars N] [--chat-max-chars N]
 // Without --url it starts dist/main.js on a free loopback port (with --expose-gc, so memory is
 // sampled after a full GC, and any --node-options) on --model (default: the tiny fixture).
-// Prints one JSON line; exits 1 when any request got an unexpected status, any 5xx happened, or
-// the slope is over the limit.
+// Prints one JSON line with a verdict, and exits by it: 0 pass (the slope's 95% interval lies under
+// --max-slope-kib), 1 fail (any unexpected status, any 5xx, or the whole interval over the limit),
+// 3 inconclusive (the interval holds the limit, or too few readings: the line says how many
+// requests would decide it); 2 on a malformed option.
 import { parseArgs } from 'node:util';
 import { duration, fraction, nonNegativeNumber, optionalWholeNumber, wholeNumber } from './lib/cli-options.js';
 import { startServerProcess } from './lib/server-process.js';
 import { runSoak } from './lib/soak.js';
+import { VERDICT_EXIT_CODES } from './lib/soak-verdict.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
       onSample: values.trace ? (snapshot) => process.stderr.write(`${JSON.stringify(snapshot)}\n`) : undefined,
     });
     console.log(JSON.stringify({ ...report, model: values.url ? undefined : values.model }));
-    process.exitCode = report.pass ? 0 : 1;
+    process.exitCode = VERDICT_EXIT_CODES[report.verdict];
   } finally {
     server?.child.kill('SIGTERM');
     await server?.exited;

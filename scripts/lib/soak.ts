@@ -27,6 +27,7 @@ interface MemorySample {
   requests: number;
   anonSwapKiB: number;
   rssKiB: number;
+  heapUsedKiB: number;
   busySequences: number;
 }
 
@@ -84,6 +85,7 @@ export interface MemorySnapshot {
   rssAnonBytes: number;
   swapBytes: number;
   rssBytes: number;
+  heapUsedBytes: number;
   activeSequences: number;
   queueLength: number;
   [field: string]: unknown;
@@ -112,6 +114,7 @@ async function sampleIdleMemory(
     requests,
     anonSwapKiB: (snapshot.rssAnonBytes + snapshot.swapBytes) / 1024,
     rssKiB: snapshot.rssBytes / 1024,
+    heapUsedKiB: snapshot.heapUsedBytes / 1024,
     busySequences: snapshot.activeSequences,
   };
 }
@@ -161,7 +164,7 @@ export async function runSoak(options: SoakOptions) {
   await paused;
   samples.push(await sampleIdleMemory(options, done));
   const afterWarmup = samples.filter((s) => s.requests >= done * options.warmupFraction);
-  const points = afterWarmup.map((s) => ({ x: s.requests / 1000, y: s.anonSwapKiB }));
+  const points = afterWarmup.map((s) => ({ x: s.requests / 1000, y: s.anonSwapKiB, requests: s.requests }));
   const floor = floorOf(points, FLOOR_WINDOWS);
   const fit = slope(floor);
   const slopeKiBPer1000 = fit.slope;
@@ -212,7 +215,31 @@ export async function runSoak(options: SoakOptions) {
       anonSwapMiB: { start: mib(afterWarmup[0]?.anonSwapKiB), end: mib(samples[samples.length - 1].anonSwapKiB) },
       rssMiB: { start: mib(afterWarmup[0]?.rssKiB), end: mib(samples[samples.length - 1].rssKiB) },
     },
+    /** What the report's charts draw (left out of the printed line). */
+    chart: {
+      warmupRequests: done * options.warmupFraction,
+      readings: samples.map((s) => ({
+        requests: s.requests,
+        anonSwapMiB: s.anonSwapKiB / 1024,
+        rssMiB: s.rssKiB / 1024,
+        heapUsedMiB: s.heapUsedKiB / 1024,
+      })),
+      floor: floor.map((p) => ({ requests: p.requests, anonSwapMiB: p.y / 1024 })),
+      // The fitted line passes through the floor's centroid; so do the interval's two slopes.
+      fit: {
+        slope: fit.slope,
+        interval: memoryVerdict.interval,
+        centroid: {
+          requests: (mean(floor.map((p) => p.x)) ?? 0) * 1000,
+          anonSwapMiB: (mean(floor.map((p) => p.y)) ?? 0) / 1024,
+        },
+      },
+    },
   };
 }
+
+export type SoakReport = Awaited<ReturnType<typeof runSoak>>;
+
+const mean = (values: number[]) => (values.length ? values.reduce((s, v) => s + v, 0) / values.length : undefined);
 
 const mib = (kib = 0) => Math.round((kib / 1024) * 10) / 10;

@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // The soak report's chart script runs in the browser, beside uPlot and the report's data.
+    files: ['scripts/lib/soak-report.client.js'],
+    languageOptions: { globals: { ...globals.browser, uPlot: 'readonly', SOAK: 'readonly' } },
+  },
+  {
     // Tests and scripts read loosely typed JSON bodies and library internals.
     files: ['test/**', 'scripts/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -2,14 +2,20 @@
 // npm run soak -- [--duration 30m] [--concurrency 4] [--requests N] [--max-slope-kib 1] [--trace]
 //                 [--url http://127.0.0.1:8080 | --model path.gguf [--node-options="--no-opt --no-maglev"]]
 //                 [--warmup 0.2] [--sample-every 100] [--text-chars N] [--chat-max-chars N]
+//                 [--report .bench/soak-<time>.html]
 // Without --url it starts dist/main.js on a free loopback port (with --expose-gc, so memory is
 // sampled after a full GC, and any --node-options) on --model (default: the tiny fixture).
-// Prints one JSON line; exits 1 when any request got an unexpected status, any 5xx happened, or
-// the slope is over the limit.
+// Prints one JSON line with a verdict, and exits by it: 0 pass (the slope's 95% interval lies under
+// --max-slope-kib), 1 fail (any unexpected status, any 5xx, or the whole interval over the limit),
+// 3 inconclusive (the interval holds the limit, or too few readings: the line says how many
+// requests would decide it); 2 on a malformed option. Also writes a self-contained HTML report
+// (--report): memory against requests served, the fitted slope with its interval, the verdict.
 import { parseArgs } from 'node:util';
 import { duration, fraction, nonNegativeNumber, optionalWholeNumber, wholeNumber } from './lib/cli-options.js';
 import { startServerProcess } from '../test/support/server-process.js';
 import { runSoak } from './lib/soak.js';
+import { writeSoakReport } from './lib/soak-report.js';
+import { VERDICT_EXIT_CODES } from './lib/soak-verdict.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -27,6 +33,7 @@ async function main(): Promise<void> {
       'text-chars': { type: 'string' },
       'chat-max-chars': { type: 'string' },
       trace: { type: 'boolean', default: false },
+      report: { type: 'string', default: `.bench/soak-${new Date().toISOString().replace(/[:.]/g, '-')}.html` },
     },
   });
   if (values.url && values['node-options'])
@@ -56,8 +63,27 @@ async function main(): Promise<void> {
       url: values.url ?? server!.url,
       onSample: values.trace ? (snapshot) => process.stderr.write(`${JSON.stringify(snapshot)}\n`) : undefined,
     });
-    console.log(JSON.stringify({ ...report, model: values.url ? undefined : values.model }));
-    process.exitCode = report.pass ? 0 : 1;
+    const { chart: _chart, ...line } = report;
+    console.log(JSON.stringify({ ...line, model: values.url ? undefined : values.model }));
+    writeSoakReport(values.report!, report, {
+      model: values.url ? undefined : values.model,
+      url: values.url,
+      'node options': values['node-options'],
+      concurrency: soakOptions.concurrency,
+      'requests (at most)': soakOptions.maxRequests === Number.MAX_SAFE_INTEGER ? undefined : soakOptions.maxRequests,
+      'duration (at most)': values.duration,
+      'requests served': report.requests,
+      'duration, s': report.durationS,
+      'requests/s': report.requestsPerS,
+      'warm-up fraction': soakOptions.warmupFraction,
+      'sample every': soakOptions.sampleEvery,
+      'max slope, KiB per 1,000': soakOptions.maxSlopeKiBPer1000,
+      'text chars': soakOptions.textChars,
+      'chat max chars': soakOptions.chatMaxChars,
+      finished: new Date().toISOString(),
+    });
+    process.stderr.write(`soak: report written to ${values.report}\n`);
+    process.exitCode = VERDICT_EXIT_CODES[report.verdict];
   } finally {
     server?.child.kill('SIGTERM');
     await server?.exited;

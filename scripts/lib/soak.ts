@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadSoakTexts, shortenTexts, soakRequest, SoakRequest, SoakShape } from './soak-traffic.js';
+import { runLength, slopeVerdict, Verdict } from './soak-verdict.js';
 
 export interface SoakOptions extends SoakShape {
   url: string;
@@ -26,6 +27,7 @@ interface MemorySample {
   requests: number;
   anonSwapKiB: number;
   rssKiB: number;
+  heapUsedKiB: number;
   busySequences: number;
 }
 
@@ -83,6 +85,7 @@ export interface MemorySnapshot {
   rssAnonBytes: number;
   swapBytes: number;
   rssBytes: number;
+  heapUsedBytes: number;
   activeSequences: number;
   queueLength: number;
   [field: string]: unknown;
@@ -111,6 +114,7 @@ async function sampleIdleMemory(
     requests,
     anonSwapKiB: (snapshot.rssAnonBytes + snapshot.swapBytes) / 1024,
     rssKiB: snapshot.rssBytes / 1024,
+    heapUsedKiB: snapshot.heapUsedBytes / 1024,
     busySequences: snapshot.activeSequences,
   };
 }
@@ -160,25 +164,36 @@ export async function runSoak(options: SoakOptions) {
   await paused;
   samples.push(await sampleIdleMemory(options, done));
   const afterWarmup = samples.filter((s) => s.requests >= done * options.warmupFraction);
-  const points = afterWarmup.map((s) => ({ x: s.requests / 1000, y: s.anonSwapKiB }));
-  const fit = slope(floorOf(points, FLOOR_WINDOWS));
+  const points = afterWarmup.map((s) => ({ x: s.requests / 1000, y: s.anonSwapKiB, requests: s.requests }));
+  const floor = floorOf(points, FLOOR_WINDOWS);
+  const fit = slope(floor);
   const slopeKiBPer1000 = fit.slope;
   const serverErrors = Object.entries(byStatus)
     .filter(([status]) => /^5\d\d$/.test(status))
     .reduce((s, [, n]) => s + n, 0);
-  // Fewer readings than floor windows fit a slope to next to nothing (none at all: slope 0), which is no pass.
-  const enoughSamples = afterWarmup.length >= FLOOR_WINDOWS;
-  const pass =
-    enoughSamples &&
-    Object.keys(unexpected).length === 0 &&
-    serverErrors === 0 &&
-    slopeKiBPer1000 <= options.maxSlopeKiBPer1000;
+  const requestsPerS = done / ((Date.now() - started) / 1000);
+  const memoryVerdict = slopeVerdict({
+    ...fit,
+    points: floor.length,
+    limit: options.maxSlopeKiBPer1000,
+    requests: done,
+    requestsPerS,
+  });
+  // Fewer readings than floor windows fit a slope to next to nothing (none at all: slope 0): no
+  // verdict yet, and the run it would take is the one that gives one reading per window.
+  if (afterWarmup.length < FLOOR_WINDOWS) {
+    memoryVerdict.verdict = 'inconclusive';
+    const enough = Math.ceil((FLOOR_WINDOWS * options.sampleEvery) / (1 - options.warmupFraction));
+    memoryVerdict.toDecide = runLength(enough, { requestsPerS });
+  }
+  const verdict: Verdict = Object.keys(unexpected).length > 0 || serverErrors > 0 ? 'fail' : memoryVerdict.verdict;
   return {
     event: 'soak',
-    pass,
+    verdict,
+    pass: verdict === 'pass',
     requests: done,
     durationS: Math.round((Date.now() - started) / 100) / 10,
-    requestsPerS: Math.round((done / ((Date.now() - started) / 1000)) * 10) / 10,
+    requestsPerS: Math.round(requestsPerS * 10) / 10,
     concurrency: options.concurrency,
     textChars: options.textChars,
     chatMaxChars: options.chatMaxChars,
@@ -191,13 +206,40 @@ export async function runSoak(options: SoakOptions) {
       warmupRequests: Math.round(done * options.warmupFraction),
       slopeKiBPer1000: Math.round(slopeKiBPer1000 * 100) / 100,
       slopeStandardErrorKiB: Math.round(fit.standardError * 100) / 100,
+      slopeInterval95KiB: memoryVerdict.interval.map((end) => Math.round(end * 100) / 100),
+      verdict: memoryVerdict.verdict,
+      toDecide: memoryVerdict.toDecide,
       allSamplesSlopeKiBPer1000: Math.round(slope(points).slope * 100) / 100,
       busySequencesAtSamples: Math.max(...samples.map((s) => s.busySequences)),
       maxSlopeKiBPer1000: options.maxSlopeKiBPer1000,
       anonSwapMiB: { start: mib(afterWarmup[0]?.anonSwapKiB), end: mib(samples[samples.length - 1].anonSwapKiB) },
       rssMiB: { start: mib(afterWarmup[0]?.rssKiB), end: mib(samples[samples.length - 1].rssKiB) },
     },
+    /** What the report's charts draw (left out of the printed line). */
+    chart: {
+      warmupRequests: done * options.warmupFraction,
+      readings: samples.map((s) => ({
+        requests: s.requests,
+        anonSwapMiB: s.anonSwapKiB / 1024,
+        rssMiB: s.rssKiB / 1024,
+        heapUsedMiB: s.heapUsedKiB / 1024,
+      })),
+      floor: floor.map((p) => ({ requests: p.requests, anonSwapMiB: p.y / 1024 })),
+      // The fitted line passes through the floor's centroid; so do the interval's two slopes.
+      fit: {
+        slope: fit.slope,
+        interval: memoryVerdict.interval,
+        centroid: {
+          requests: (mean(floor.map((p) => p.x)) ?? 0) * 1000,
+          anonSwapMiB: (mean(floor.map((p) => p.y)) ?? 0) / 1024,
+        },
+      },
+    },
   };
 }
+
+export type SoakReport = Awaited<ReturnType<typeof runSoak>>;
+
+const mean = (values: number[]) => (values.length ? values.reduce((s, v) => s + v, 0) / values.length : undefined);
 
 const mib = (kib = 0) => Math.round((kib / 1024) * 10) / 10;

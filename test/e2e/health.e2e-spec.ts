@@ -1,4 +1,5 @@
 import v8 from 'node:v8';
+import { readCgroupMemoryLimit } from '../../src/runtime/memory-limit.js';
 import { startTestApp, TestApp } from '../support/test-app.js';
 
 const user = (content: string) => ({ role: 'user', content });
@@ -95,6 +96,19 @@ describe('health, memory and metrics', () => {
     expect(text).toMatch(/duet_busy_sequences 0/);
     expect(text).toMatch(/duet_memory_bytes\{kind="rss_anon"\} [1-9]/);
     expect(text).toMatch(/duet_model_load_seconds \d/);
+  });
+
+  it('exports the memory limit an alert compares anonymous memory + swap with: the lower of cgroup and ceiling', async () => {
+    const ceiling = 100000 * 1048576; // READY_MAX_ANON_SWAP_MB above
+    const cgroup = readCgroupMemoryLimit();
+    const expected =
+      cgroup !== undefined && cgroup < ceiling
+        ? `{source="cgroup"} ${cgroup}`
+        : `{source="ready_max_anon_swap"} ${ceiling}`;
+    const limits = (await t.get('/metrics')).body
+      .split('\n')
+      .filter((line) => line.startsWith('duet_memory_limit_bytes'));
+    expect(limits).toEqual([`duet_memory_limit_bytes${expected}`]);
   });
 
   it('labels unknown URLs as unmatched, so scanners cannot blow up metric cardinality', async () => {

@@ -77,6 +77,8 @@ describe('soak (short version on the tiny model)', () => {
       expect(report.memory.slopeStandardErrorKiB).toBeGreaterThan(0);
       expect(report.memory.slopeKiBPer1000).toBeLessThanOrEqual(64 * 1024);
       expect(report.pass).toBe(true);
+      expect(report.verdict).toBe('pass');
+      expect(report.memory.slopeInterval95KiB[1]).toBeLessThan(64 * 1024);
       // Too short to sample after warm-up (readings at the start and the end only): no slope, no pass.
       const unsampled = await runSoak({
         url: server.url,
@@ -92,6 +94,11 @@ describe('soak (short version on the tiny model)', () => {
         pass: false,
         samples: 1,
         unexpected: {},
+      });
+      // Inconclusive, not failed: one reading per floor window takes 10 × 100 / (1 - 0.2) requests.
+      expect({ verdict: unsampled.verdict, toDecide: unsampled.memory.toDecide?.requests }).toEqual({
+        verdict: 'inconclusive',
+        toDecide: 1250,
       });
       expect((await fetch(`${server.url}/health/ready`)).status).toBe(200);
     } finally {

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
@@ -22,6 +22,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
 };
 
 interface Manifest {
@@ -93,6 +94,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
         'Ingress',
         'NetworkPolicy',
         'PodDisruptionBudget',
+        'PrometheusRule',
         'Service',
         'ServiceMonitor',
       ].sort(),
@@ -237,6 +239,12 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(new Set(backends.map((b: unknown) => JSON.stringify(b)))).toEqual(
       new Set([JSON.stringify({ name: service.metadata.name, port: { name: service.spec.ports[0].name } })]),
     );
+  });
+
+  it('holds in its PrometheusRule exactly the rules of deploy/prometheus/duet-rules.yaml', () => {
+    const rules = parse(readFileSync('deploy/prometheus/duet-rules.yaml', 'utf8')) as { groups: unknown[] };
+    expect(resource('PrometheusRule').spec.groups).toEqual(rules.groups);
+    expect(rules.groups).toHaveLength(1);
   });
 
   it('streams through the ingress unbuffered and keeps /health and /metrics inside the cluster', () => {

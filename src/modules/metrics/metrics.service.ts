@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { Generation } from '../model/generation/generation.types.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AppConfig } from '../../config/app-config.js';
 import { readProcessMemory } from '../../runtime/process-memory.js';
 import type { TrafficClass } from '../../prompts/task-definitions.js';
 import { ModelService } from '../model/runtime/model.service.js';
 import { Scheduler } from '../model/scheduling/scheduler.js';
 import { UNREAD_BODY_OUTCOMES, type UnreadBodyOutcome } from '../../http/lingering-close.js';
+import { registerMemoryLimitGauge } from './memory-limit.gauge.js';
 
 export type TokenKind = 'prompt' | 'completion';
 /** What a client had not finished sending when its connection was cut. */
@@ -81,8 +83,9 @@ export class MetricsService {
   });
   private readonly servedByRoute = new Map<string, number>();
 
-  constructor(models: ModelService, scheduler: Scheduler) {
+  constructor(models: ModelService, scheduler: Scheduler, config: AppConfig) {
     collectDefaultMetrics({ register: this.registry, prefix: 'duet_' });
+    registerMemoryLimitGauge(this.registry, config.readyMaxAnonSwapBytes);
     // Zero from the start, so rate() sees the first cut.
     for (const phase of CLIENT_TIMEOUT_PHASES) this.clientTimeouts.inc({ phase }, 0);
     for (const outcome of UNREAD_BODY_OUTCOMES) this.unreadBodies.inc({ outcome }, 0);

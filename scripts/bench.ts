@@ -1,6 +1,6 @@
 // Benchmarks against the physical limits, every ratio from figures taken in the same run.
-// npm run bench [-- sentiment|overload|labels|chat|overhead|memory|triage|startup|server|chats|window ...] [--model PATH]
-// [--texts N] [--rows N per dev set] [--restarts N] (startup) [--runs N] (server, chats) [--llama-prompt text|tokens] (server)
+// npm run bench [-- sentiment|overload|labels|chat|overhead|memory|triage|startup|server|chats|window|mixed ...] [--model PATH]
+// [--texts N] [--rows N per dev set] [--restarts N] (startup) [--runs N] (server, chats, mixed) [--llama-prompt text|tokens] (server)
 // startup and server compare with llama-server from LLAMA_SERVER_BIN, chats with llama-batched-bench from
 // LLAMA_BATCHED_BENCH_BIN (each skipped, saying so, without it).
 // Each prints one JSON line; a malformed command line exits 2 before any starts. The raw baseline
@@ -10,6 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuQuota } from '../src/config/cpu-quota.js';
+import { DEFAULT_BATCH_SIZE } from '../src/config/environment.js';
 import type { Prompt } from '../src/modules/model/tokens/chatml.js';
 import { chooseLabel, LabelVocabulary } from '../src/modules/model/classification/label-scoring.js';
 import { TokenBytes } from '../src/modules/model/tokens/token-bytes.js';
@@ -39,6 +40,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   server,
   chats,
   window,
+  mixed,
 };
 
 /** The command line, read whole before the first benchmark starts: a typo in the last name should not cost the minutes of the others. */
@@ -754,6 +756,126 @@ for (const name of selected) await BENCHES[name]();
  * the three single-task calls one after another, on the Chinese hotel reviews (long, like real
  * tickets) and the English tweets (short); `--rows` texts per set, medians over three passes.
  */
+/** Seconds each load of the mixed benchmark runs. */
+const MIXED_SECONDS = 20;
+/** Items per batch request of the mixed benchmark's triage clients. */
+const MIXED_BATCH_ITEMS = 32;
+
+/** Milliseconds from sending a streaming chat to its first `delta` event. */
+async function chatFirstDeltaMs(server: ServerProcess, n: number): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${server.url}/v1/chat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: `Hi! Where is my order ${n}?` }], stream: true }),
+  });
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let firstAt: number | undefined;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    if (firstAt === undefined && text.includes('event: delta')) firstAt = performance.now();
+  }
+  if (firstAt === undefined) throw new Error(`chat ${n}: no delta in ${text.slice(0, 200)}`);
+  return firstAt - started;
+}
+
+/** One person chatting, one chat after another, until `stop` resolves; each chat's time to its first delta. */
+async function chatUntil(server: ServerProcess, stop: Promise<unknown>): Promise<number[]> {
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  const times: number[] = [];
+  while (!stopped) times.push(await chatFirstDeltaMs(server, times.length));
+  return times;
+}
+
+/** `clients` triage clients posting batches of `texts` in a loop for MIXED_SECONDS: items answered per second. */
+async function batchClients(server: ServerProcess, texts: readonly string[], clients: number) {
+  const until = performance.now() + MIXED_SECONDS * 1000;
+  let items = 0;
+  const statuses: Record<number, number> = {};
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      for (let round = 0; performance.now() < until; round++) {
+        const batch = Array.from({ length: MIXED_BATCH_ITEMS }, (_, i) => ({
+          text: texts[(client * 7 + round * MIXED_BATCH_ITEMS + i) % texts.length],
+        }));
+        const reply = await postJson(server.url, '/v1/sentiment/batch', { items: batch });
+        statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
+        if (reply.status === 200) items += batch.length;
+      }
+    }),
+  );
+  return { itemsPerS: items / ((performance.now() - (until - MIXED_SECONDS * 1000)) / 1000), statuses };
+}
+
+/**
+ * The two users of one model at once (chat widget and triage clients), in one server per load:
+ * streaming chats alone; batch clients alone (4 and 8 clients x 32 items); both together. Short
+ * tweets and long tickets (hotel reviews of at least 300 prompt tokens). The longest a chat should
+ * wait behind triage is one exclusive decode turn: a whole short classification, or one BATCH_SIZE
+ * piece of a long one, estimated from single classifications alone in the same server.
+ */
+async function mixed(): Promise<void> {
+  const hotel = loadDevSets(DEV_DATA_DIR).find((set) => set.name.includes('zh-hotel'))!;
+  const candidates = hotel.rows.map((row) => row.text).sort((a, b) => b.length - a.length);
+  const batchSize = DEFAULT_BATCH_SIZE;
+  for (let run = 1; run <= runs; run++) {
+    for (const clients of [4, 8]) {
+      await withServer(values.model!, { CHAT_MAX_TOKENS: '16' }, async (server) => {
+        // Long tickets: the longest hotel reviews whose prompt past the shared start is >= 300 tokens.
+        // Tokens of a one-token text: the shared start and the question around the text.
+        const start = (await post(server, '/v1/sentiment', { text: 'ok' })).json.usage.promptTokens - 1;
+        const tickets: string[] = [];
+        for (const text of candidates.slice(0, 40)) {
+          const { json } = await post(server, '/v1/sentiment', { text });
+          if (json.usage.promptTokens - start >= 300) tickets.push(text);
+        }
+        for (const [set, texts] of [
+          ['tweets', tweets(64)],
+          ['tickets', tickets],
+        ] as const) {
+          const singles: number[] = [];
+          for (const text of texts.slice(0, 16)) {
+            const { ms, json } = await post(server, '/v1/sentiment', { text });
+            singles.push(ms / (set === 'tickets' ? Math.ceil((json.usage.promptTokens - start) / batchSize) + 1 : 1));
+          }
+          const chatsAlone = await chatUntil(server, new Promise((done) => setTimeout(done, MIXED_SECONDS * 1000)));
+          const alone = await batchClients(server, texts, clients);
+          const load = batchClients(server, texts, clients);
+          const chatsLoaded = await chatUntil(server, load);
+          const together = await load;
+          const turnP95 = percentile(singles, 95);
+          const p = (times: number[], q: number) => round(percentile(times, q), 1);
+          report({
+            bench: 'mixed',
+            run,
+            set,
+            clients,
+            batchItems: MIXED_BATCH_ITEMS,
+            chatAloneP50Ms: p(chatsAlone, 50),
+            chatAloneP95Ms: p(chatsAlone, 95),
+            chatLoadedP50Ms: p(chatsLoaded, 50),
+            chatLoadedP95Ms: p(chatsLoaded, 95),
+            turnP95Ms: round(turnP95, 1),
+            p95Over: round(percentile(chatsLoaded, 95) - percentile(chatsAlone, 95) - turnP95, 1),
+            chats: chatsLoaded.length,
+            batchAloneItemsPerS: round(alone.itemsPerS),
+            batchMixedItemsPerS: round(together.itemsPerS),
+            batchRatio: round(together.itemsPerS / alone.itemsPerS, 3),
+            statusesAlone: alone.statuses,
+            statusesMixed: together.statuses,
+            target: 'chatLoadedP95Ms <= chatAloneP95Ms + turnP95Ms (p95Over <= 0); batchRatio >= 0.85',
+          });
+        }
+      });
+    }
+  }
+}
+
 async function triage(): Promise<void> {
   for (const figures of await triageBench(values.model!, threads, rowsPerSet)) {
     report({

@@ -25,7 +25,8 @@ const escapeHtml = (text: string) =>
 /** JSON inside a <script> element: no `</script>` or `<!--` can end it early. */
 const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
 
-const kib = (value: number) => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(1)}`;
+const kib = (value: number) =>
+  `${value >= 0 ? '+' : '−'}${Math.abs(value).toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })}`;
 const hours = (seconds: number) =>
   seconds >= 5400 ? `${(seconds / 3600).toFixed(1)} h` : `${Math.round(seconds / 60)} min`;
 
@@ -33,8 +34,8 @@ const hours = (seconds: number) =>
 function verdictText({ verdict, memory, serverErrors, unexpected }: SoakReport): string {
   const [low, high] = memory.slopeInterval95KiB;
   const fit =
-    `anonymous + swap memory after warm-up rises ${kib(memory.slopeKiBPer1000)} ± ${memory.slopeStandardErrorKiB.toFixed(1)} KiB ` +
-    `per 1,000 requests (95% interval ${kib(low)} to ${kib(high)}) against a limit of ${memory.maxSlopeKiBPer1000} KiB`;
+    `anonymous + swap memory after warm-up changes by ${kib(memory.slopeKiBPer1000)} ± ${kib(memory.slopeStandardErrorKiB).slice(1)} KiB ` +
+    `per 1,000 requests (95% interval ${kib(low)} to ${kib(high)}) against a limit of ${memory.maxSlopeKiBPer1000.toLocaleString('en-US')} KiB`;
   const unexpectedCount = Object.values(unexpected).reduce((s, n) => s + n, 0);
   if (verdict === 'fail' && (serverErrors > 0 || unexpectedCount > 0))
     return `Fail: ${serverErrors} server errors and ${unexpectedCount} unexpected statuses; ${fit}.`;

@@ -14,8 +14,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Failures injected into the real llama.cpp sequences (their methods wrapped to throw once) in the
- * middle of a request. Throughput batching and no prefix cache make a batch hold both sequences and
- * evaluate the system prompt on each, so every cleanup path runs.
+ * middle of a request. Throughput batching, no sequence kept for the chat task and no prefix cache
+ * make a batch hold both sequences and evaluate the system prompt on each, so every cleanup path runs.
  */
 describe('a failure inside the sequence pool', () => {
   let t: TestApp;
@@ -23,7 +23,14 @@ describe('a failure inside the sequence pool', () => {
   beforeAll(async () => {
     t = await startTestApp(
       // One thread: llama.cpp's threads spin while they wait for each other, slow on a busy machine.
-      { THREADS: '1', SEQUENCES: '2', SENTIMENT_BATCHING: 'throughput', PREFIX_CACHE: 'false', CHAT_MAX_TOKENS: '16' },
+      {
+        THREADS: '1',
+        SEQUENCES: '2',
+        INTERACTIVE_SEQUENCES: '0',
+        SENTIMENT_BATCHING: 'throughput',
+        PREFIX_CACHE: 'false',
+        CHAT_MAX_TOKENS: '16',
+      },
       { logLines },
     );
   });

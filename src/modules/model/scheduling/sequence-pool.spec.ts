@@ -264,6 +264,29 @@ describe('SequencePool', () => {
     await second.done;
   });
 
+  it('counts a sequence serving interactive work toward the reserve, and gives it back to the reserve', async () => {
+    const { pool } = poolOf(3);
+    pool.reservedForInteractive = 1;
+    const chat = hold(pool, OTHER_PREFIX, undefined, 'interactive');
+    const first = hold(pool);
+    const second = hold(pool);
+    const third = hold(pool);
+    await tick();
+    // The chat holds the reserve's sequence, so batch work takes both others meanwhile.
+    expect([chat.id, first.id, second.id, third.id]).toEqual([0, 1, 2, -1]);
+    chat.release();
+    await chat.done;
+    await tick();
+    expect(third.id).toBe(-1); // the chat's sequence, holding its prefix, stays for the next chat
+    first.release();
+    await first.done;
+    await tick();
+    expect(third.id).toBe(1);
+    second.release();
+    third.release();
+    await Promise.all([second.done, third.done]);
+  });
+
   it('never reserves the last sequence, and leaves batch work the one not holding an interactive prefix', async () => {
     const { pool } = poolOf(2);
     pool.reservedForInteractive = 5;

@@ -48,9 +48,9 @@ interface Waiter<S> {
  * A fixed set of sequences of the one context, handed out one request at a time, with a bounded
  * line in front so latency cannot grow without bound. The line is served by class, then in arrival
  * order: interactive requests (a chat, a classification a live screen waits on) before batch ones.
- * While `reservedForInteractive` is set, that many sequences are never handed to batch work, so an
- * interactive request finds one idle (holding its prefix, when it was the last to use it) however
- * much batch work waits.
+ * While `reservedForInteractive` is set, that many sequences are kept from batch work, idle or
+ * serving interactive work, so an interactive request finds one idle (holding its prefix, when it
+ * was the last to use it) however much batch work waits, and batch work uses the rest meanwhile.
  *
  * Prefix reuse: a prompt's system turn is the same for every request of a task, so a sequence
  * keeps it evaluated between requests and everything after it is erased. Every prompt's prefix
@@ -70,6 +70,8 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   private readonly running = new Set<AbortController>();
   private closed = false;
   private reserved = 0;
+  /** Sequences held by interactive requests: they count toward the reserve while they run. */
+  private heldForInteractive = 0;
 
   constructor(
     private readonly sequences: readonly S[],
@@ -89,9 +91,14 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     return this.reserved;
   }
 
+  /** Idle sequences the reserve still needs kept from batch work. */
+  private get reserveLeft(): number {
+    return Math.max(0, this.reserved - this.heldForInteractive);
+  }
+
   /** Idle sequences a request of this class may take now. */
   private available(trafficClass: TrafficClass): number {
-    return trafficClass === 'interactive' ? this.idle.length : Math.max(0, this.idle.length - this.reserved);
+    return trafficClass === 'interactive' ? this.idle.length : Math.max(0, this.idle.length - this.reserveLeft);
   }
 
   /** No idle sequence and the line is full: the next request would be refused. */
@@ -157,6 +164,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     // Creation order is llama.cpp's sequence id order; a batch of several sequences makes one
     // micro-batch only from consecutive ids in increasing order.
     held.sort((a, b) => this.orderOf(a) - this.orderOf(b));
+    if (trafficClass === 'interactive') this.heldForInteractive += held.length;
     const run = this.startRun(signal);
     const [outcome] = await Promise.allSettled([
       settleAll(held.map((sequence) => this.holdOnly(sequence, prefix, key, trafficClass))).then(() =>
@@ -164,7 +172,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
       ),
     ]);
     run.end();
-    const cleanupFailure = await this.releaseAll(held);
+    const cleanupFailure = await this.releaseAll(held, trafficClass);
     if (outcome.status === 'rejected')
       throw run.signal.reason === STOPPED_FOR_SHUTDOWN ? new ShuttingDownError(true) : outcome.reason;
     // A failed cleanup fails a request that had otherwise succeeded.
@@ -189,9 +197,10 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   }
 
   /** Gives every held sequence back exactly once; returns the first cleanup failure, if any. */
-  private async releaseAll(held: readonly S[]): Promise<unknown> {
+  private async releaseAll(held: readonly S[], trafficClass: TrafficClass): Promise<unknown> {
     let failure: unknown;
     for (const sequence of held) {
+      if (trafficClass === 'interactive') this.heldForInteractive--;
       try {
         await this.keepPrefix(sequence);
       } catch (error) {
@@ -230,7 +239,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   private nextWaiter(): Waiter<S> | undefined {
     const index = this.waiters.findIndex((waiter) => waiter.trafficClass === 'interactive');
     if (index >= 0) return this.waiters.splice(index, 1)[0];
-    return this.idle.length >= this.reserved ? this.waiters.shift() : undefined;
+    return this.idle.length >= this.reserveLeft ? this.waiters.shift() : undefined;
   }
 
   private async holdOnly(

@@ -1,6 +1,7 @@
 // Benchmarks against the physical limits, every ratio from figures taken in the same run.
 // npm run bench [-- sentiment|overload|labels|chat|overhead|memory|triage|startup|server|chats|window|mixed ...] [--model PATH]
 // [--texts N] [--rows N per dev set] [--restarts N] (startup) [--runs N] (server, chats, mixed) [--llama-prompt text|tokens] (server)
+// [--clients 4,8] (mixed: triage clients per load)
 // startup and server compare with llama-server from LLAMA_SERVER_BIN, chats with llama-batched-bench from
 // LLAMA_BATCHED_BENCH_BIN (each skipped, saying so, without it).
 // Each prints one JSON line; a malformed command line exits 2 before any starts. The raw baseline
@@ -56,6 +57,7 @@ function readCommandLine() {
         restarts: { type: 'string', default: '5' },
         runs: { type: 'string', default: '3' },
         'llama-prompt': { type: 'string', default: 'text' },
+        clients: { type: 'string', default: '4,8' },
       },
     });
     const unknown = positionals.filter((name) => !Object.hasOwn(BENCHES, name));
@@ -71,6 +73,7 @@ function readCommandLine() {
       rowsPerSet: wholeNumber('rows', values.rows!),
       restarts: wholeNumber('restarts', values.restarts!),
       runs: wholeNumber('runs', values.runs!),
+      clientCounts: values.clients!.split(',').map((count) => wholeNumber('clients', count)),
       llamaPrompt,
     };
   } catch (error) {
@@ -78,7 +81,7 @@ function readCommandLine() {
     process.exit(2);
   }
 }
-const { values, selected, textCount, rowsPerSet, restarts, runs, llamaPrompt } = readCommandLine();
+const { values, selected, textCount, rowsPerSet, restarts, runs, clientCounts, llamaPrompt } = readCommandLine();
 const threads = cpuQuota();
 const report = (line: object) => console.log(JSON.stringify({ threads, ...line }));
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -181,7 +184,9 @@ async function sentiment(): Promise<void> {
         baselineTokensPerS: round(baseline, 1),
         ratio: round(rate / baseline, 3),
       });
-      await withServer(values.model!, { SENTIMENT_BATCHING: mode }, async (server) => {
+      // The batch of 64 takes longer than the default deadline on a slow VM: this measures speed.
+      const env = { SENTIMENT_BATCHING: mode, REQUEST_TIMEOUT_MS: '120000' };
+      await withServer(values.model!, env, async (server) => {
         for (const text of texts.slice(0, 5)) await post(server, '/v1/sentiment', { text });
         if (mode === 'deterministic') {
           // Text by text, in process then through the service: pairs taken a second apart share the drift.
@@ -749,20 +754,23 @@ async function window(): Promise<void> {
   );
 }
 
-for (const name of selected) await BENCHES[name]();
-
-/**
- * Triage of three classify tasks (sentiment and the triage fixture's urgency and department) against
- * the three single-task calls one after another, on the Chinese hotel reviews (long, like real
- * tickets) and the English tweets (short); `--rows` texts per set, medians over three passes.
- */
 /** Seconds each load of the mixed benchmark runs. */
 const MIXED_SECONDS = 20;
-/** Items per batch request of the mixed benchmark's triage clients. */
-const MIXED_BATCH_ITEMS = 32;
+/**
+ * Items per batch request of the mixed benchmark's triage clients: the issue's 32 for tweets; 4 for
+ * long tickets, since at this VM's prompt rate 4 x 32 tickets would take minutes per load.
+ */
+const MIXED_BATCH_ITEMS = { tweets: 32, tickets: 4 } as const;
+/** Prompt tokens past the shared start that make a hotel review a long ticket. */
+const TICKET_MIN_TOKENS = 300;
+/**
+ * A person reads a reply before sending the next message. Without a pause, the next chat arrives
+ * while the last one's sequence is being given back and takes a batch item's sequence instead.
+ */
+const CHAT_THINK_MS = 1000;
 
-/** Milliseconds from sending a streaming chat to its first `delta` event. */
-async function chatFirstDeltaMs(server: ServerProcess, n: number): Promise<number> {
+/** A streaming chat's time to its first `delta` event and to its end, in milliseconds. */
+async function streamChat(server: ServerProcess, n: number): Promise<{ firstMs: number; totalMs: number }> {
   const started = performance.now();
   const response = await fetch(`${server.url}/v1/chat`, {
     method: 'POST',
@@ -780,102 +788,141 @@ async function chatFirstDeltaMs(server: ServerProcess, n: number): Promise<numbe
     if (firstAt === undefined && text.includes('event: delta')) firstAt = performance.now();
   }
   if (firstAt === undefined) throw new Error(`chat ${n}: no delta in ${text.slice(0, 200)}`);
-  return firstAt - started;
+  return { firstMs: firstAt - started, totalMs: performance.now() - started };
 }
 
-/** One person chatting, one chat after another, until `stop` resolves; each chat's time to its first delta. */
-async function chatUntil(server: ServerProcess, stop: Promise<unknown>): Promise<number[]> {
+/** One person chatting, a chat, then CHAT_THINK_MS to read it, until `stop` resolves. */
+async function chatUntil(server: ServerProcess, stop: Promise<unknown>) {
   let stopped = false;
   void stop.then(() => (stopped = true));
-  const times: number[] = [];
-  while (!stopped) times.push(await chatFirstDeltaMs(server, times.length));
-  return times;
+  const chats: { firstMs: number; totalMs: number }[] = [];
+  while (!stopped) {
+    chats.push(await streamChat(server, chats.length));
+    await new Promise((done) => setTimeout(done, CHAT_THINK_MS));
+  }
+  return chats;
 }
 
-/** `clients` triage clients posting batches of `texts` in a loop for MIXED_SECONDS: items answered per second. */
-async function batchClients(server: ServerProcess, texts: readonly string[], clients: number) {
-  const until = performance.now() + MIXED_SECONDS * 1000;
-  let items = 0;
+/**
+ * `clients` triage clients posting batches of `items` texts in a loop for MIXED_SECONDS (the
+ * batches in flight then finish): items answered per second over the whole load.
+ */
+async function batchClients(server: ServerProcess, texts: readonly string[], clients: number, items: number) {
+  const started = performance.now();
+  const until = started + MIXED_SECONDS * 1000;
+  let answered = 0;
   const statuses: Record<number, number> = {};
   await Promise.all(
     Array.from({ length: clients }, async (_, client) => {
       for (let round = 0; performance.now() < until; round++) {
-        const batch = Array.from({ length: MIXED_BATCH_ITEMS }, (_, i) => ({
-          text: texts[(client * 7 + round * MIXED_BATCH_ITEMS + i) % texts.length],
+        const batch = Array.from({ length: items }, (_, i) => ({
+          text: texts[(client * 7 + round * items + i) % texts.length],
         }));
         const reply = await postJson(server.url, '/v1/sentiment/batch', { items: batch });
         statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
-        if (reply.status === 200) items += batch.length;
+        if (reply.status === 200) answered += batch.length;
       }
     }),
   );
-  return { itemsPerS: items / ((performance.now() - (until - MIXED_SECONDS * 1000)) / 1000), statuses };
+  const seconds = (performance.now() - started) / 1000;
+  return { itemsPerS: answered / seconds, seconds, statuses };
+}
+
+/** Hotel reviews whose sentiment prompt past the shared start has at least TICKET_MIN_TOKENS, shortest first. */
+async function longTickets(count: number): Promise<{ texts: string[]; restTokens: number[] }> {
+  const hotel = loadDevSets(DEV_DATA_DIR).find((set) => set.name.includes('zh-hotel'))!;
+  const raw = await RawLlama.open(values.model!, threads);
+  try {
+    const sized = hotel.rows
+      .map(({ text }) => {
+        const prompt = classificationPrompt(raw.model, text);
+        return { text, rest: prompt.tokens.length - prompt.prefixLength };
+      })
+      .filter(({ rest }) => rest >= TICKET_MIN_TOKENS)
+      .sort((a, b) => a.rest - b.rest)
+      .slice(0, count);
+    return { texts: sized.map((t) => t.text), restTokens: sized.map((t) => t.rest) };
+  } finally {
+    await raw.close();
+  }
 }
 
 /**
- * The two users of one model at once (chat widget and triage clients), in one server per load:
- * streaming chats alone; batch clients alone (4 and 8 clients x 32 items); both together. Short
- * tweets and long tickets (hotel reviews of at least 300 prompt tokens). The longest a chat should
- * wait behind triage is one exclusive decode turn: a whole short classification, or one BATCH_SIZE
- * piece of a long one, estimated from single classifications alone in the same server.
+ * The two users of one model at once (chat widget and triage clients), one server per run:
+ * streaming chats alone; batch clients alone (`--clients`, 4 and 8); both together. Short tweets
+ * and long tickets. The longest a chat should wait behind triage is one exclusive decode turn: a whole
+ * short classification, or one BATCH_SIZE piece of a long one, estimated from single
+ * classifications alone in the same server. Requests get 10 minutes: this measures the scheduling,
+ * not the deadlines (bench:overload does).
  */
 async function mixed(): Promise<void> {
-  const hotel = loadDevSets(DEV_DATA_DIR).find((set) => set.name.includes('zh-hotel'))!;
-  const candidates = hotel.rows.map((row) => row.text).sort((a, b) => b.length - a.length);
-  const batchSize = DEFAULT_BATCH_SIZE;
+  const tickets = await longTickets(16);
+  const sets = [
+    { set: 'tweets', texts: tweets(64), items: MIXED_BATCH_ITEMS.tweets },
+    { set: 'tickets', texts: tickets.texts, items: MIXED_BATCH_ITEMS.tickets },
+  ] as const;
   for (let run = 1; run <= runs; run++) {
-    for (const clients of [4, 8]) {
-      await withServer(values.model!, { CHAT_MAX_TOKENS: '16' }, async (server) => {
-        // Long tickets: the longest hotel reviews whose prompt past the shared start is >= 300 tokens.
-        // Tokens of a one-token text: the shared start and the question around the text.
-        const start = (await post(server, '/v1/sentiment', { text: 'ok' })).json.usage.promptTokens - 1;
-        const tickets: string[] = [];
-        for (const text of candidates.slice(0, 40)) {
-          const { json } = await post(server, '/v1/sentiment', { text });
-          if (json.usage.promptTokens - start >= 300) tickets.push(text);
+    await withServer(values.model!, { CHAT_MAX_TOKENS: '16', REQUEST_TIMEOUT_MS: '600000' }, async (server) => {
+      for (const { set, texts, items } of sets) {
+        // A single classification's exclusive turns: one for a short text, one per BATCH_SIZE
+        // piece of a long one and one for its question.
+        const turns: number[] = [];
+        for (const [i, text] of texts.slice(0, 8).entries()) {
+          const { ms } = await post(server, '/v1/sentiment', { text });
+          turns.push(set === 'tickets' ? ms / (Math.ceil(tickets.restTokens[i] / DEFAULT_BATCH_SIZE) + 1) : ms);
         }
-        for (const [set, texts] of [
-          ['tweets', tweets(64)],
-          ['tickets', tickets],
-        ] as const) {
-          const singles: number[] = [];
-          for (const text of texts.slice(0, 16)) {
-            const { ms, json } = await post(server, '/v1/sentiment', { text });
-            singles.push(ms / (set === 'tickets' ? Math.ceil((json.usage.promptTokens - start) / batchSize) + 1 : 1));
-          }
-          const chatsAlone = await chatUntil(server, new Promise((done) => setTimeout(done, MIXED_SECONDS * 1000)));
-          const alone = await batchClients(server, texts, clients);
-          const load = batchClients(server, texts, clients);
+        const chatsAlone = await chatUntil(server, new Promise((done) => setTimeout(done, MIXED_SECONDS * 1000)));
+        const first = (chats: { firstMs: number }[]) => chats.map((c) => c.firstMs);
+        const chatMs = percentile(
+          chatsAlone.map((c) => c.totalMs),
+          50,
+        );
+        for (const clients of clientCounts) {
+          const alone = await batchClients(server, texts, clients, items);
+          const load = batchClients(server, texts, clients, items);
           const chatsLoaded = await chatUntil(server, load);
           const together = await load;
-          const turnP95 = percentile(singles, 95);
           const p = (times: number[], q: number) => round(percentile(times, q), 1);
+          const over = (q: number) =>
+            round(percentile(first(chatsLoaded), q) - percentile(first(chatsAlone), q) - percentile(turns, q), 1);
+          // The model time the chats took during the mix, at their unloaded length.
+          const chatShare = (chatsLoaded.length * chatMs) / 1000 / together.seconds;
+          const batchRatio = together.itemsPerS / alone.itemsPerS;
           report({
             bench: 'mixed',
             run,
             set,
             clients,
-            batchItems: MIXED_BATCH_ITEMS,
-            chatAloneP50Ms: p(chatsAlone, 50),
-            chatAloneP95Ms: p(chatsAlone, 95),
-            chatLoadedP50Ms: p(chatsLoaded, 50),
-            chatLoadedP95Ms: p(chatsLoaded, 95),
-            turnP95Ms: round(turnP95, 1),
-            p95Over: round(percentile(chatsLoaded, 95) - percentile(chatsAlone, 95) - turnP95, 1),
+            batchItems: items,
+            chatAloneP50Ms: p(first(chatsAlone), 50),
+            chatAloneP95Ms: p(first(chatsAlone), 95),
+            chatLoadedP50Ms: p(first(chatsLoaded), 50),
+            chatLoadedP95Ms: p(first(chatsLoaded), 95),
+            turnP50Ms: p(turns, 50),
+            turnP95Ms: p(turns, 95),
+            p50Over: over(50),
+            p95Over: over(95),
             chats: chatsLoaded.length,
+            chatShare: round(chatShare, 3),
             batchAloneItemsPerS: round(alone.itemsPerS),
             batchMixedItemsPerS: round(together.itemsPerS),
-            batchRatio: round(together.itemsPerS / alone.itemsPerS, 3),
+            batchRatio: round(batchRatio, 3),
+            batchRatioPlusChatShare: round(batchRatio + chatShare, 3),
             statusesAlone: alone.statuses,
             statusesMixed: together.statuses,
-            target: 'chatLoadedP95Ms <= chatAloneP95Ms + turnP95Ms (p95Over <= 0); batchRatio >= 0.85',
+            target: 'p50Over <= 0 and p95Over <= 0 (loaded <= alone + one turn); batchRatio >= 0.85',
           });
         }
-      });
-    }
+      }
+    });
   }
 }
 
+/**
+ * Triage of three classify tasks (sentiment and the triage fixture's urgency and department) against
+ * the three single-task calls one after another, on the Chinese hotel reviews (long, like real
+ * tickets) and the English tweets (short); `--rows` texts per set, medians over three passes.
+ */
 async function triage(): Promise<void> {
   for (const figures of await triageBench(values.model!, threads, rowsPerSet)) {
     report({
@@ -893,3 +940,6 @@ async function triage(): Promise<void> {
     });
   }
 }
+
+// Last: the constants above are initialized by now.
+for (const name of selected) await BENCHES[name]();

@@ -215,8 +215,9 @@ export class Environment {
   BATCHING_WINDOW_MS: number = 3;
 
   /**
-   * Sequences never handed to batch work while any served task is interactive, so a chat finds one
-   * idle (its persona cached) whatever the triage load; at most SEQUENCES - 1 are kept. 0 keeps none.
+   * Sequences kept from batch work, idle or serving interactive work, while any served task is
+   * interactive, so a chat finds one idle (its persona cached) whatever the triage load; at most
+   * SEQUENCES - 1 are kept. 0 keeps none.
    */
   @IsInt()
   @Min(0)

@@ -763,10 +763,7 @@ const MIXED_SECONDS = 20;
 const MIXED_BATCH_ITEMS = { tweets: 32, tickets: 4 } as const;
 /** Prompt tokens past the shared start that make a hotel review a long ticket. */
 const TICKET_MIN_TOKENS = 300;
-/**
- * A person reads a reply before sending the next message. Without a pause, the next chat arrives
- * while the last one's sequence is being given back and takes a batch item's sequence instead.
- */
+/** A person reads a reply before sending the next message: the chat load of one person, not of a script. */
 const CHAT_THINK_MS = 1000;
 
 /** A streaming chat's time to its first `delta` event and to its end, in milliseconds. */
@@ -872,19 +869,20 @@ async function mixed(): Promise<void> {
           turns.push(set === 'tickets' ? ms / (Math.ceil(tickets.restTokens[i] / DEFAULT_BATCH_SIZE) + 1) : ms);
         }
         const chatsAlone = await chatUntil(server, new Promise((done) => setTimeout(done, MIXED_SECONDS * 1000)));
-        const first = (chats: { firstMs: number }[]) => chats.map((c) => c.firstMs);
+        const firstAlone = chatsAlone.map((chat) => chat.firstMs);
         const chatMs = percentile(
-          chatsAlone.map((c) => c.totalMs),
+          chatsAlone.map((chat) => chat.totalMs),
           50,
         );
+        const p = (times: number[], q: number) => round(percentile(times, q), 1);
         for (const clients of clientCounts) {
           const alone = await batchClients(server, texts, clients, items);
           const load = batchClients(server, texts, clients, items);
           const chatsLoaded = await chatUntil(server, load);
           const together = await load;
-          const p = (times: number[], q: number) => round(percentile(times, q), 1);
+          const firstLoaded = chatsLoaded.map((chat) => chat.firstMs);
           const over = (q: number) =>
-            round(percentile(first(chatsLoaded), q) - percentile(first(chatsAlone), q) - percentile(turns, q), 1);
+            round(percentile(firstLoaded, q) - percentile(firstAlone, q) - percentile(turns, q), 1);
           // The model time the chats took during the mix, at their unloaded length.
           const chatShare = (chatsLoaded.length * chatMs) / 1000 / together.seconds;
           const batchRatio = together.itemsPerS / alone.itemsPerS;
@@ -894,10 +892,10 @@ async function mixed(): Promise<void> {
             set,
             clients,
             batchItems: items,
-            chatAloneP50Ms: p(first(chatsAlone), 50),
-            chatAloneP95Ms: p(first(chatsAlone), 95),
-            chatLoadedP50Ms: p(first(chatsLoaded), 50),
-            chatLoadedP95Ms: p(first(chatsLoaded), 95),
+            chatAloneP50Ms: p(firstAlone, 50),
+            chatAloneP95Ms: p(firstAlone, 95),
+            chatLoadedP50Ms: p(firstLoaded, 50),
+            chatLoadedP95Ms: p(firstLoaded, 95),
             turnP50Ms: p(turns, 50),
             turnP95Ms: p(turns, 95),
             p50Over: over(50),

@@ -11,7 +11,7 @@ import { discardUnreadBodies } from '../http/lingering-close.js';
 import { createPino, keepRequestContent, nestLogger } from '../http/logging.js';
 import { observeRequests } from '../http/observe-requests.js';
 import { serveOpenApi } from '../http/openapi.js';
-import { registerRequestSignals } from '../http/request-signal.js';
+import { registerRequestSignals, REQUEST_TIMEOUT_HEADER } from '../http/request-signal.js';
 import { createValidationPipe } from '../http/validation.pipe.js';
 import type { LoadedConfig } from '../config/config.module.js';
 import { MetricsService } from '../modules/metrics/metrics.service.js';
@@ -48,7 +48,7 @@ export async function createApp(
     app.enableCors({
       origin: [...config.corsOrigins],
       methods: ['GET', 'POST'],
-      allowedHeaders: ['content-type', 'authorization'],
+      allowedHeaders: ['content-type', 'authorization', REQUEST_TIMEOUT_HEADER],
       maxAge: 600,
     });
   }

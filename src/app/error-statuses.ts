@@ -54,7 +54,7 @@ const MAPPINGS: [new (...args: never[]) => Error, Mapping][] = [
     (e: RequestAbortedError) =>
       e.deadlineMs !== undefined
         ? new HttpException(
-            `The request took longer than REQUEST_TIMEOUT_MS (${e.deadlineMs} ms)`,
+            `The request took longer than its deadline (${e.deadlineMs} ms: REQUEST_TIMEOUT_MS, or X-Request-Timeout when shorter)`,
             HttpStatus.GATEWAY_TIMEOUT,
           )
         : new HttpException(e.message, CLIENT_CLOSED_REQUEST),

@@ -3,31 +3,63 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import type { AbortReason } from '../runtime/abort-reason.js';
 import { onResponseEnd } from './response-end.js';
+import { invalidRequest } from './validation.pipe.js';
 
-const requests = new WeakMap<object, { controller: AbortController; deadline: NodeJS.Timeout }>();
+/** The header a client shortens its request's deadline with, in milliseconds. */
+export const REQUEST_TIMEOUT_HEADER = 'x-request-timeout';
+
+interface Watched {
+  controller: AbortController;
+  timer: NodeJS.Timeout;
+  /** What is wrong with the request's X-Request-Timeout, if anything: a 400 on the routes that run work. */
+  problem?: string;
+}
+
+const requests = new WeakMap<object, Watched>();
+
+/**
+ * The request's time limit in milliseconds: X-Request-Timeout when it is a positive integer, capped
+ * at `maxMs` (REQUEST_TIMEOUT_MS); `maxMs` without the header; else what is wrong with it.
+ */
+export function requestTimeout(header: string | string[] | undefined, maxMs: number): number | { problem: string } {
+  if (header === undefined) return maxMs;
+  const value = Array.isArray(header) ? header.join(',') : header;
+  if (!/^\s*0*[1-9][0-9]{0,15}\s*$/.test(value))
+    return { problem: `must be a positive integer of milliseconds, got '${value.slice(0, 40)}'` };
+  return Math.min(Number(value), maxMs);
+}
 
 /**
  * Gives every request an AbortSignal that fires when its client goes away before the response is
- * sent (reason `client_gone`) or when REQUEST_TIMEOUT_MS passes (reason `timeout`), so its
- * generation stops and its sequence or queue place goes to someone still waiting.
+ * sent (reason `client_gone`) or when its deadline passes (reason `timeout`), so its generation
+ * stops and its sequence or queue place goes to someone still waiting. The deadline is
+ * REQUEST_TIMEOUT_MS after arrival, or sooner with X-Request-Timeout.
  */
 export function registerRequestSignals(fastify: FastifyInstance, timeoutMs: number): void {
   fastify.addHook('onRequest', async (request) => {
     const controller = new AbortController();
-    const timedOut: AbortReason = { kind: 'timeout', afterMs: timeoutMs };
-    const deadline = setTimeout(() => controller.abort(timedOut), timeoutMs).unref();
-    requests.set(request, { controller, deadline });
+    const asked = requestTimeout(request.headers[REQUEST_TIMEOUT_HEADER], timeoutMs);
+    const afterMs = typeof asked === 'number' ? asked : timeoutMs;
+    const timedOut: AbortReason = { kind: 'timeout', afterMs };
+    const timer = setTimeout(() => controller.abort(timedOut), afterMs).unref();
+    requests.set(request, { controller, timer, problem: typeof asked === 'number' ? undefined : asked.problem });
   });
   onResponseEnd(fastify, (request, _reply, sent) => {
     const watched = requests.get(request);
     if (!watched) return; // answered before its signal was made (refused API key)
-    clearTimeout(watched.deadline);
+    clearTimeout(watched.timer);
     if (!sent) watched.controller.abort({ kind: 'client_gone' } satisfies AbortReason);
   });
 }
 
-/** The request's AbortSignal (see registerRequestSignals). */
+/**
+ * The request's AbortSignal (see registerRequestSignals). A malformed X-Request-Timeout is a 400
+ * here, on the routes that run work, rather than for every route.
+ */
 export const RequestSignal = createParamDecorator(
-  (_data: unknown, context: ExecutionContext): AbortSignal | undefined =>
-    requests.get(context.switchToHttp().getRequest<FastifyRequest>())?.controller.signal,
+  (_data: unknown, context: ExecutionContext): AbortSignal | undefined => {
+    const watched = requests.get(context.switchToHttp().getRequest<FastifyRequest>());
+    if (watched?.problem) throw invalidRequest([{ field: 'X-Request-Timeout', problems: [watched.problem] }]);
+    return watched?.controller.signal;
+  },
 );

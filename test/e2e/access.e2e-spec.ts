@@ -71,6 +71,7 @@ describe('CORS', () => {
       expect(allowed.statusCode).toBe(204);
       expect(allowed.headers['access-control-allow-origin']).toBe('https://shop.example');
       expect(String(allowed.headers['access-control-allow-headers'])).toMatch(/authorization/);
+      expect(String(allowed.headers['access-control-allow-headers'])).toMatch(/x-request-timeout/);
       expect((await preflight('https://evil.example')).headers['access-control-allow-origin']).toBeUndefined();
     } finally {
       await t.close();

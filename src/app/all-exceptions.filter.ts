@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config.js';
 import { errorResponse } from './error-body.js';
-import { toHttpException } from './error-statuses.js';
+import { retryAfterSeconds, toHttpException } from './error-statuses.js';
 
 /** Every error leaves in its route's shape (see errorResponse); unexpected ones are logged, never echoed. */
 @Catch()
@@ -22,7 +22,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       });
     }
     const reply = http.getResponse<FastifyReply>();
-    if (statusCode === 503) void reply.header('Retry-After', '1');
+    if (statusCode === 503) void reply.header('Retry-After', String(retryAfterSeconds(exception)));
     void reply.status(statusCode).send(body);
   }
 }

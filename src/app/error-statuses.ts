@@ -1,9 +1,11 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { CLIENT_CLOSED_REQUEST } from '../http/response-end.js';
 import {
+  DeadlineBeforeStartError,
   InputTooLongError,
   ModelNotReadyError,
   QueueFullError,
+  RefusedError,
   RequestAbortedError,
   ShuttingDownError,
 } from '../modules/model/model.errors.js';
@@ -42,12 +44,16 @@ const retry = (message: string, details?: object) =>
 
 /**
  * The one place that decides which HTTP status each domain error is. 503s are the ones a client
- * may retry (the filter adds Retry-After); a client that left is a 499, which only logs and
+ * may retry (the filter adds Retry-After, see retryAfterSeconds); a client that left is a 499, which only logs and
  * metrics ever see.
  */
 const MAPPINGS: [new (...args: never[]) => Error, Mapping][] = [
   [ModelNotReadyError, (e: ModelNotReadyError) => retry(e.message, { state: e.state })],
-  [QueueFullError, (e: QueueFullError) => retry(e.message, { maxQueue: e.maxQueue })],
+  [QueueFullError, (e: QueueFullError) => retry(e.message, { reason: e.reason, maxQueue: e.maxQueue })],
+  [
+    DeadlineBeforeStartError,
+    (e: DeadlineBeforeStartError) => retry(e.message, { reason: e.reason, deadlineMs: e.deadlineMs }),
+  ],
   [ShuttingDownError, (e: ShuttingDownError) => retry(e.message)],
   [
     RequestAbortedError,
@@ -82,4 +88,9 @@ const MAPPINGS: [new (...args: never[]) => Error, Mapping][] = [
 export function toHttpException(error: unknown): unknown {
   const mapping = MAPPINGS.find(([type]) => error instanceof type);
   return mapping ? mapping[1](error as never) : error;
+}
+
+/** A 503's Retry-After: a refusal's own estimate of when room frees up, else a second. */
+export function retryAfterSeconds(error: unknown): number {
+  return error instanceof RefusedError ? error.retryAfterSeconds : 1;
 }

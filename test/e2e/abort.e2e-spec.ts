@@ -71,22 +71,25 @@ describe('a request over REQUEST_TIMEOUT_MS', () => {
     CHAT_MAX_CHARS: '2000',
   });
 
-  it('gets 504 in the error shape, running or queued, and frees its sequence', async () => {
+  it('gets 504 in the error shape when running, 503 when still queued, and frees its sequence', async () => {
     const started = Date.now();
-    const [running, queued] = await Promise.all([
+    const responses = await Promise.all([
       post(server().url, '/v1/chat', longChat),
       post(server().url, '/v1/chat', longChat),
     ]);
     const elapsed = Date.now() - started;
-    for (const response of [running, queued]) {
-      expect(response.status).toBe(504);
-      expect(await response.json()).toEqual({
-        statusCode: 504,
-        error: 'Gateway Timeout',
-        message:
-          'The request took longer than its deadline (400 ms: REQUEST_TIMEOUT_MS, or X-Request-Timeout when shorter)',
-      });
-    }
+    const [running, queued] = responses.sort((a, b) => b.status - a.status);
+    expect(running.status).toBe(504);
+    expect(await running.json()).toEqual({
+      statusCode: 504,
+      error: 'Gateway Timeout',
+      message:
+        'The request took longer than its deadline (400 ms: REQUEST_TIMEOUT_MS, or X-Request-Timeout when shorter)',
+    });
+    // The second never started: dropped at its deadline, a refusal to retry rather than a timeout.
+    expect(queued.status).toBe(503);
+    expect(Number(queued.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await queued.json()).toMatchObject({ details: { reason: 'deadline_before_start', deadlineMs: 400 } });
     expect(elapsed).toBeLessThan(1500); // 256 tokens take longer than that: both stopped at the deadline
     const next = await post(server().url, '/v1/sentiment', { text: 'the sequence is free again' });
     expect(next.status).toBe(200);

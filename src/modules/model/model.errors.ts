@@ -1,3 +1,4 @@
+import type { TrafficClass } from '../../prompts/task-definitions.js';
 import type { AbortReason } from '../../runtime/abort-reason.js';
 
 // The model layer's failures, as plain errors. Which HTTP status (or exit code) each becomes is
@@ -10,10 +11,52 @@ export class ModelNotReadyError extends Error {
   }
 }
 
+/** Why work was refused, or dropped, before its own tokens were evaluated. */
+export type RefusalReason = 'queue_full' | 'deadline_before_start';
+
+/**
+ * Work refused at admission or dropped before it started: nothing of it ran, so the client may
+ * send it again, after `retryAfterSeconds` (a whole number, at least 1).
+ */
+export abstract class RefusedError extends Error {
+  abstract readonly reason: RefusalReason;
+
+  constructor(
+    message: string,
+    readonly trafficClass: TrafficClass,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 /** MAX_QUEUE requests already wait for a sequence: refused now, not later. */
-export class QueueFullError extends Error {
-  constructor(readonly maxQueue: number) {
-    super(`All sequences are busy and ${maxQueue} requests are already waiting`);
+export class QueueFullError extends RefusedError {
+  readonly reason = 'queue_full';
+
+  constructor(
+    readonly maxQueue: number,
+    trafficClass: TrafficClass,
+    retryAfterSeconds: number,
+  ) {
+    super(`All sequences are busy and ${maxQueue} requests are already waiting`, trafficClass, retryAfterSeconds);
+  }
+}
+
+/** The request's deadline passed while its work waited to start: dropped then, rather than run to a 504. */
+export class DeadlineBeforeStartError extends RefusedError {
+  readonly reason = 'deadline_before_start';
+
+  constructor(
+    readonly deadlineMs: number,
+    trafficClass: TrafficClass,
+    retryAfterSeconds: number,
+  ) {
+    super(
+      `The request's deadline (${deadlineMs} ms) passed before its work could start`,
+      trafficClass,
+      retryAfterSeconds,
+    );
   }
 }
 

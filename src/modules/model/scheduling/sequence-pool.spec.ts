@@ -1,6 +1,7 @@
+import { jest } from '@jest/globals';
 import type { Token } from 'node-llama-cpp';
 import type { TrafficClass } from '../../../prompts/task-definitions.js';
-import { QueueFullError, RequestAbortedError, ShuttingDownError } from '../model.errors.js';
+import { DeadlineBeforeStartError, QueueFullError, RequestAbortedError, ShuttingDownError } from '../model.errors.js';
 import { DecodeLock } from './decode-lock.js';
 import { SequencePool, type PooledSequence } from './sequence-pool.js';
 
@@ -10,6 +11,8 @@ class FakeSequence implements PooledSequence {
   readonly calls: string[] = [];
   failErase = false;
   failClear = false;
+  /** Called as an evaluation starts. */
+  onEvaluate?: () => void;
 
   constructor(readonly id: number) {}
 
@@ -25,6 +28,7 @@ class FakeSequence implements PooledSequence {
 
   async evaluateWithoutGeneratingNewTokens(tokens: Token[]): Promise<void> {
     this.calls.push(`evaluate ${tokens.length}`);
+    this.onEvaluate?.();
     this.tokens.push(...tokens);
   }
 
@@ -39,9 +43,14 @@ const PREFIX = [1, 2, 3] as Token[];
 const OTHER_PREFIX = [7, 8] as Token[];
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-function poolOf(size: number, { maxQueue = 4, reusePrefixes = true } = {}) {
+const timedOut = (afterMs: number) => ({ kind: 'timeout', afterMs }) as const;
+
+function poolOf(
+  size: number,
+  { maxQueue = 4, reusePrefixes = true, retryAfter = (_: TrafficClass): number => 1 } = {},
+) {
   const sequences = Array.from({ length: size }, (_, id) => new FakeSequence(id));
-  return { sequences, pool: new SequencePool(sequences, maxQueue, new DecodeLock(), reusePrefixes) };
+  return { sequences, pool: new SequencePool(sequences, maxQueue, new DecodeLock(), reusePrefixes, retryAfter) };
 }
 
 /** Holds one sequence until `release` is called; `id` is the sequence it got. */
@@ -177,13 +186,21 @@ describe('SequencePool', () => {
     expect(sequences[0].calls.slice(0, 2)).toEqual(['clear', 'evaluate 3']);
   });
 
-  it('refuses past MAX_QUEUE waiting requests at once', async () => {
-    const { pool } = poolOf(1, { maxQueue: 1 });
+  it('refuses past MAX_QUEUE waiting requests at once, with the Retry-After it is given for the class', async () => {
+    const { pool } = poolOf(1, { maxQueue: 1, retryAfter: (trafficClass) => (trafficClass === 'batch' ? 7 : 2) });
     const running = hold(pool);
     const waiting = hold(pool);
     await tick();
     expect(() => pool.admit()).toThrow(QueueFullError);
-    await expect(pool.useSeveral(PREFIX, 1, async () => {})).rejects.toBeInstanceOf(QueueFullError);
+    await expect(pool.useSeveral(PREFIX, 1, async () => {})).rejects.toMatchObject({
+      reason: 'queue_full',
+      trafficClass: 'batch',
+      retryAfterSeconds: 7,
+    });
+    await expect(pool.useSeveral(PREFIX, 1, async () => {}, { trafficClass: 'interactive' })).rejects.toMatchObject({
+      trafficClass: 'interactive',
+      retryAfterSeconds: 2,
+    });
     running.release();
     await running.done;
     await tick();
@@ -202,6 +219,47 @@ describe('SequencePool', () => {
     expect(pool.queued).toBe(0);
     running.release();
     await running.done;
+  });
+
+  it('drops a request whose deadline passes in line with DeadlineBeforeStartError, never starting its work', async () => {
+    const { pool } = poolOf(1, { retryAfter: () => 3 });
+    const running = hold(pool);
+    const controller = new AbortController();
+    let started = false;
+    const waiting = pool.useSeveral(PREFIX, 1, async () => void (started = true), {
+      signal: controller.signal,
+      trafficClass: 'interactive',
+      admitted: true, // a later item of a batch is dropped the same way
+    });
+    await tick();
+    controller.abort(timedOut(250));
+    const dropped = await waiting.catch((error: unknown) => error);
+    expect(dropped).toBeInstanceOf(DeadlineBeforeStartError);
+    expect(dropped).toMatchObject({
+      reason: 'deadline_before_start',
+      trafficClass: 'interactive',
+      deadlineMs: 250,
+      retryAfterSeconds: 3,
+    });
+    expect(pool.queued).toBe(0);
+    running.release();
+    await running.done;
+    expect(started).toBe(false);
+  });
+
+  it('drops a request whose deadline passes while its prefix is evaluated, or passed already, before its work', async () => {
+    const { pool, sequences } = poolOf(1);
+    const controller = new AbortController();
+    sequences[0].onEvaluate = () => controller.abort(timedOut(100));
+    const work = jest.fn(async () => {});
+    await expect(pool.useSeveral(PREFIX, 1, work, { signal: controller.signal })).rejects.toBeInstanceOf(
+      DeadlineBeforeStartError,
+    );
+    await expect(pool.useSeveral(PREFIX, 1, work, { signal: controller.signal })).rejects.toBeInstanceOf(
+      DeadlineBeforeStartError,
+    );
+    expect(work).not.toHaveBeenCalled();
+    expect(pool.busy).toBe(0);
   });
 
   it('on close refuses the waiting requests and new ones, lets running ones finish, and stops them on stopRunning', async () => {

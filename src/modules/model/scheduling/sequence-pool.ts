@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { DecodeLock } from './decode-lock.js';
-import { QueueFullError, RequestAbortedError, ShuttingDownError } from '../model.errors.js';
+import { DeadlineBeforeStartError, QueueFullError, RequestAbortedError, ShuttingDownError } from '../model.errors.js';
 import type { TrafficClass } from '../../../prompts/task-definitions.js';
 import { onAbort } from './on-abort.js';
 import { settleAll } from './settle-all.js';
@@ -57,6 +57,10 @@ interface Waiter<S> {
  * is evaluated alone (decode lock held exclusively) whether or not it is cached, so a cached
  * prefix holds exactly the values a fresh one would.
  *
+ * Deadlines: a request whose signal fires for its deadline (reason `timeout`) before its own tokens
+ * start to be evaluated (in line, or while its sequence's prefix is evaluated) is dropped with
+ * DeadlineBeforeStartError, a refusal the client may retry, not a timeout.
+ *
  * Failures: a request gives back every sequence it held exactly once, only after nothing runs on
  * any of them any more, whatever failed; a sequence whose cleanup failed goes back too, with its
  * cached prefix forgotten, so its next holder clears it first.
@@ -78,6 +82,8 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     readonly maxQueue: number,
     private readonly decodeLock: DecodeLock,
     private readonly reusePrefixes: boolean,
+    /** The Retry-After a refusal of this class carries, in whole seconds. */
+    private readonly retryAfterSeconds: (trafficClass: TrafficClass) => number = () => 1,
   ) {
     this.idle = [...sequences];
   }
@@ -127,7 +133,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   admit(trafficClass: TrafficClass = 'batch'): void {
     if (this.closed) throw new ShuttingDownError(false);
     if (this.available(trafficClass) === 0 && this.waiters.length >= this.maxQueue)
-      throw new QueueFullError(this.maxQueue);
+      throw new QueueFullError(this.maxQueue, trafficClass, this.retryAfterSeconds(trafficClass));
   }
 
   /** Shutdown, first step: requests waiting in line are refused now and no new one is taken; running ones go on. */
@@ -155,7 +161,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     work: (sequences: S[], signal: AbortSignal) => Promise<T>,
     { signal, trafficClass = 'batch', admitted = false }: PoolRequest = {},
   ): Promise<T> {
-    if (signal?.aborted) throw new RequestAbortedError(signal.reason);
+    if (signal?.aborted) throw this.notStarted(signal.reason, trafficClass);
     if (admitted && this.closed) throw new ShuttingDownError(false);
     if (!admitted) this.admit(trafficClass);
     const key = prefix.join(',');
@@ -167,9 +173,10 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     if (trafficClass === 'interactive') this.heldForInteractive += held.length;
     const run = this.startRun(signal);
     const [outcome] = await Promise.allSettled([
-      settleAll(held.map((sequence) => this.holdOnly(sequence, prefix, key, trafficClass))).then(() =>
-        work(held, run.signal),
-      ),
+      settleAll(held.map((sequence) => this.holdOnly(sequence, prefix, key, trafficClass))).then(() => {
+        if (run.signal.aborted) throw this.notStarted(run.signal.reason, trafficClass);
+        return work(held, run.signal);
+      }),
     ]);
     run.end();
     const cleanupFailure = await this.releaseAll(held, trafficClass);
@@ -178,6 +185,14 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     // A failed cleanup fails a request that had otherwise succeeded.
     if (cleanupFailure) throw cleanupFailure;
     return outcome.value;
+  }
+
+  /** Why a request whose signal fired before its own tokens started is given up: dropped at its deadline, or its client left. */
+  private notStarted(reason: unknown, trafficClass: TrafficClass): Error {
+    const aborted = new RequestAbortedError(reason);
+    return aborted.deadlineMs === undefined
+      ? aborted
+      : new DeadlineBeforeStartError(aborted.deadlineMs, trafficClass, this.retryAfterSeconds(trafficClass));
   }
 
   /** A signal for one request's work that fires with the request's own or when stopRunning is called. */
@@ -291,7 +306,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
         },
         refuse: leave,
       };
-      const stopListening = onAbort(signal, () => leave(new RequestAbortedError(signal!.reason)));
+      const stopListening = onAbort(signal, () => leave(this.notStarted(signal!.reason, trafficClass)));
       this.waiters.push(waiter);
     });
   }

@@ -2,6 +2,7 @@ import { HttpException, HttpStatus } from '@nestjs/common';
 import { CLIENT_CLOSED_REQUEST } from '../http/response-end.js';
 import {
   DeadlineBeforeStartError,
+  DeadlineUnreachableError,
   InputTooLongError,
   ModelNotReadyError,
   QueueFullError,
@@ -50,6 +51,11 @@ const retry = (message: string, details?: object) =>
 const MAPPINGS: [new (...args: never[]) => Error, Mapping][] = [
   [ModelNotReadyError, (e: ModelNotReadyError) => retry(e.message, { state: e.state })],
   [QueueFullError, (e: QueueFullError) => retry(e.message, { reason: e.reason, maxQueue: e.maxQueue })],
+  [
+    DeadlineUnreachableError,
+    (e: DeadlineUnreachableError) =>
+      retry(e.message, { reason: e.reason, expectedMs: e.expectedMs, deadlineInMs: e.deadlineInMs }),
+  ],
   [
     DeadlineBeforeStartError,
     (e: DeadlineBeforeStartError) => retry(e.message, { reason: e.reason, deadlineMs: e.deadlineMs }),

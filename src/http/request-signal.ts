@@ -16,6 +16,8 @@ interface Watched {
 }
 
 const requests = new WeakMap<object, Watched>();
+/** When each request's signal fires for its deadline, on performance.now()'s clock. */
+const deadlines = new WeakMap<AbortSignal, number>();
 
 /**
  * The request's time limit in milliseconds: X-Request-Timeout when it is a positive integer, capped
@@ -42,6 +44,7 @@ export function registerRequestSignals(fastify: FastifyInstance, timeoutMs: numb
     const afterMs = typeof asked === 'number' ? asked : timeoutMs;
     const timedOut: AbortReason = { kind: 'timeout', afterMs };
     const timer = setTimeout(() => controller.abort(timedOut), afterMs).unref();
+    deadlines.set(controller.signal, performance.now() + afterMs);
     requests.set(request, { controller, timer, problem: typeof asked === 'number' ? undefined : asked.problem });
   });
   onResponseEnd(fastify, (request, _reply, sent) => {
@@ -50,6 +53,11 @@ export function registerRequestSignals(fastify: FastifyInstance, timeoutMs: numb
     clearTimeout(watched.timer);
     if (!sent) watched.controller.abort({ kind: 'client_gone' } satisfies AbortReason);
   });
+}
+
+/** When a request's signal (RequestSignal's) fires for its deadline, on performance.now()'s clock; the model layer admits by it. */
+export function deadlineOf(signal: AbortSignal | undefined): number | undefined {
+  return signal && deadlines.get(signal);
 }
 
 /**

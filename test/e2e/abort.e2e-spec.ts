@@ -86,10 +86,12 @@ describe('a request over REQUEST_TIMEOUT_MS', () => {
       message:
         'The request took longer than its deadline (400 ms: REQUEST_TIMEOUT_MS, or X-Request-Timeout when shorter)',
     });
-    // The second never started: dropped at its deadline, a refusal to retry rather than a timeout.
+    // The second never started: a refusal to retry rather than a timeout. Dropped at its deadline,
+    // or refused at once if the warm-up measured generations slow enough that two miss 400 ms.
     expect(queued.status).toBe(503);
     expect(Number(queued.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(await queued.json()).toMatchObject({ details: { reason: 'deadline_before_start', deadlineMs: 400 } });
+    const { details } = (await queued.json()) as { details: { reason: string } };
+    expect(['deadline_before_start', 'deadline_unreachable']).toContain(details.reason);
     expect(elapsed).toBeLessThan(1500); // 256 tokens take longer than that: both stopped at the deadline
     const next = await post(server().url, '/v1/sentiment', { text: 'the sequence is free again' });
     expect(next.status).toBe(200);

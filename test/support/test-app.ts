@@ -71,3 +71,16 @@ export const PROBE_TEXTS = [
   '地理位置很好，在南湖旁边，透过房间的窗户就能看到南湖，很是写意。酒店的服务也不错，就是酒店的地毯看上去太脏了',
   'ok',
 ];
+
+/**
+ * Holds a sequence (an interactive generation outside any request's admission, so the backlog does
+ * not count it) until the returned function is called.
+ */
+export function occupySequence(t: TestApp): () => Promise<void> {
+  let free!: () => void;
+  const held = t.scheduler.runGeneration([], () => new Promise<void>((resolve) => (free = resolve)));
+  return async () => {
+    free();
+    await held;
+  };
+}

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
-import type { TrafficClass } from '../../prompts/task-definitions.js';
 import { answerQuestions } from './classification/answer-questions.js';
 import { answerInRounds, answerOneByOne, type AnswerText } from './classification/answer-texts.js';
 import { tokenizeClassification } from './classification/classification-prompt.js';
@@ -14,12 +13,15 @@ import { ModelNotReadyError } from './model.errors.js';
 import { PromptBudget } from './prompt-budget.js';
 import { ModelService } from './runtime/model.service.js';
 import { SamplerGarbage } from './runtime/sampler-garbage.js';
+import type { Ticket, Work } from './scheduling/backlog.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { chatMlTemplate } from './tokens/chatml.js';
 
 export interface RunOptions {
   /** A warm-up's own request: runs while the model is warming, when others are refused. */
   warmUp?: boolean;
+  /** When the request's signal fires for its deadline, on performance.now()'s clock: refused at once if it would finish later. */
+  deadline?: number;
 }
 
 /**
@@ -46,13 +48,19 @@ export class InferenceService {
   }
 
   /**
-   * Throws at once what would refuse a new request (not ready, shutting down, queue full), so a
-   * request that cannot run now costs no tokenizing. The pool checks again when the request takes
-   * its place; nothing between the two yields to another request.
+   * Runs a request's preparation and work once admitted: what would refuse it (not ready, shutting
+   * down, queue full, a deadline it would miss) is thrown at once, so a request that cannot run now
+   * costs no tokenizing. The pool checks the line again when the request takes its place; nothing
+   * between the two yields to another request.
    */
-  private admit(trafficClass: TrafficClass, options: RunOptions): void {
+  private async admitted<T>(work: Work, options: RunOptions, run: (ticket: Ticket) => Promise<T>): Promise<T> {
     this.usableModel(options);
-    this.scheduler.admit(trafficClass);
+    const ticket = this.scheduler.admit(work, options.deadline);
+    try {
+      return await run(ticket);
+    } finally {
+      ticket.end();
+    }
   }
 
   /** How many tokens a text takes (special-token text counted as plain text); from the end of loading on. */
@@ -68,13 +76,21 @@ export class InferenceService {
    * SENTIMENT_BATCHING=throughput the texts share decode batches (answerInRounds): faster under
    * load, repeatable only to float rounding.
    */
-  async classify(
+  classify(input: ClassificationInput, signal?: AbortSignal, options: RunOptions = {}): Promise<ClassifiedText[]> {
+    const work: Work = {
+      trafficClass: input.trafficClass ?? 'batch',
+      kind: 'classification',
+      units: input.texts.length,
+    };
+    return this.admitted(work, options, (ticket) => this.answerTexts(input, ticket, signal, options));
+  }
+
+  private async answerTexts(
     input: ClassificationInput,
-    signal?: AbortSignal,
-    options: RunOptions = {},
+    ticket: Ticket,
+    signal: AbortSignal | undefined,
+    options: RunOptions,
   ): Promise<ClassifiedText[]> {
-    const trafficClass = input.trafficClass ?? 'batch';
-    this.admit(trafficClass, options);
     const { model, tokenBytes } = this.models;
     const { prefix, texts, questions } = tokenizeClassification(chatMlTemplate(model), input, this.budget());
     const vocabulary = (this.labelVocabulary ??= new LabelVocabulary(model, tokenBytes));
@@ -90,7 +106,7 @@ export class InferenceService {
     };
     const answerAll = shareBatches ? answerInRounds : answerOneByOne;
     const waitedMs = await this.keepingMemory(options, () =>
-      answerAll(this.scheduler, { prefix, trafficClass }, texts, answer, signal),
+      answerAll(this.scheduler, { prefix, trafficClass: ticket.trafficClass, ticket }, texts, answer, signal),
     );
     const questionTokens = questions.reduce((sum, question) => sum + question.tokens.length, 0);
     return texts.map((text, item) => ({
@@ -104,10 +120,19 @@ export class InferenceService {
    * Greedy generation (see GreedyDecoder). The oldest messages are dropped until the prompt fits
    * its budget; the last one is always kept (InputTooLongError if it alone does not fit).
    */
-  async generate(input: GenerationInput, signal?: AbortSignal, options: RunOptions = {}): Promise<Generation> {
+  generate(input: GenerationInput, signal?: AbortSignal, options: RunOptions = {}): Promise<Generation> {
     const called = performance.now();
-    const trafficClass = input.trafficClass ?? 'interactive';
-    this.admit(trafficClass, options);
+    const work: Work = { trafficClass: input.trafficClass ?? 'interactive', kind: 'generation', units: 1 };
+    return this.admitted(work, options, (ticket) => this.generateReply(input, called, ticket, signal, options));
+  }
+
+  private async generateReply(
+    input: GenerationInput,
+    called: number,
+    ticket: Ticket,
+    signal: AbortSignal | undefined,
+    options: RunOptions,
+  ): Promise<Generation> {
     const { model } = this.models;
     const grammar = input.json
       ? await (this.jsonGrammars ??= new JsonGrammars(model)).grammarFor(input.json.schema)
@@ -119,7 +144,7 @@ export class InferenceService {
         prompt.tokens.slice(0, prompt.prefixLength),
         (lease) => new GreedyDecoder(model, input).decode(lease, rest, grammar),
         signal,
-        trafficClass,
+        ticket,
       ),
     );
     this.samplerGarbage.evaluated();

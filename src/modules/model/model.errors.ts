@@ -12,7 +12,7 @@ export class ModelNotReadyError extends Error {
 }
 
 /** Why work was refused, or dropped, before its own tokens were evaluated. */
-export type RefusalReason = 'queue_full' | 'deadline_before_start';
+export type RefusalReason = 'queue_full' | 'deadline_unreachable' | 'deadline_before_start';
 
 /**
  * Work refused at admission or dropped before it started: nothing of it ran, so the client may
@@ -40,6 +40,25 @@ export class QueueFullError extends RefusedError {
     retryAfterSeconds: number,
   ) {
     super(`All sequences are busy and ${maxQueue} requests are already waiting`, trafficClass, retryAfterSeconds);
+  }
+}
+
+/** Work ahead and its own would take the request past its deadline: refused at once rather than run to a 504. */
+export class DeadlineUnreachableError extends RefusedError {
+  readonly reason = 'deadline_unreachable';
+
+  constructor(
+    readonly expectedMs: number,
+    /** How long the request had left before its deadline. */
+    readonly deadlineInMs: number,
+    trafficClass: TrafficClass,
+    retryAfterSeconds: number,
+  ) {
+    super(
+      `The request would take about ${expectedMs} ms with the work ahead of it, past its deadline in ${deadlineInMs} ms`,
+      trafficClass,
+      retryAfterSeconds,
+    );
   }
 }
 

@@ -14,7 +14,7 @@ export type AnswerText = (
 ) => Promise<void>;
 
 /** What every piece of one classification request shares when it is scheduled. */
-export type TextsRequest = Pick<ClassificationRequest, 'prefix' | 'trafficClass'>;
+export type TextsRequest = Pick<ClassificationRequest, 'prefix' | 'trafficClass' | 'ticket'>;
 
 const shortestFirst = (texts: readonly (readonly Token[])[]) =>
   texts.map((_, item) => item).sort((a, b) => texts[a].length - texts[b].length);

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { EvaluationPriority, LlamaContextSequence, Token } from 'node-llama-cpp';
 import { AppConfig } from '../../../config/app-config.js';
 import type { TrafficClass } from '../../../prompts/task-definitions.js';
+import { DeadlineUnreachableError } from '../model.errors.js';
+import { Backlog, retryAfterSeconds, type Ticket, type Work } from './backlog.js';
 import { DecodeLock } from './decode-lock.js';
 import { GenerationSteps } from './generation-steps.js';
 import { GenerationTurns } from './generation-turns.js';
@@ -28,6 +30,8 @@ export interface ClassificationRequest {
   trafficClass: TrafficClass;
   /** A later piece of a request already admitted: never refused for a full line (see PoolRequest). */
   admitted?: boolean;
+  /** The request's admission (see Scheduler.admit): its texts are measured and counted done as they are answered. */
+  ticket?: Ticket;
 }
 
 /** What a classification's work runs with. */
@@ -76,6 +80,7 @@ export class Scheduler {
   readonly decodeLock = new DecodeLock();
   private readonly generationSteps = new GenerationSteps();
   private readonly roundGatherer: RoundGatherer;
+  private readonly backlog = new Backlog();
   private sequencePool?: SequencePool;
 
   constructor(private readonly config: AppConfig) {
@@ -84,7 +89,13 @@ export class Scheduler {
 
   /** Takes the context's sequences (once loaded): work may run from now on. */
   open(sequences: readonly LlamaContextSequence[]): void {
-    this.sequencePool = new SequencePool(sequences, this.config.maxQueue, this.decodeLock, this.config.prefixCache);
+    this.sequencePool = new SequencePool(
+      sequences,
+      this.config.maxQueue,
+      this.decodeLock,
+      this.config.prefixCache,
+      (trafficClass) => retryAfterSeconds(this.backlog.aheadMs(trafficClass)),
+    );
     this.serveClasses(this.config.tasks.map((task) => task.class));
   }
 
@@ -118,9 +129,20 @@ export class Scheduler {
     return this.roundGatherer.roundsByMembers;
   }
 
-  /** Throws what would refuse a new request of this class now (shutting down, queue full), before costly preparation. */
-  admit(trafficClass: TrafficClass): void {
-    this.pool.admit(trafficClass);
+  /**
+   * Admits a request's work, or throws what refuses it now, before costly preparation: shutting
+   * down, a full line, or, given its deadline (on performance.now()'s clock), an expected finish
+   * past it (see Backlog). The ticket counts the work as outstanding until it is ended.
+   */
+  admit(work: Work, deadline?: number): Ticket {
+    this.pool.admit(work.trafficClass);
+    const budgetMs = deadline === undefined ? Infinity : deadline - this.backlog.now();
+    const late = this.backlog.lateness(work, budgetMs);
+    if (late) {
+      const [expectedMs, deadlineInMs] = [late.expectedMs, budgetMs].map((ms) => Math.max(0, Math.round(ms)));
+      throw new DeadlineUnreachableError(expectedMs, deadlineInMs, work.trafficClass, late.retryAfterSeconds);
+    }
+    return this.backlog.add(work);
   }
 
   /** Runs a classification's work on its sequences, each holding exactly `prefix` evaluated. */
@@ -130,7 +152,7 @@ export class Scheduler {
     signal?: AbortSignal,
   ): Promise<Scheduled<T>> {
     const pool = this.pool;
-    const { shareBatches, trafficClass, admitted } = request;
+    const { shareBatches, trafficClass, admitted, ticket } = request;
     const turn: DecodeTurn = shareBatches
       ? () => this.decodeLock.shared(trafficClass)
       : () => this.decodeLock.exclusive(trafficClass);
@@ -156,7 +178,7 @@ export class Scheduler {
             arrival.leave(); // before the sequence's cleanup: the next round may start now
           }
         },
-        { signal, trafficClass, admitted },
+        { signal, trafficClass, admitted, ticket },
       );
       return { result, waitedMs: waitedMs + gatheredMs };
     } finally {
@@ -164,14 +186,15 @@ export class Scheduler {
     }
   }
 
-  /** Runs a generation's work on one sequence holding exactly `prefix` evaluated. */
+  /** Runs a generation's work on one sequence holding exactly `prefix` evaluated; of the ticket's class (else interactive), measured. */
   runGeneration<T>(
     prefix: readonly Token[],
     work: (lease: GenerationLease) => Promise<T>,
     signal?: AbortSignal,
-    trafficClass: TrafficClass = 'interactive',
+    ticket?: Ticket,
   ): Promise<Scheduled<T>> {
     const pool = this.pool;
+    const trafficClass = ticket?.trafficClass ?? 'interactive';
     return this.onSequences(
       prefix,
       1,
@@ -182,25 +205,36 @@ export class Scheduler {
           priority: sequencePriority(pool.orderOf(sequence)),
           turns: new GenerationTurns(this.decodeLock, this.generationSteps, sequence, trafficClass),
         }),
-      { signal, trafficClass },
+      { signal, trafficClass, ticket },
     );
   }
 
-  /** Runs work on pooled sequences (one place in the queue), timing the wait for them. */
+  /**
+   * Runs work on pooled sequences (one place in the queue), timing the wait for them; with a
+   * ticket, the work counts as one unit per sequence (a text each, or the generation).
+   */
   private async onSequences<T>(
     prefix: readonly Token[],
     wanted: number,
     work: (sequences: LlamaContextSequence[], signal: AbortSignal) => Promise<T>,
-    request: PoolRequest,
+    { ticket, ...request }: PoolRequest & { ticket?: Ticket },
   ): Promise<Scheduled<T>> {
     const asked = performance.now();
     let waitedMs = 0;
     const result = await this.pool.useSeveral(
       prefix,
       wanted,
-      (sequences, runSignal) => {
+      async (sequences, runSignal) => {
         waitedMs = performance.now() - asked;
-        return work(sequences, runSignal);
+        const startedAt = this.backlog.now();
+        try {
+          const done = await work(sequences, runSignal);
+          ticket?.ran(sequences.length, startedAt, true);
+          return done;
+        } catch (error) {
+          ticket?.ran(sequences.length, startedAt, false);
+          throw error;
+        }
       },
       request,
     );

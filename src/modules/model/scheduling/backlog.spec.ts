@@ -1,0 +1,130 @@
+import { Backlog, retryAfterSeconds } from './backlog.js';
+
+/** A backlog on a clock the test moves. */
+function backlogAt(start = 1000) {
+  const clock = { ms: start };
+  return { clock, backlog: new Backlog(() => clock.ms) };
+}
+
+describe('retryAfterSeconds', () => {
+  it('rounds up to whole seconds, and is never under 1', () => {
+    expect([0, -5, 1, 999, 1000, 1001, 29_500].map(retryAfterSeconds)).toEqual([1, 1, 1, 1, 1, 2, 30]);
+  });
+});
+
+describe('Backlog', () => {
+  it('knows nothing before a measurement, then follows measurements as a moving average', () => {
+    const { clock, backlog } = backlogAt();
+    expect(backlog.estimateMs('classification')).toBeUndefined();
+    const ticket = backlog.add({ trafficClass: 'batch', kind: 'classification', units: 3 });
+    backlog.measure('classification', 1, clock.ms, true); // nothing measured in no time: still a sample
+    clock.ms += 100;
+    ticket.ran(1, clock.ms - 100, true);
+    expect(backlog.estimateMs('classification')).toBeCloseTo(0 + 0.2 * 100);
+    expect(backlog.estimateMs('generation')).toBeUndefined();
+  });
+
+  it('counts units run side by side as the time they took together', () => {
+    const { clock, backlog } = backlogAt();
+    const ticket = backlog.add({ trafficClass: 'batch', kind: 'classification', units: 8 });
+    // A round of 4 texts in 400 ms: 100 ms a text.
+    const started = clock.ms;
+    clock.ms += 400;
+    ticket.ran(4, started, true);
+    expect(backlog.estimateMs('classification')).toBe(100);
+    // Two texts started together, done 100 ms apart: the second took only the time after the first.
+    const together = clock.ms;
+    clock.ms += 100;
+    ticket.ran(1, together, true);
+    clock.ms += 100;
+    ticket.ran(1, together, true);
+    expect(backlog.estimateMs('classification')).toBe(100);
+  });
+
+  it('takes a stopped unit only as a lower bound', () => {
+    const { clock, backlog } = backlogAt();
+    const started = clock.ms;
+    clock.ms += 200;
+    backlog.measure('generation', 1, started, true);
+    clock.ms += 50;
+    backlog.measure('generation', 1, clock.ms - 50, false); // stopped after 50 ms: says nothing new
+    expect(backlog.estimateMs('generation')).toBe(200);
+    clock.ms += 1200;
+    backlog.measure('generation', 1, clock.ms - 1200, false); // stopped after 1200 ms: at least that long
+    expect(backlog.estimateMs('generation')).toBe(200 + 0.2 * 1000);
+  });
+
+  it('counts interactive work ahead of interactive requests, and everything ahead of batch ones', () => {
+    const { clock, backlog } = backlogAt();
+    backlog.measure('classification', 1, clock.ms - 100, true);
+    backlog.measure('generation', 1, clock.ms - 1000, true);
+    backlog.add({ trafficClass: 'batch', kind: 'classification', units: 30 });
+    const chat = backlog.add({ trafficClass: 'interactive', kind: 'generation', units: 1 });
+    backlog.add({ trafficClass: 'interactive', kind: 'classification', units: 2 });
+    expect(backlog.aheadMs('interactive')).toBe(1000 + 200);
+    expect(backlog.aheadMs('batch')).toBe(1000 + 200 + 3000);
+    chat.end();
+    expect(backlog.aheadMs('interactive')).toBe(200);
+  });
+
+  it('lets a ticket give back its units as they are done, and the rest once when it ends', () => {
+    const { clock, backlog } = backlogAt();
+    backlog.measure('classification', 1, clock.ms - 100, true);
+    const ticket = backlog.add({ trafficClass: 'batch', kind: 'classification', units: 5 });
+    clock.ms += 100;
+    ticket.ran(2, clock.ms - 100, true);
+    expect(backlog.aheadMs('batch')).toBeCloseTo(3 * backlog.estimateMs('classification')!);
+    ticket.ran(1, clock.ms, false); // stopped: still outstanding until the request ends
+    expect(backlog.aheadMs('batch')).toBeGreaterThan(0);
+    ticket.end();
+    ticket.end();
+    expect(backlog.aheadMs('batch')).toBe(0);
+  });
+
+  describe('lateness (the admission decision)', () => {
+    const measured = () => {
+      const { clock, backlog } = backlogAt();
+      backlog.measure('classification', 1, clock.ms - 250, true);
+      return backlog;
+    };
+
+    it('admits what would finish within its budget, and anything before a measurement', () => {
+      const { backlog } = backlogAt();
+      expect(backlog.lateness({ trafficClass: 'batch', kind: 'classification', units: 1000 }, 1)).toBeUndefined();
+      const known = measured();
+      known.add({ trafficClass: 'batch', kind: 'classification', units: 3 });
+      expect(known.lateness({ trafficClass: 'batch', kind: 'classification', units: 1 }, 1000)).toBeUndefined();
+    });
+
+    it('refuses what would finish late, retrying once the work ahead has shrunk by the difference', () => {
+      const backlog = measured();
+      backlog.add({ trafficClass: 'batch', kind: 'classification', units: 40 }); // 10 s ahead
+      // 10 s ahead + 2.5 s of its own against 4 s left: 8.5 s late.
+      expect(backlog.lateness({ trafficClass: 'batch', kind: 'classification', units: 10 }, 4000)).toEqual({
+        expectedMs: 12_500,
+        retryAfterSeconds: 9,
+      });
+      // Its own work alone is over its budget: retry no sooner than the line ahead is empty (10 s).
+      expect(backlog.lateness({ trafficClass: 'batch', kind: 'classification', units: 100 }, 1000)).toEqual({
+        expectedMs: 35_000,
+        retryAfterSeconds: 10,
+      });
+    });
+
+    it('lets an interactive request past batch work it would not wait for', () => {
+      const backlog = measured();
+      backlog.add({ trafficClass: 'batch', kind: 'classification', units: 400 }); // 100 s of batch work
+      const single = { kind: 'classification', units: 1 } as const;
+      expect(backlog.lateness({ ...single, trafficClass: 'interactive' }, 1000)).toBeUndefined();
+      expect(backlog.lateness({ ...single, trafficClass: 'batch' }, 1000)?.retryAfterSeconds).toBe(100);
+    });
+
+    it('answers a request alone that cannot make its deadline with the shortest Retry-After', () => {
+      const backlog = measured();
+      expect(backlog.lateness({ trafficClass: 'batch', kind: 'classification', units: 1 }, 10)).toEqual({
+        expectedMs: 250,
+        retryAfterSeconds: 1,
+      });
+    });
+  });
+});

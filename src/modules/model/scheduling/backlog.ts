@@ -1,0 +1,137 @@
+import type { TrafficClass } from '../../../prompts/task-definitions.js';
+
+/** A unit of work: one text of a classification (all its questions), or one generation. */
+export type WorkKind = 'classification' | 'generation';
+
+/** A request's work, as the backlog counts it from admission until the request ends. */
+export interface Work {
+  trafficClass: TrafficClass;
+  kind: WorkKind;
+  units: number;
+}
+
+/** How much the newest measurement weighs in a unit's moving average. */
+const SMOOTHING = 0.2;
+
+/** Why a request would not finish before its deadline. */
+export interface Lateness {
+  /** When it would finish, in ms from now: the work ahead of it, then its own. */
+  expectedMs: number;
+  /** When asking again may succeed: once that much of the work ahead is done. */
+  retryAfterSeconds: number;
+}
+
+/** Whole seconds, at least 1, for a Retry-After from an estimate in milliseconds. */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+/**
+ * Admitted work not yet done, by class and kind, and how long a unit of each kind takes: an
+ * exponentially weighted moving average of measured units, so the estimate follows the load
+ * (prompt lengths, concurrent chats) within a few dozen units. The first measurements are the
+ * warm-up's own requests, which run through the scheduler like any other; until a kind has been
+ * measured its units count as taking no time, so nothing is refused on a guess.
+ *
+ * A unit's time is measured from when it starts, or from when the unit of its kind before it
+ * finished if that was later: units served side by side (a round of sequences, chats stepping
+ * together) then add up to the time they took together, which is what the work in line will cost.
+ */
+export class Backlog {
+  private readonly unitMs = new Map<WorkKind, number>();
+  private readonly lastDone = new Map<WorkKind, number>();
+  private readonly outstanding = new Map<string, number>();
+
+  constructor(readonly now: () => number = () => performance.now()) {}
+
+  /** The estimate of one unit of `kind` in ms; undefined until one has been measured. */
+  estimateMs(kind: WorkKind): number | undefined {
+    return this.unitMs.get(kind);
+  }
+
+  /**
+   * Expected ms until the work ahead of a new request of `trafficClass` is done, under the pool's
+   * rules: interactive work goes first, so an interactive request waits only for interactive work;
+   * a batch request waits for everything.
+   */
+  aheadMs(trafficClass: TrafficClass): number {
+    const classes: TrafficClass[] = trafficClass === 'interactive' ? ['interactive'] : ['interactive', 'batch'];
+    return classes.reduce(
+      (sum, ahead) => sum + this.expectedMs(ahead, 'classification') + this.expectedMs(ahead, 'generation'),
+      0,
+    );
+  }
+
+  /**
+   * Undefined if `work` admitted now would finish within `budgetMs` (the time left before its
+   * deadline), else how late it would be. It would finish after the work ahead and its own, so it
+   * would fit once the work ahead has shrunk by the difference; when its own work alone is over
+   * the budget, retrying helps no sooner than the line ahead is empty.
+   */
+  lateness(work: Work, budgetMs: number): Lateness | undefined {
+    const ahead = this.aheadMs(work.trafficClass);
+    const expectedMs = ahead + (this.estimateMs(work.kind) ?? 0) * work.units;
+    if (expectedMs <= budgetMs) return undefined;
+    return { expectedMs, retryAfterSeconds: retryAfterSeconds(Math.min(expectedMs - budgetMs, ahead)) };
+  }
+
+  /** Counts `work` as outstanding until the ticket ends. */
+  add(work: Work): Ticket {
+    this.count(work.trafficClass, work.kind, work.units);
+    return new Ticket(this, work);
+  }
+
+  /** Records `units` of `kind` that ran from `startedAt` until now; `completed` false when stopped early. */
+  measure(kind: WorkKind, units: number, startedAt: number, completed: boolean): void {
+    const now = this.now();
+    const sample = (now - Math.max(startedAt, this.lastDone.get(kind) ?? startedAt)) / units;
+    const current = this.unitMs.get(kind);
+    if (completed) this.lastDone.set(kind, now);
+    // A stopped unit says only that a unit takes at least this long.
+    else if (current !== undefined && sample <= current) return;
+    this.unitMs.set(kind, current === undefined ? sample : current + SMOOTHING * (sample - current));
+  }
+
+  /** Adds (or with a negative count removes) outstanding units. */
+  count(trafficClass: TrafficClass, kind: WorkKind, units: number): void {
+    const key = `${trafficClass}/${kind}`;
+    this.outstanding.set(key, (this.outstanding.get(key) ?? 0) + units);
+  }
+
+  private expectedMs(trafficClass: TrafficClass, kind: WorkKind): number {
+    return (this.outstanding.get(`${trafficClass}/${kind}`) ?? 0) * (this.estimateMs(kind) ?? 0);
+  }
+}
+
+/** One admitted request's place in the backlog: its units leave it as they are done, the rest when it ends. */
+export class Ticket {
+  private left: number;
+
+  constructor(
+    private readonly backlog: Backlog,
+    private readonly work: Work,
+  ) {
+    this.left = work.units;
+  }
+
+  get trafficClass(): TrafficClass {
+    return this.work.trafficClass;
+  }
+
+  /** `units` that ran from `startedAt` until now: measured, and no longer outstanding if `completed`. */
+  ran(units: number, startedAt: number, completed: boolean): void {
+    this.backlog.measure(this.work.kind, units, startedAt, completed);
+    if (completed) this.release(units);
+  }
+
+  /** The request ended (answered, failed or refused): whatever it had left is no longer outstanding. */
+  end(): void {
+    this.release(this.left);
+  }
+
+  private release(units: number): void {
+    const released = Math.min(units, this.left);
+    this.left -= released;
+    this.backlog.count(this.work.trafficClass, this.work.kind, -released);
+  }
+}

@@ -1,0 +1,114 @@
+import { jest } from '@jest/globals';
+import type { LlamaContextSequence } from 'node-llama-cpp';
+import type { AppConfig } from '../../../config/app-config.js';
+import { DeadlineBeforeStartError, DeadlineUnreachableError, QueueFullError } from '../model.errors.js';
+import type { Work } from './backlog.js';
+import { Scheduler } from './scheduler.js';
+
+/** A sequence that holds nothing: the scheduler's bookkeeping is under test, not evaluation. */
+const emptySequence = () =>
+  ({
+    nextTokenIndex: 0,
+    clearHistory: async () => {},
+    evaluateWithoutGeneratingNewTokens: async () => {},
+    eraseContextTokenRanges: async () => {},
+  }) as unknown as LlamaContextSequence;
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+function schedulerWith({ sequences = 1, maxQueue = 4 } = {}) {
+  const config = { batchingWindowMs: 0, sequences, maxQueue, prefixCache: true, tasks: [], interactiveSequences: 0 };
+  const scheduler = new Scheduler(config as unknown as AppConfig);
+  scheduler.open(Array.from({ length: sequences }, emptySequence));
+  return scheduler;
+}
+
+const texts = (units: number, trafficClass: Work['trafficClass'] = 'batch'): Work => ({
+  trafficClass,
+  kind: 'classification',
+  units,
+});
+
+/** Admits `work` and runs its first text until `finish` is called; `done` settles with the run. */
+function occupy(scheduler: Scheduler, work: Work) {
+  const ticket = scheduler.admit(work);
+  let finish = () => {};
+  const done = scheduler
+    .runClassification(
+      { prefix: [], texts: 1, shareBatches: false, trafficClass: work.trafficClass, ticket },
+      () => new Promise<void>((resolve) => (finish = resolve)),
+    )
+    .finally(() => ticket.end());
+  return { ticket, done, finish: () => finish() };
+}
+
+/** Teaches the scheduler that a text takes `ms` (performance.now() is faked). */
+async function measureText(scheduler: Scheduler, ms: number) {
+  const run = occupy(scheduler, texts(1));
+  await tick();
+  jest.advanceTimersByTime(ms);
+  run.finish();
+  await run.done;
+}
+
+describe('Scheduler admission by expected finish', () => {
+  beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] }));
+  afterEach(() => jest.useRealTimers());
+
+  it('admits anything before a measurement, and refuses what would finish after its deadline', async () => {
+    const scheduler = schedulerWith();
+    scheduler.admit(texts(1000), performance.now() + 1).end();
+    await measureText(scheduler, 500);
+    const running = occupy(scheduler, texts(8)); // 4 s of texts ahead
+    await tick();
+    // 4 s ahead and 1 s of its own against 3 s: 2 s late.
+    expect(() => scheduler.admit(texts(2), performance.now() + 3000)).toThrow(
+      expect.objectContaining({
+        constructor: DeadlineUnreachableError,
+        reason: 'deadline_unreachable',
+        trafficClass: 'batch',
+        expectedMs: 5000,
+        deadlineInMs: 3000,
+        retryAfterSeconds: 2,
+      }),
+    );
+    // Interactive work goes first: the batch work ahead does not make it late.
+    scheduler.admit(texts(2, 'interactive'), performance.now() + 3000).end();
+    scheduler.admit(texts(2), performance.now() + 5000).end();
+    running.finish();
+    await running.done;
+  });
+
+  it('gives a full line a Retry-After from the work ahead', async () => {
+    const scheduler = schedulerWith({ maxQueue: 0 });
+    await measureText(scheduler, 1500);
+    const running = occupy(scheduler, texts(2)); // 3 s ahead
+    await tick();
+    expect(() => scheduler.admit(texts(1))).toThrow(
+      expect.objectContaining({ constructor: QueueFullError, reason: 'queue_full', retryAfterSeconds: 3 }),
+    );
+    running.finish();
+    await running.done;
+  });
+
+  it("drops a batch's later text whose deadline passes in line, with a Retry-After from the work ahead", async () => {
+    const scheduler = schedulerWith();
+    await measureText(scheduler, 1000);
+    const running = occupy(scheduler, texts(3)); // 3 s ahead
+    await tick();
+    const controller = new AbortController();
+    const ticket = scheduler.admit(texts(2), performance.now() + 10_000);
+    const later = scheduler.runClassification(
+      { prefix: [], texts: 1, shareBatches: false, trafficClass: 'batch', admitted: true, ticket },
+      async () => 'answered',
+      controller.signal,
+    );
+    await tick();
+    controller.abort({ kind: 'timeout', afterMs: 10_000 });
+    await expect(later).rejects.toBeInstanceOf(DeadlineBeforeStartError);
+    await expect(later).rejects.toMatchObject({ reason: 'deadline_before_start', retryAfterSeconds: 5 });
+    ticket.end();
+    running.finish();
+    await running.done;
+  });
+});

@@ -2,7 +2,8 @@
  * Who waits on a task's answers: `interactive` work (a person in a chat widget, a live screen) goes
  * before `batch` work (triage back ends, backfills) wherever work waits for the model.
  */
-export type TrafficClass = 'interactive' | 'batch';
+export const TRAFFIC_CLASSES = ['interactive', 'batch'] as const;
+export type TrafficClass = (typeof TRAFFIC_CLASSES)[number];
 
 /** The class of a task that does not name one: chat tasks are interactive, the others batch. */
 export const DEFAULT_TRAFFIC_CLASS: Record<TaskDefinition['kind'], TrafficClass> = {

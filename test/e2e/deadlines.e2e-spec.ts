@@ -84,4 +84,20 @@ describe('deadlines: X-Request-Timeout, refusal by expected finish, drop before 
       await free();
     }
   });
+
+  it('counts refusals and drops before start in /metrics by reason and class', async () => {
+    const metrics = (await t.get('/metrics')).body;
+    const count = (reason: string, trafficClass: string) =>
+      Number(
+        new RegExp(`^duet_requests_refused_total\\{reason="${reason}",class="${trafficClass}"\\} (\\d+)$`, 'm').exec(
+          metrics,
+        )?.[1],
+      );
+    // The tests above: three deadline_unreachable and two deadline_before_start refusals, all of the
+    // sentiment task's batch class; nothing refused for a full line, nothing interactive.
+    expect(count('deadline_unreachable', 'batch')).toBe(3);
+    expect(count('deadline_before_start', 'batch')).toBe(2);
+    expect(count('queue_full', 'batch')).toBe(0);
+    expect(count('deadline_unreachable', 'interactive')).toBe(0);
+  });
 });

@@ -3,7 +3,8 @@ import type { Generation } from '../model/generation/generation.types.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { AppConfig } from '../../config/app-config.js';
 import { readProcessMemory } from '../../runtime/process-memory.js';
-import type { TrafficClass } from '../../prompts/task-definitions.js';
+import { TRAFFIC_CLASSES, type TrafficClass } from '../../prompts/task-definitions.js';
+import { REFUSAL_REASONS } from '../model/model.errors.js';
 import { ModelService } from '../model/runtime/model.service.js';
 import { Scheduler } from '../model/scheduling/scheduler.js';
 import { UNREAD_BODY_OUTCOMES, type UnreadBodyOutcome } from '../../http/lingering-close.js';
@@ -114,6 +115,20 @@ export class MetricsService {
         // The gatherer keeps the totals; a scrape copies them.
         this.reset();
         for (const [members, rounds] of scheduler.roundsByMembers) this.inc({ members }, rounds);
+      },
+    });
+    new Counter({
+      name: 'duet_requests_refused_total',
+      help: 'Requests refused before their work ran, by reason (queue_full, deadline_unreachable, deadline_before_start) and traffic class',
+      labelNames: ['reason', 'class'],
+      registers: [this.registry],
+      collect() {
+        // The scheduler keeps the totals; a scrape copies them, with zeros so rate() sees the first.
+        this.reset();
+        for (const reason of REFUSAL_REASONS)
+          for (const trafficClass of TRAFFIC_CLASSES) this.inc({ reason, class: trafficClass }, 0);
+        for (const { reason, trafficClass, count } of scheduler.refusals)
+          this.inc({ reason, class: trafficClass }, count);
       },
     });
     new Gauge({

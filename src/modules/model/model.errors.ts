@@ -12,7 +12,8 @@ export class ModelNotReadyError extends Error {
 }
 
 /** Why work was refused, or dropped, before its own tokens were evaluated. */
-export type RefusalReason = 'queue_full' | 'deadline_unreachable' | 'deadline_before_start';
+export const REFUSAL_REASONS = ['queue_full', 'deadline_unreachable', 'deadline_before_start'] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /**
  * Work refused at admission or dropped before it started: nothing of it ran, so the client may

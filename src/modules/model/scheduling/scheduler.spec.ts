@@ -51,7 +51,7 @@ async function measureText(scheduler: Scheduler, ms: number) {
   await run.done;
 }
 
-describe('Scheduler admission by expected finish', () => {
+describe('Scheduler admission by expected finish, and its count of refusals', () => {
   beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] }));
   afterEach(() => jest.useRealTimers());
 
@@ -75,6 +75,7 @@ describe('Scheduler admission by expected finish', () => {
     // Interactive work goes first: the batch work ahead does not make it late.
     scheduler.admit(texts(2, 'interactive'), performance.now() + 3000).end();
     scheduler.admit(texts(2), performance.now() + 5000).end();
+    expect([...scheduler.refusals]).toEqual([{ reason: 'deadline_unreachable', trafficClass: 'batch', count: 1 }]);
     running.finish();
     await running.done;
   });
@@ -87,6 +88,7 @@ describe('Scheduler admission by expected finish', () => {
     expect(() => scheduler.admit(texts(1))).toThrow(
       expect.objectContaining({ constructor: QueueFullError, reason: 'queue_full', retryAfterSeconds: 3 }),
     );
+    expect([...scheduler.refusals]).toEqual([{ reason: 'queue_full', trafficClass: 'batch', count: 1 }]);
     running.finish();
     await running.done;
   });
@@ -107,6 +109,7 @@ describe('Scheduler admission by expected finish', () => {
     controller.abort({ kind: 'timeout', afterMs: 10_000 });
     await expect(later).rejects.toBeInstanceOf(DeadlineBeforeStartError);
     await expect(later).rejects.toMatchObject({ reason: 'deadline_before_start', retryAfterSeconds: 5 });
+    expect([...scheduler.refusals]).toEqual([{ reason: 'deadline_before_start', trafficClass: 'batch', count: 1 }]);
     ticket.end();
     running.finish();
     await running.done;

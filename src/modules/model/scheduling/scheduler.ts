@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EvaluationPriority, LlamaContextSequence, Token } from 'node-llama-cpp';
 import { AppConfig } from '../../../config/app-config.js';
 import type { TrafficClass } from '../../../prompts/task-definitions.js';
-import { DeadlineUnreachableError } from '../model.errors.js';
+import { DeadlineUnreachableError, RefusedError, type RefusalReason } from '../model.errors.js';
 import { Backlog, retryAfterSeconds, type Ticket, type Work } from './backlog.js';
 import { DecodeLock } from './decode-lock.js';
 import { GenerationSteps } from './generation-steps.js';
@@ -60,6 +60,13 @@ export interface GenerationLease {
   turns: GenerationTurns;
 }
 
+/** Requests refused at admission or dropped before they started, of one reason and class. */
+export interface Refusals {
+  reason: RefusalReason;
+  trafficClass: TrafficClass;
+  count: number;
+}
+
 /** A run's result and how long it waited before its own tokens began to be evaluated. */
 export interface Scheduled<T> {
   result: T;
@@ -81,6 +88,7 @@ export class Scheduler {
   private readonly generationSteps = new GenerationSteps();
   private readonly roundGatherer: RoundGatherer;
   private readonly backlog = new Backlog();
+  private readonly refused = new Map<string, Refusals>();
   private sequencePool?: SequencePool;
 
   constructor(private readonly config: AppConfig) {
@@ -124,6 +132,11 @@ export class Scheduler {
     return { busy: this.sequencePool?.busy ?? 0, queued: this.sequencePool?.queued ?? 0 };
   }
 
+  /** Refusals and drops before start so far, by reason and class (those that happened). */
+  get refusals(): Iterable<Refusals> {
+    return this.refused.values();
+  }
+
   /** Gathered rounds started so far, by how many members they had. */
   get roundsByMembers(): ReadonlyMap<number, number> {
     return this.roundGatherer.roundsByMembers;
@@ -135,12 +148,16 @@ export class Scheduler {
    * past it (see Backlog). The ticket counts the work as outstanding until it is ended.
    */
   admit(work: Work, deadline?: number): Ticket {
-    this.pool.admit(work.trafficClass);
-    const budgetMs = deadline === undefined ? Infinity : deadline - this.backlog.now();
-    const late = this.backlog.lateness(work, budgetMs);
-    if (late) {
-      const [expectedMs, deadlineInMs] = [late.expectedMs, budgetMs].map((ms) => Math.max(0, Math.round(ms)));
-      throw new DeadlineUnreachableError(expectedMs, deadlineInMs, work.trafficClass, late.retryAfterSeconds);
+    try {
+      this.pool.admit(work.trafficClass);
+      const budgetMs = deadline === undefined ? Infinity : deadline - this.backlog.now();
+      const late = this.backlog.lateness(work, budgetMs);
+      if (late) {
+        const [expectedMs, deadlineInMs] = [late.expectedMs, budgetMs].map((ms) => Math.max(0, Math.round(ms)));
+        throw new DeadlineUnreachableError(expectedMs, deadlineInMs, work.trafficClass, late.retryAfterSeconds);
+      }
+    } catch (error) {
+      throw this.counted(error);
     }
     return this.backlog.add(work);
   }
@@ -221,24 +238,36 @@ export class Scheduler {
   ): Promise<Scheduled<T>> {
     const asked = performance.now();
     let waitedMs = 0;
-    const result = await this.pool.useSeveral(
-      prefix,
-      wanted,
-      async (sequences, runSignal) => {
-        waitedMs = performance.now() - asked;
-        const startedAt = this.backlog.now();
-        try {
-          const done = await work(sequences, runSignal);
-          ticket?.ran(sequences.length, startedAt, true);
-          return done;
-        } catch (error) {
-          ticket?.ran(sequences.length, startedAt, false);
-          throw error;
-        }
-      },
-      request,
-    );
+    const result = await this.pool
+      .useSeveral(
+        prefix,
+        wanted,
+        async (sequences, runSignal) => {
+          waitedMs = performance.now() - asked;
+          const startedAt = this.backlog.now();
+          try {
+            const done = await work(sequences, runSignal);
+            ticket?.ran(sequences.length, startedAt, true);
+            return done;
+          } catch (error) {
+            ticket?.ran(sequences.length, startedAt, false);
+            throw error;
+          }
+        },
+        request,
+      )
+      .catch((error: unknown) => Promise.reject(this.counted(error))); // a drop before start, or a full line at the pool's check
     return { result, waitedMs };
+  }
+
+  /** Counts `error` if it is a refusal (see refusals); returns it. */
+  private counted(error: unknown): unknown {
+    if (!(error instanceof RefusedError)) return error;
+    const key = `${error.reason}/${error.trafficClass}`;
+    const counts = this.refused.get(key) ?? { reason: error.reason, trafficClass: error.trafficClass, count: 0 };
+    counts.count++;
+    this.refused.set(key, counts);
+    return error;
   }
 
   /** The sequence pool itself, for readiness details and for tests that hold sequences. */

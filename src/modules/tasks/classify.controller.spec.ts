@@ -3,6 +3,12 @@ import { ClassifyController } from './classify.controller.js';
 import { ClassifyService } from './classify.service.js';
 import { ClassifyBatchDto, ClassifyDto, TriageDto } from './dto/classify.dto.js';
 import { TasksService } from './tasks.service.js';
+import {
+  DeadlineBeforeStartError,
+  DeadlineUnreachableError,
+  ModelNotReadyError,
+  QueueFullError,
+} from '../model/model.errors.js';
 import { ControllerApp, expectError, startControllerApp } from '../../../test/support/controller-app.js';
 
 describe('classification routes: validation', () => {
@@ -164,5 +170,21 @@ describe('classification routes: validation', () => {
     expect(call.slice(0, args.length)).toEqual(args);
     expect(call[args.length]).toBeInstanceOf(dto);
     expect(call[args.length]).toEqual(body);
+  });
+
+  it.each([
+    [
+      new DeadlineUnreachableError(12_400, 3000, 'batch', 10),
+      '10',
+      { reason: 'deadline_unreachable', expectedMs: 12_400, deadlineInMs: 3000 },
+    ],
+    [new DeadlineBeforeStartError(1500, 'batch', 4), '4', { reason: 'deadline_before_start', deadlineMs: 1500 }],
+    [new QueueFullError(64, 'interactive', 2), '2', { reason: 'queue_full', maxQueue: 64 }],
+    [new ModelNotReadyError('warming'), '1', { state: 'warming' }],
+  ])('answers %p with 503, its Retry-After and its details', async (refusal, retryAfter, details) => {
+    classifier.classify.mockRejectedValueOnce(refusal);
+    const res = await app.post('/v1/sentiment', { text: 'fine' });
+    expect(expectError(res, 503, /retry shortly\.$/).details).toEqual(details);
+    expect(res.headers['retry-after']).toBe(retryAfter);
   });
 });

@@ -2,6 +2,7 @@ import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import type { AbortReason } from '../runtime/abort-reason.js';
+import { acceptedKey } from './api-keys.js';
 import { onResponseEnd } from './response-end.js';
 import { invalidRequest } from './validation.pipe.js';
 
@@ -16,8 +17,15 @@ interface Watched {
 }
 
 const requests = new WeakMap<object, Watched>();
-/** When each request's signal fires for its deadline, on performance.now()'s clock. */
-const deadlines = new WeakMap<AbortSignal, number>();
+/** What the model layer admits and schedules a request by (see RunOptions). */
+export interface Admission {
+  /** When the request's signal fires for its deadline, on performance.now()'s clock. */
+  deadline: number;
+  /** Who sent it: the API key it was let in with (as the key check names it), else its address. */
+  client: string;
+}
+
+const admissions = new WeakMap<AbortSignal, Admission>();
 
 /**
  * The request's time limit in milliseconds: X-Request-Timeout when it is a positive integer, capped
@@ -44,7 +52,8 @@ export function registerRequestSignals(fastify: FastifyInstance, timeoutMs: numb
     const afterMs = typeof asked === 'number' ? asked : timeoutMs;
     const timedOut: AbortReason = { kind: 'timeout', afterMs };
     const timer = setTimeout(() => controller.abort(timedOut), afterMs).unref();
-    deadlines.set(controller.signal, performance.now() + afterMs);
+    const client = acceptedKey(request) ?? `ip:${request.ip}`;
+    admissions.set(controller.signal, { deadline: performance.now() + afterMs, client });
     requests.set(request, { controller, timer, problem: typeof asked === 'number' ? undefined : asked.problem });
   });
   onResponseEnd(fastify, (request, _reply, sent) => {
@@ -55,9 +64,9 @@ export function registerRequestSignals(fastify: FastifyInstance, timeoutMs: numb
   });
 }
 
-/** When a request's signal (RequestSignal's) fires for its deadline, on performance.now()'s clock; the model layer admits by it. */
-export function deadlineOf(signal: AbortSignal | undefined): number | undefined {
-  return signal && deadlines.get(signal);
+/** The deadline and client of the request whose signal (RequestSignal's) this is; none for work of no request (a warm-up). */
+export function admissionOf(signal: AbortSignal | undefined): Partial<Admission> {
+  return (signal && admissions.get(signal)) ?? {};
 }
 
 /**

@@ -22,6 +22,8 @@ export interface RunOptions {
   warmUp?: boolean;
   /** When the request's signal fires for its deadline, on performance.now()'s clock: refused at once if it would finish later. */
   deadline?: number;
+  /** Who sent it, an opaque key: clients of a class take turns (see SequencePool). */
+  client?: string;
 }
 
 /**
@@ -81,6 +83,7 @@ export class InferenceService {
       trafficClass: input.trafficClass ?? 'batch',
       kind: 'classification',
       units: input.texts.length,
+      client: options.client,
     };
     return this.admitted(work, options, (ticket) => this.answerTexts(input, ticket, signal, options));
   }
@@ -122,7 +125,12 @@ export class InferenceService {
    */
   generate(input: GenerationInput, signal?: AbortSignal, options: RunOptions = {}): Promise<Generation> {
     const called = performance.now();
-    const work: Work = { trafficClass: input.trafficClass ?? 'interactive', kind: 'generation', units: 1 };
+    const work: Work = {
+      trafficClass: input.trafficClass ?? 'interactive',
+      kind: 'generation',
+      units: 1,
+      client: options.client,
+    };
     return this.admitted(work, options, (ticket) => this.generateReply(input, called, ticket, signal, options));
   }
 

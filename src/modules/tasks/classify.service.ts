@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { deadlineOf } from '../../http/request-signal.js';
+import { admissionOf } from '../../http/request-signal.js';
 import {
   CLASSIFIER_SYSTEM_PROMPT,
   classifyQuestion,
@@ -148,7 +148,7 @@ export class ClassifyService implements TaskKindHandler<ClassifyTask> {
     signal?: AbortSignal,
   ): Promise<ClassifiedTexts> {
     const classified = await namingTask(
-      this.inference.classify(classificationInput(asked, texts), signal, { deadline: deadlineOf(signal) }),
+      this.inference.classify(classificationInput(asked, texts), signal, admissionOf(signal)),
       (error) => asked[error.options.question ?? 0].task.name,
     );
     for (const text of classified) this.metrics.countTokens(metricsTask, 'prompt', text.promptTokens);

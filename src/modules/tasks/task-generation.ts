@@ -1,4 +1,4 @@
-import { deadlineOf } from '../../http/request-signal.js';
+import { admissionOf } from '../../http/request-signal.js';
 import type { TaskDefinition } from '../../prompts/task-definitions.js';
 import type { Generation, GenerationInput } from '../model/generation/generation.types.js';
 import type { InferenceService } from '../model/inference.service.js';
@@ -13,10 +13,7 @@ export async function generateForTask(
   input: GenerationInput,
   signal?: AbortSignal,
 ): Promise<Generation> {
-  const generation = await namingTask(
-    inference.generate(input, signal, { deadline: deadlineOf(signal) }),
-    () => task.name,
-  );
+  const generation = await namingTask(inference.generate(input, signal, admissionOf(signal)), () => task.name);
   metrics.countTokens(task.name, 'prompt', generation.promptTokens);
   metrics.countTokens(task.name, 'completion', generation.completionTokens);
   metrics.observeGeneration(task.name, task.class, generation);

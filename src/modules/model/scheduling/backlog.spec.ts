@@ -119,6 +119,20 @@ describe('Backlog', () => {
       expect(backlog.lateness({ ...single, trafficClass: 'batch' }, 1000)?.retryAfterSeconds).toBe(100);
     });
 
+    it("counts another client's work of the class only up to its own, as they take turns", () => {
+      const backlog = measured();
+      backlog.add({ trafficClass: 'batch', kind: 'classification', units: 400, client: 'flood' }); // 100 s
+      backlog.add({ trafficClass: 'interactive', kind: 'classification', units: 2, client: 'screen' }); // 0.5 s, first
+      const triage = { trafficClass: 'batch', kind: 'classification', units: 4 } as const; // 1 s of its own
+      expect(backlog.aheadMs('batch', 'other', 1000)).toBe(500 + 1000);
+      expect(backlog.lateness({ ...triage, client: 'other' }, 3000)).toBeUndefined();
+      // The flooding client waits for all of its own.
+      expect(backlog.lateness({ ...triage, client: 'flood' }, 3000)).toEqual({
+        expectedMs: 500 + 100_000 + 1000,
+        retryAfterSeconds: 99,
+      });
+    });
+
     it('answers a request alone that cannot make its deadline with the shortest Retry-After', () => {
       const backlog = measured();
       expect(backlog.lateness({ trafficClass: 'batch', kind: 'classification', units: 1 }, 10)).toEqual({

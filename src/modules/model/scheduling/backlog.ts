@@ -8,6 +8,16 @@ export interface Work {
   trafficClass: TrafficClass;
   kind: WorkKind;
   units: number;
+  /** Who sent it, an opaque key (see SequencePool's fair share); default one anonymous client. */
+  client?: string;
+}
+
+/** Units of one class, kind and client admitted and not yet done. */
+interface Outstanding {
+  trafficClass: TrafficClass;
+  kind: WorkKind;
+  client: string;
+  units: number;
 }
 
 /** How much the newest measurement weighs in a unit's moving average. */
@@ -33,6 +43,10 @@ export function retryAfterSeconds(ms: number): number {
  * warm-up's own requests, which run through the scheduler like any other; until a kind has been
  * measured its units count as taking no time, so nothing is refused on a guess.
  *
+ * The work ahead of a request follows the pool's rules: work of a higher class all goes first;
+ * within its class, clients take turns, so another client's work delays it by at most as much as
+ * its own takes, and its own client's earlier work all goes first.
+ *
  * A unit's time is measured from when it starts, or from when the unit of its kind before it
  * finished if that was later: units served side by side (a round of sequences, chats stepping
  * together) then add up to the time they took together, which is what the work in line will cost.
@@ -40,7 +54,7 @@ export function retryAfterSeconds(ms: number): number {
 export class Backlog {
   private readonly unitMs = new Map<WorkKind, number>();
   private readonly lastDone = new Map<WorkKind, number>();
-  private readonly outstanding = new Map<string, number>();
+  private readonly outstanding = new Map<string, Outstanding>();
 
   constructor(readonly now: () => number = () => performance.now()) {}
 
@@ -50,16 +64,22 @@ export class Backlog {
   }
 
   /**
-   * Expected ms until the work ahead of a new request of `trafficClass` is done, under the pool's
-   * rules: interactive work goes first, so an interactive request waits only for interactive work;
-   * a batch request waits for everything.
+   * Expected ms of the work ahead of a new request of `trafficClass` from `client` whose own work
+   * takes `ownMs`: interactive work goes first, so an interactive request waits only for
+   * interactive work and a batch request for all of it; within its class, every other client's
+   * work counts up to `ownMs` (they take turns), its own client's in full.
    */
-  aheadMs(trafficClass: TrafficClass): number {
-    const classes: TrafficClass[] = trafficClass === 'interactive' ? ['interactive'] : ['interactive', 'batch'];
-    return classes.reduce(
-      (sum, ahead) => sum + this.expectedMs(ahead, 'classification') + this.expectedMs(ahead, 'generation'),
-      0,
-    );
+  aheadMs(trafficClass: TrafficClass, client = '', ownMs = Infinity): number {
+    const others = new Map<string, number>();
+    let ahead = 0;
+    for (const work of this.outstanding.values()) {
+      const ms = work.units * (this.estimateMs(work.kind) ?? 0);
+      if (work.trafficClass !== trafficClass) ahead += trafficClass === 'batch' ? ms : 0;
+      else if (work.client === client) ahead += ms;
+      else others.set(work.client, (others.get(work.client) ?? 0) + ms);
+    }
+    for (const ms of others.values()) ahead += Math.min(ms, ownMs);
+    return ahead;
   }
 
   /**
@@ -69,15 +89,16 @@ export class Backlog {
    * the budget, retrying helps no sooner than the line ahead is empty.
    */
   lateness(work: Work, budgetMs: number): Lateness | undefined {
-    const ahead = this.aheadMs(work.trafficClass);
-    const expectedMs = ahead + (this.estimateMs(work.kind) ?? 0) * work.units;
+    const ownMs = (this.estimateMs(work.kind) ?? 0) * work.units;
+    const ahead = this.aheadMs(work.trafficClass, work.client, ownMs);
+    const expectedMs = ahead + ownMs;
     if (expectedMs <= budgetMs) return undefined;
     return { expectedMs, retryAfterSeconds: retryAfterSeconds(Math.min(expectedMs - budgetMs, ahead)) };
   }
 
   /** Counts `work` as outstanding until the ticket ends. */
   add(work: Work): Ticket {
-    this.count(work.trafficClass, work.kind, work.units);
+    this.count(work, work.units);
     return new Ticket(this, work);
   }
 
@@ -92,14 +113,13 @@ export class Backlog {
     this.unitMs.set(kind, current === undefined ? sample : current + SMOOTHING * (sample - current));
   }
 
-  /** Adds (or with a negative count removes) outstanding units. */
-  count(trafficClass: TrafficClass, kind: WorkKind, units: number): void {
-    const key = `${trafficClass}/${kind}`;
-    this.outstanding.set(key, (this.outstanding.get(key) ?? 0) + units);
-  }
-
-  private expectedMs(trafficClass: TrafficClass, kind: WorkKind): number {
-    return (this.outstanding.get(`${trafficClass}/${kind}`) ?? 0) * (this.estimateMs(kind) ?? 0);
+  /** Adds (or with a negative count removes) outstanding units of `work`'s class, kind and client. */
+  count({ trafficClass, kind, client = '' }: Work, units: number): void {
+    const key = JSON.stringify([trafficClass, kind, client]);
+    const outstanding = this.outstanding.get(key) ?? { trafficClass, kind, client, units: 0 };
+    outstanding.units += units;
+    if (outstanding.units > 0) this.outstanding.set(key, outstanding);
+    else this.outstanding.delete(key); // a client's entry lasts while it has work
   }
 }
 
@@ -118,6 +138,10 @@ export class Ticket {
     return this.work.trafficClass;
   }
 
+  get client(): string | undefined {
+    return this.work.client;
+  }
+
   /** `units` that ran from `startedAt` until now: measured, and no longer outstanding if `completed`. */
   ran(units: number, startedAt: number, completed: boolean): void {
     this.backlog.measure(this.work.kind, units, startedAt, completed);
@@ -132,6 +156,6 @@ export class Ticket {
   private release(units: number): void {
     const released = Math.min(units, this.left);
     this.left -= released;
-    this.backlog.count(this.work.trafficClass, this.work.kind, -released);
+    this.backlog.count(this.work, -released);
   }
 }

@@ -254,7 +254,7 @@ export class Scheduler {
             throw error;
           }
         },
-        request,
+        { ...request, client: ticket?.client },
       )
       .catch((error: unknown) => Promise.reject(this.counted(error))); // a drop before start, or a full line at the pool's check
     return { result, waitedMs };

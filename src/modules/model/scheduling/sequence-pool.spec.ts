@@ -59,6 +59,7 @@ function hold(
   prefix: readonly Token[] = PREFIX,
   signal?: AbortSignal,
   trafficClass: TrafficClass = 'batch',
+  client?: string,
 ) {
   const held = { id: -1, release: () => {}, done: Promise.resolve() };
   held.done = pool.useSeveral(
@@ -68,7 +69,7 @@ function hold(
       held.id = sequence.id;
       return new Promise<void>((resolve) => (held.release = resolve));
     },
-    { signal, trafficClass },
+    { signal, trafficClass, client },
   );
   return held;
 }
@@ -296,6 +297,22 @@ describe('SequencePool', () => {
     expect(batch.id).toBe(0);
     batch.release();
     await batch.done;
+  });
+
+  it('serves the clients of a class in turns, the one served longest ago first, each in arrival order', async () => {
+    const { pool } = poolOf(1, { maxQueue: 8 });
+    const served: string[] = [];
+    const request = (name: string, client: string, trafficClass: TrafficClass = 'batch') =>
+      pool.useSeveral(PREFIX, 1, async () => void served.push(name), { trafficClass, client });
+    const running = hold(pool, PREFIX, undefined, 'batch', 'a');
+    await tick();
+    // One client's backfill, then another client's requests, and an interactive one between them.
+    const line = ['a1', 'a2', 'a3', 'b1'].map((name) => request(name, name[0]));
+    line.push(request('c1', 'c', 'interactive'), request('b2', 'b'));
+    await tick();
+    running.release();
+    await Promise.all([running.done, ...line]);
+    expect(served).toEqual(['c1', 'b1', 'a1', 'b2', 'a2', 'a3']);
   });
 
   it('keeps the reserved sequences from batch work, for interactive work to find idle', async () => {

@@ -6,6 +6,9 @@ import type { TrafficClass } from '../../../prompts/task-definitions.js';
 import { onAbort } from './on-abort.js';
 import { settleAll } from './settle-all.js';
 
+/** Clients the fair share remembers serving; one it does not counts as served longest ago. */
+const REMEMBERED_CLIENTS = 1024;
+
 /** The reason a running request's signal carries when the pool stops it (see stopRunning). */
 const STOPPED_FOR_SHUTDOWN = Symbol('stopped for shutdown');
 
@@ -36,10 +39,13 @@ export interface PoolRequest {
    * any request but is never refused for a full line, since its request was not.
    */
   admitted?: boolean;
+  /** Who sent it (an opaque key): within a class, clients take turns in the line. Default: one anonymous client. */
+  client?: string;
 }
 
 interface Waiter<S> {
   trafficClass: TrafficClass;
+  client: string;
   take(sequence: S): void;
   refuse(error: Error): void;
 }
@@ -51,6 +57,11 @@ interface Waiter<S> {
  * While `reservedForInteractive` is set, that many sequences are kept from batch work, idle or
  * serving interactive work, so an interactive request finds one idle (holding its prefix, when it
  * was the last to use it) however much batch work waits, and batch work uses the rest meanwhile.
+ *
+ * Fair share: within a class the line is served by client, the one served longest ago first (its
+ * requests among themselves in arrival order), so clients take turns a sequence at a time: a batch
+ * takes the line per item (or round), and one client's backfill holds another's work back by at
+ * most one item per turn.
  *
  * Prefix reuse: a prompt's system turn is the same for every request of a task, so a sequence
  * keeps it evaluated between requests and everything after it is erased. Every prompt's prefix
@@ -76,6 +87,9 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   private reserved = 0;
   /** Sequences held by interactive requests: they count toward the reserve while they run. */
   private heldForInteractive = 0;
+  /** When each client was last handed a sequence (a count of hand-outs), least recent first. */
+  private readonly lastServed = new Map<string, number>();
+  private handedOut = 0;
 
   constructor(
     private readonly sequences: readonly S[],
@@ -159,13 +173,15 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     prefix: readonly Token[],
     wanted: number,
     work: (sequences: S[], signal: AbortSignal) => Promise<T>,
-    { signal, trafficClass = 'batch', admitted = false }: PoolRequest = {},
+    { signal, trafficClass = 'batch', admitted = false, client = '' }: PoolRequest = {},
   ): Promise<T> {
     if (signal?.aborted) throw this.notStarted(signal.reason, trafficClass);
     if (admitted && this.closed) throw new ShuttingDownError(false);
     if (!admitted) this.admit(trafficClass);
     const key = prefix.join(',');
-    const held = [this.takeIdle(key, trafficClass) ?? (await this.waitInLine(signal, trafficClass))];
+    const idle = this.takeIdle(key, trafficClass);
+    if (idle) this.served(client);
+    const held = [idle ?? (await this.waitInLine(signal, trafficClass, client))];
     while (held.length < wanted && this.available(trafficClass) > 0) held.push(this.takeIdle(key, trafficClass)!);
     // Creation order is llama.cpp's sequence id order; a batch of several sequences makes one
     // micro-batch only from consecutive ids in increasing order.
@@ -250,11 +266,29 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     return this.idle.splice(cached >= 0 ? cached : Math.max(spare, 0), 1)[0];
   }
 
-  /** Who gets a released sequence: the first interactive waiter, else the first batch one unless the reserve needs it. */
+  /** Who gets a released sequence: an interactive waiter, else a batch one unless the reserve needs it (see fairest). */
   private nextWaiter(): Waiter<S> | undefined {
-    const index = this.waiters.findIndex((waiter) => waiter.trafficClass === 'interactive');
-    if (index >= 0) return this.waiters.splice(index, 1)[0];
-    return this.idle.length >= this.reserveLeft ? this.waiters.shift() : undefined;
+    const next = this.fairest('interactive') ?? (this.idle.length >= this.reserveLeft ? this.fairest('batch') : undefined);
+    if (!next) return undefined;
+    this.waiters.splice(this.waiters.indexOf(next), 1);
+    this.served(next.client);
+    return next;
+  }
+
+  /** The waiter of the class whose client was served longest ago; the first in line among its requests. */
+  private fairest(trafficClass: TrafficClass): Waiter<S> | undefined {
+    const servedAt = (waiter: Waiter<S>) => this.lastServed.get(waiter.client) ?? 0;
+    let fairest: Waiter<S> | undefined;
+    for (const waiter of this.waiters) {
+      if (waiter.trafficClass === trafficClass && (!fairest || servedAt(waiter) < servedAt(fairest))) fairest = waiter;
+    }
+    return fairest;
+  }
+
+  private served(client: string): void {
+    this.lastServed.delete(client);
+    this.lastServed.set(client, ++this.handedOut);
+    if (this.lastServed.size > REMEMBERED_CLIENTS) this.lastServed.delete(this.lastServed.keys().next().value!);
   }
 
   private async holdOnly(
@@ -291,7 +325,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   }
 
   /** Waits for a released sequence; a request whose signal fires, or a pool that closes, gives up its place at once. */
-  private waitInLine(signal: AbortSignal | undefined, trafficClass: TrafficClass): Promise<S> {
+  private waitInLine(signal: AbortSignal | undefined, trafficClass: TrafficClass, client: string): Promise<S> {
     return new Promise((resolve, reject) => {
       const leave = (error: Error) => {
         stopListening();
@@ -300,6 +334,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
       };
       const waiter: Waiter<S> = {
         trafficClass,
+        client,
         take: (sequence) => {
           stopListening();
           resolve(sequence);

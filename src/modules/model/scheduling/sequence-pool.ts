@@ -268,7 +268,8 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
 
   /** Who gets a released sequence: an interactive waiter, else a batch one unless the reserve needs it (see fairest). */
   private nextWaiter(): Waiter<S> | undefined {
-    const next = this.fairest('interactive') ?? (this.idle.length >= this.reserveLeft ? this.fairest('batch') : undefined);
+    const next =
+      this.fairest('interactive') ?? (this.idle.length >= this.reserveLeft ? this.fairest('batch') : undefined);
     if (!next) return undefined;
     this.waiters.splice(this.waiters.indexOf(next), 1);
     this.served(next.client);

@@ -58,7 +58,7 @@ const MAPPINGS: [new (...args: never[]) => Error, Mapping][] = [
   ],
   [
     DeadlineBeforeStartError,
-    (e: DeadlineBeforeStartError) => retry(e.message, { reason: e.reason, deadlineMs: e.deadlineMs }),
+    (e: DeadlineBeforeStartError) => retry(e.message, { reason: e.reason, deadlineMs: e.deadlineMs, leftMs: e.leftMs }),
   ],
   [ShuttingDownError, (e: ShuttingDownError) => retry(e.message)],
   [

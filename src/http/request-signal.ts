@@ -19,8 +19,8 @@ interface Watched {
 const requests = new WeakMap<object, Watched>();
 /** What the model layer admits and schedules a request by (see RunOptions). */
 export interface Admission {
-  /** When the request's signal fires for its deadline, on performance.now()'s clock. */
-  deadline: number;
+  /** When the request's signal fires for its deadline: `at` on performance.now()'s clock, `ms` after arrival. */
+  deadline: { at: number; ms: number };
   /** Who sent it: the API key it was let in with (as the key check names it), else its address. */
   client: string;
 }
@@ -53,7 +53,7 @@ export function registerRequestSignals(fastify: FastifyInstance, timeoutMs: numb
     const timedOut: AbortReason = { kind: 'timeout', afterMs };
     const timer = setTimeout(() => controller.abort(timedOut), afterMs).unref();
     const client = acceptedKey(request) ?? `ip:${request.ip}`;
-    admissions.set(controller.signal, { deadline: performance.now() + afterMs, client });
+    admissions.set(controller.signal, { deadline: { at: performance.now() + afterMs, ms: afterMs }, client });
     requests.set(request, { controller, timer, problem: typeof asked === 'number' ? undefined : asked.problem });
   });
   onResponseEnd(fastify, (request, _reply, sent) => {

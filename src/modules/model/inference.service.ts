@@ -13,15 +13,15 @@ import { ModelNotReadyError } from './model.errors.js';
 import { PromptBudget } from './prompt-budget.js';
 import { ModelService } from './runtime/model.service.js';
 import { SamplerGarbage } from './runtime/sampler-garbage.js';
-import type { Ticket, Work } from './scheduling/backlog.js';
+import type { Deadline, Ticket, Work } from './scheduling/backlog.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { chatMlTemplate } from './tokens/chatml.js';
 
 export interface RunOptions {
   /** A warm-up's own request: runs while the model is warming, when others are refused. */
   warmUp?: boolean;
-  /** When the request's signal fires for its deadline, on performance.now()'s clock: refused at once if it would finish later. */
-  deadline?: number;
+  /** When the request's signal fires for its deadline: refused at once if it would finish later, dropped before start if it would at its turn. */
+  deadline?: Deadline;
   /** Who sent it, an opaque key: clients of a class take turns (see SequencePool). */
   client?: string;
 }

@@ -63,7 +63,10 @@ export class DeadlineUnreachableError extends RefusedError {
   }
 }
 
-/** The request's deadline passed while its work waited to start: dropped then, rather than run to a 504. */
+/**
+ * The request's deadline passed while its work waited to start, or too little of it was left when
+ * the work could start (`leftMs`, less than the work takes): dropped then, rather than run to a 504.
+ */
 export class DeadlineBeforeStartError extends RefusedError {
   readonly reason = 'deadline_before_start';
 
@@ -71,9 +74,12 @@ export class DeadlineBeforeStartError extends RefusedError {
     readonly deadlineMs: number,
     trafficClass: TrafficClass,
     retryAfterSeconds: number,
+    readonly leftMs?: number,
   ) {
     super(
-      `The request's deadline (${deadlineMs} ms) passed before its work could start`,
+      leftMs === undefined
+        ? `The request's deadline (${deadlineMs} ms) passed before its work could start`
+        : `The request's deadline (${deadlineMs} ms) was ${leftMs} ms away when its work could start, less than the work takes: dropped before it started`,
       trafficClass,
       retryAfterSeconds,
     );

@@ -12,6 +12,12 @@ export interface Work {
   client?: string;
 }
 
+/** When a request's time is up: `at` on performance.now()'s clock, `ms` after it arrived. */
+export interface Deadline {
+  at: number;
+  ms: number;
+}
+
 /** Units of one class, kind and client admitted and not yet done. */
 interface Outstanding {
   trafficClass: TrafficClass;
@@ -97,9 +103,9 @@ export class Backlog {
   }
 
   /** Counts `work` as outstanding until the ticket ends. */
-  add(work: Work): Ticket {
+  add(work: Work, deadline?: Deadline): Ticket {
     this.count(work, work.units);
-    return new Ticket(this, work);
+    return new Ticket(this, work, deadline);
   }
 
   /** Records `units` of `kind` that ran from `startedAt` until now; `completed` false when stopped early. */
@@ -130,8 +136,13 @@ export class Ticket {
   constructor(
     private readonly backlog: Backlog,
     private readonly work: Work,
+    readonly deadline?: Deadline,
   ) {
     this.left = work.units;
+  }
+
+  get kind(): WorkKind {
+    return this.work.kind;
   }
 
   get trafficClass(): TrafficClass {

@@ -14,6 +14,9 @@ const emptySequence = () =>
     eraseContextTokenRanges: async () => {},
   }) as unknown as LlamaContextSequence;
 
+/** A deadline `ms` from now. */
+const deadlineIn = (ms: number) => ({ at: performance.now() + ms, ms });
+
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 function schedulerWith({ sequences = 1, maxQueue = 4 } = {}) {
@@ -57,12 +60,12 @@ describe('Scheduler admission by expected finish, and its count of refusals', ()
 
   it('admits anything before a measurement, and refuses what would finish after its deadline', async () => {
     const scheduler = schedulerWith();
-    scheduler.admit(texts(1000), performance.now() + 1).end();
+    scheduler.admit(texts(1000), deadlineIn(1)).end();
     await measureText(scheduler, 500);
     const running = occupy(scheduler, texts(8)); // 4 s of texts ahead
     await tick();
     // 4 s ahead and 1 s of its own against 3 s: 2 s late.
-    expect(() => scheduler.admit(texts(2), performance.now() + 3000)).toThrow(
+    expect(() => scheduler.admit(texts(2), deadlineIn(3000))).toThrow(
       expect.objectContaining({
         constructor: DeadlineUnreachableError,
         reason: 'deadline_unreachable',
@@ -73,8 +76,8 @@ describe('Scheduler admission by expected finish, and its count of refusals', ()
       }),
     );
     // Interactive work goes first: the batch work ahead does not make it late.
-    scheduler.admit(texts(2, 'interactive'), performance.now() + 3000).end();
-    scheduler.admit(texts(2), performance.now() + 5000).end();
+    scheduler.admit(texts(2, 'interactive'), deadlineIn(3000)).end();
+    scheduler.admit(texts(2), deadlineIn(5000)).end();
     expect([...scheduler.refusals]).toEqual([{ reason: 'deadline_unreachable', trafficClass: 'batch', count: 1 }]);
     running.finish();
     await running.done;
@@ -99,7 +102,7 @@ describe('Scheduler admission by expected finish, and its count of refusals', ()
     const running = occupy(scheduler, texts(3)); // 3 s ahead
     await tick();
     const controller = new AbortController();
-    const ticket = scheduler.admit(texts(2), performance.now() + 10_000);
+    const ticket = scheduler.admit(texts(2), deadlineIn(10_000));
     const later = scheduler.runClassification(
       { prefix: [], texts: 1, shareBatches: false, trafficClass: 'batch', admitted: true, ticket },
       async () => 'answered',
@@ -113,5 +116,25 @@ describe('Scheduler admission by expected finish, and its count of refusals', ()
     ticket.end();
     running.finish();
     await running.done;
+  });
+  it('drops work whose sequence comes with less of its deadline left than a unit takes, before it starts', async () => {
+    const scheduler = schedulerWith();
+    await measureText(scheduler, 1000);
+    const running = occupy(scheduler, texts(1));
+    await tick();
+    const ticket = scheduler.admit(texts(1), deadlineIn(5000)); // a text ahead and its own fit in 5 s
+    let started = false;
+    const later = scheduler.runClassification(
+      { prefix: [], texts: 1, shareBatches: false, trafficClass: 'batch', ticket },
+      async () => (started = true),
+    );
+    await tick();
+    jest.advanceTimersByTime(4500); // the text ahead runs long: 500 ms are left when the sequence frees
+    running.finish();
+    await running.done;
+    await expect(later).rejects.toMatchObject({ reason: 'deadline_before_start', deadlineMs: 5000, leftMs: 500 });
+    expect(started).toBe(false);
+    expect([...scheduler.refusals]).toEqual([{ reason: 'deadline_before_start', trafficClass: 'batch', count: 1 }]);
+    ticket.end();
   });
 });

@@ -2,8 +2,13 @@ import { Injectable } from '@nestjs/common';
 import type { EvaluationPriority, LlamaContextSequence, Token } from 'node-llama-cpp';
 import { AppConfig } from '../../../config/app-config.js';
 import type { TrafficClass } from '../../../prompts/task-definitions.js';
-import { DeadlineUnreachableError, RefusedError, type RefusalReason } from '../model.errors.js';
-import { Backlog, retryAfterSeconds, type Ticket, type Work } from './backlog.js';
+import {
+  DeadlineBeforeStartError,
+  DeadlineUnreachableError,
+  RefusedError,
+  type RefusalReason,
+} from '../model.errors.js';
+import { Backlog, type Deadline, retryAfterSeconds, type Ticket, type Work } from './backlog.js';
 import { DecodeLock } from './decode-lock.js';
 import { GenerationSteps } from './generation-steps.js';
 import { GenerationTurns } from './generation-turns.js';
@@ -147,10 +152,10 @@ export class Scheduler {
    * down, a full line, or, given its deadline (on performance.now()'s clock), an expected finish
    * past it (see Backlog). The ticket counts the work as outstanding until it is ended.
    */
-  admit(work: Work, deadline?: number): Ticket {
+  admit(work: Work, deadline?: Deadline): Ticket {
     try {
       this.pool.admit(work.trafficClass);
-      const budgetMs = deadline === undefined ? Infinity : deadline - this.backlog.now();
+      const budgetMs = deadline === undefined ? Infinity : deadline.at - this.backlog.now();
       const late = this.backlog.lateness(work, budgetMs);
       if (late) {
         const [expectedMs, deadlineInMs] = [late.expectedMs, budgetMs].map((ms) => Math.max(0, Math.round(ms)));
@@ -159,7 +164,7 @@ export class Scheduler {
     } catch (error) {
       throw this.counted(error);
     }
-    return this.backlog.add(work);
+    return this.backlog.add(work, deadline);
   }
 
   /** Runs a classification's work on its sequences, each holding exactly `prefix` evaluated. */
@@ -244,6 +249,7 @@ export class Scheduler {
         wanted,
         async (sequences, runSignal) => {
           waitedMs = performance.now() - asked;
+          if (ticket) this.checkTimeLeft(ticket);
           const startedAt = this.backlog.now();
           try {
             const done = await work(sequences, runSignal);
@@ -258,6 +264,23 @@ export class Scheduler {
       )
       .catch((error: unknown) => Promise.reject(this.counted(error))); // a drop before start, or a full line at the pool's check
     return { result, waitedMs };
+  }
+
+  /**
+   * Work whose sequences came with less of its deadline left than one unit of its kind takes is
+   * dropped before it starts, like work whose deadline passed in line: run, it would only end in a 504.
+   */
+  private checkTimeLeft({ deadline, kind, trafficClass }: Ticket): void {
+    const unitMs = this.backlog.estimateMs(kind);
+    if (!deadline || unitMs === undefined) return;
+    const leftMs = deadline.at - this.backlog.now();
+    if (leftMs < unitMs)
+      throw new DeadlineBeforeStartError(
+        deadline.ms,
+        trafficClass,
+        retryAfterSeconds(this.backlog.aheadMs(trafficClass)),
+        Math.max(0, Math.round(leftMs)),
+      );
   }
 
   /** Counts `error` if it is a refusal (see refusals); returns it. */

@@ -32,6 +32,28 @@ export function classifyQuestion(task: ClassifyTask, allowed: readonly LabelDefi
   return ` ${task.instruction}\nLabels:${labels}`;
 }
 
+/**
+ * A classify task's prompt around a text, in the pieces evaluated apart: the start (system turn and
+ * `lead`, opening the user turn; the cached prefix), the text, `trail`, then `prompt`. Tasks whose
+ * start and trail are equal share one evaluation of a text.
+ */
+export interface ClassifyPrompt {
+  system: string;
+  lead: string;
+  trail: string;
+  prompt: string;
+}
+
+/** The prompt asking `task` with `allowed` labels: the shared start, the text, then its question. */
+export function classifyPrompt(task: ClassifyTask, allowed: readonly LabelDefinition[]): ClassifyPrompt {
+  return {
+    system: CLASSIFIER_SYSTEM_PROMPT,
+    lead: MESSAGE_LEAD,
+    trail: QUESTION_LEAD,
+    prompt: classifyQuestion(task, allowed),
+  };
+}
+
 /** An extract task's system prompt: the grammar holds the answer to the schema; the model is shown it too. */
 export function extractSystemPrompt(task: ExtractTask): string {
   return (

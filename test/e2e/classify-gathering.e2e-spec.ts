@@ -6,7 +6,7 @@ import { chatMlTemplate } from '../../src/modules/model/tokens/chatml.js';
 import type { ClassifiedText } from '../../src/modules/model/classification/classification.types.js';
 import { InferenceService } from '../../src/modules/model/inference.service.js';
 import { RequestAbortedError } from '../../src/modules/model/model.errors.js';
-import { CLASSIFIER_SYSTEM_PROMPT, classifyQuestion, MESSAGE_LEAD, QUESTION_LEAD } from '../../src/prompts/layouts.js';
+import { CLASSIFIER_SYSTEM_PROMPT, classifyPrompt, MESSAGE_LEAD } from '../../src/prompts/layouts.js';
 import type { ClassifyTask } from '../../src/prompts/task-definitions.js';
 import { classificationParts } from '../support/builtin-tasks.js';
 import { watchDecodeBatches } from '../support/decode-batch-watch.js';
@@ -75,13 +75,10 @@ describe('single classifications gathered into rounds (SENTIMENT_BATCHING=throug
     const sentiment = tasks.get('sentiment')!;
     return t.app.get(InferenceService).classify(
       {
-        system: CLASSIFIER_SYSTEM_PROMPT,
-        lead: MESSAGE_LEAD,
         texts: [text],
-        trail: QUESTION_LEAD,
         questions: [
           {
-            prompt: classifyQuestion(sentiment, sentiment.labels),
+            ...classifyPrompt(sentiment, sentiment.labels),
             labels: sentiment.labels.map((label) => label.name),
             maxInputTokens: sentiment.maxInputTokens,
           },

@@ -1,12 +1,6 @@
 import type { LlamaModel } from 'node-llama-cpp';
 import { chatMlTemplate, type Prompt, type PromptTurn } from '../../src/modules/model/tokens/chatml.js';
-import {
-  CLASSIFIER_SYSTEM_PROMPT,
-  chatSystemPrompt,
-  classifyQuestion,
-  MESSAGE_LEAD,
-  QUESTION_LEAD,
-} from '../../src/prompts/layouts.js';
+import { chatSystemPrompt, classifyPrompt } from '../../src/prompts/layouts.js';
 import type { ChatTask, ClassifyTask } from '../../src/prompts/task-definitions.js';
 import { loadTasks } from '../../src/prompts/tasks-file.js';
 
@@ -31,10 +25,11 @@ export function classificationParts(
 ) {
   const template = chatMlTemplate(model);
   const allowed = task.labels.filter((label) => labels.includes(label.name));
+  const { system, lead, trail, prompt } = classifyPrompt(task, allowed);
   return {
-    prefix: template.classificationStart(CLASSIFIER_SYSTEM_PROMPT, MESSAGE_LEAD),
-    text: template.classificationText(text, QUESTION_LEAD),
-    question: template.classificationQuestion(classifyQuestion(task, allowed)),
+    prefix: template.classificationStart(system, lead),
+    text: template.classificationText(text, trail),
+    question: template.classificationQuestion(prompt),
   };
 }
 

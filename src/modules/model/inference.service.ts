@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import { answerQuestions } from './classification/answer-questions.js';
 import { answerInRounds, answerOneByOne, type AnswerText } from './classification/answer-texts.js';
-import { tokenizeClassification } from './classification/classification-prompt.js';
+import { type ClassificationPart, tokenizeClassification } from './classification/classification-prompt.js';
 import type { ClassificationInput, ClassifiedText, LabelAnswer } from './classification/classification.types.js';
 import { LabelVocabulary } from './classification/label-scoring.js';
 import { fitChatPrompt } from './generation/chat-prompt.js';
@@ -16,6 +16,8 @@ import { SamplerGarbage } from './runtime/sampler-garbage.js';
 import type { Deadline, Ticket, Work } from './scheduling/backlog.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { chatMlTemplate } from './tokens/chatml.js';
+
+const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 
 export interface RunOptions {
   /** A warm-up's own request: runs while the model is warming, when others are refused. */
@@ -71,12 +73,13 @@ export class InferenceService {
   }
 
   /**
-   * Each text is evaluated once after the shared start and every question after it (see
-   * answerQuestions); each answer is the label grammar-constrained greedy decoding would give.
-   * Every prompt is checked against its budget before anything is evaluated. By default
-   * (deterministic mode) the same text always gets bit-identical answers (answerOneByOne); with
-   * SENTIMENT_BATCHING=throughput the texts share decode batches (answerInRounds): faster under
-   * load, repeatable only to float rounding.
+   * Each text is evaluated once after each start its questions have, and every question after it
+   * (see answerQuestions); each answer is the label grammar-constrained greedy decoding would give.
+   * Every prompt is checked against its budget before anything is evaluated. The questions of one
+   * start are scheduled as a piece of the request on a sequence holding that start, one start
+   * after another. By default (deterministic mode) the same text always gets bit-identical answers
+   * (answerOneByOne); with SENTIMENT_BATCHING=throughput the texts share decode batches
+   * (answerInRounds): faster under load, repeatable only to float rounding.
    */
   classify(input: ClassificationInput, signal?: AbortSignal, options: RunOptions = {}): Promise<ClassifiedText[]> {
     const work: Work = {
@@ -95,28 +98,42 @@ export class InferenceService {
     options: RunOptions,
   ): Promise<ClassifiedText[]> {
     const { model, tokenBytes } = this.models;
-    const { prefix, texts, questions } = tokenizeClassification(chatMlTemplate(model), input, this.budget());
+    const parts = tokenizeClassification(chatMlTemplate(model), input, this.budget());
     const vocabulary = (this.labelVocabulary ??= new LabelVocabulary(model, tokenBytes));
-    const shareBatches = this.config.sentimentBatching === 'throughput';
-    const answers: LabelAnswer[][] = [];
-    const answer: AnswerText = async (lease, sequence, item, padding) => {
-      answers[item] = await answerQuestions(sequence, texts[item], questions, vocabulary, lease.turn, lease.signal, {
-        padding,
-        priority: lease.priorityOf(sequence),
-        chunkTokens: this.config.batchSize,
-      });
-      for (let i = 0; i < questions.length; i++) this.samplerGarbage.evaluated();
+    const answerAll = this.config.sentimentBatching === 'throughput' ? answerInRounds : answerOneByOne;
+    const answers: LabelAnswer[][] = input.texts.map(() => []);
+    const answerPart = async ({ prefix, texts, questions, asked }: ClassificationPart, index: number) => {
+      const answer: AnswerText = async (lease, sequence, item, padding) => {
+        const answered = await answerQuestions(sequence, texts[item], questions, vocabulary, lease.turn, lease.signal, {
+          padding,
+          priority: lease.priorityOf(sequence),
+          chunkTokens: this.config.batchSize,
+        });
+        answered.forEach((labelAnswer, k) => (answers[item][asked[k]] = labelAnswer));
+        for (let i = 0; i < questions.length; i++) this.samplerGarbage.evaluated();
+      };
+      // A later start is a piece of a request already admitted.
+      return answerAll(
+        this.scheduler,
+        { prefix, trafficClass: ticket.trafficClass, ticket, admitted: index > 0 },
+        texts,
+        answer,
+        signal,
+      );
     };
-    const answerAll = shareBatches ? answerInRounds : answerOneByOne;
-    const waitedMs = await this.keepingMemory(options, () =>
-      answerAll(this.scheduler, { prefix, trafficClass: ticket.trafficClass, ticket }, texts, answer, signal),
-    );
-    const questionTokens = questions.reduce((sum, question) => sum + question.tokens.length, 0);
-    return texts.map((text, item) => ({
-      promptTokens: prefix.length + text.length + questionTokens,
-      queueMs: waitedMs,
-      answers: answers[item],
-    }));
+    const waitedMs = await this.keepingMemory(options, async () => {
+      const waited: number[] = [];
+      for (const [index, part] of parts.entries()) waited.push(await answerPart(part, index));
+      return waited[0];
+    });
+    const tokensOf = (item: number) =>
+      sum(
+        parts.map(
+          ({ prefix, texts, questions }) =>
+            prefix.length + texts[item].length + sum(questions.map((q) => q.tokens.length)),
+        ),
+      );
+    return input.texts.map((_, item) => ({ promptTokens: tokensOf(item), queueMs: waitedMs, answers: answers[item] }));
   }
 
   /**

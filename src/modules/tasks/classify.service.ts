@@ -1,12 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { admissionOf } from '../../http/request-signal.js';
-import {
-  CLASSIFIER_SYSTEM_PROMPT,
-  classifyQuestion,
-  MESSAGE_LEAD,
-  QUESTION_LEAD,
-  WARM_UP_TEXT,
-} from '../../prompts/layouts.js';
+import { classifyPrompt, WARM_UP_TEXT } from '../../prompts/layouts.js';
 import type { ClassifyTask, LabelDefinition } from '../../prompts/task-definitions.js';
 import type { ClassificationInput, ClassifiedText } from '../model/classification/classification.types.js';
 import { InferenceService } from '../model/inference.service.js';
@@ -112,8 +106,9 @@ export class ClassifyService implements TaskKindHandler<ClassifyTask> {
    * Counts no tokens: no client asked.
    */
   fixedPrompt(task: ClassifyTask) {
+    const { system, lead, trail, prompt } = classifyPrompt(task, task.labels);
     return {
-      text: CLASSIFIER_SYSTEM_PROMPT + MESSAGE_LEAD + QUESTION_LEAD + classifyQuestion(task, task.labels),
+      text: system + lead + trail + prompt,
       what: 'its instruction and labels',
     };
   }
@@ -164,12 +159,9 @@ export class ClassifyService implements TaskKindHandler<ClassifyTask> {
 
 function classificationInput(asked: readonly Asked[], texts: readonly string[]): ClassificationInput {
   return {
-    system: CLASSIFIER_SYSTEM_PROMPT,
-    lead: MESSAGE_LEAD,
     texts,
-    trail: QUESTION_LEAD,
     questions: asked.map(({ task, allowed }) => ({
-      prompt: classifyQuestion(task, allowed),
+      ...classifyPrompt(task, allowed),
       labels: allowed.map((label) => label.name),
       maxInputTokens: task.maxInputTokens,
     })),

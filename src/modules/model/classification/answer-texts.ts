@@ -14,7 +14,7 @@ export type AnswerText = (
 ) => Promise<void>;
 
 /** What every piece of one classification request shares when it is scheduled. */
-export type TextsRequest = Pick<ClassificationRequest, 'prefix' | 'trafficClass' | 'ticket'>;
+export type TextsRequest = Pick<ClassificationRequest, 'prefix' | 'trafficClass' | 'admitted' | 'ticket'>;
 
 const shortestFirst = (texts: readonly (readonly Token[])[]) =>
   texts.map((_, item) => item).sort((a, b) => texts[a].length - texts[b].length);
@@ -35,7 +35,7 @@ export async function answerOneByOne(
 ): Promise<number> {
   let waitedMs: number | undefined;
   for (const [place, item] of shortestFirst(texts).entries()) {
-    const piece = { ...request, texts: 1, shareBatches: false, admitted: place > 0 };
+    const piece = { ...request, texts: 1, shareBatches: false, admitted: request.admitted || place > 0 };
     const run = await scheduler.runClassification(piece, (lease) => answer(lease, lease.sequences[0], item), signal);
     waitedMs ??= run.waitedMs;
   }
@@ -63,7 +63,7 @@ export async function answerInRounds(
       texts: order.length - start,
       shareBatches: true,
       gather: texts.length === 1,
-      admitted: start > 0,
+      admitted: request.admitted || start > 0,
     };
     const run = await scheduler.runClassification(
       piece,

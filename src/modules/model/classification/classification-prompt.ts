@@ -3,49 +3,65 @@ import { InputTooLongError } from '../model.errors.js';
 import type { PromptBudget } from '../prompt-budget.js';
 import type { ChatMlTemplate } from '../tokens/chatml.js';
 import type { TokenizedQuestion } from './answer-questions.js';
-import type { ClassificationInput } from './classification.types.js';
+import type { ClassificationInput, LabelQuestion } from './classification.types.js';
 
-/** A classification's parts as tokens: the shared start (the cached prefix), each text, each question. */
-export interface ClassificationPrompt {
+/**
+ * The questions of a classification that share a start, as tokens: the start (the cached prefix),
+ * each text with the trail, and each question; every text is evaluated once after the start.
+ */
+export interface ClassificationPart {
   prefix: readonly Token[];
   texts: readonly (readonly Token[])[];
   questions: readonly TokenizedQuestion[];
+  /** Each question's place among the input's questions. */
+  asked: readonly number[];
 }
 
+const startOf = ({ system, lead, trail }: LabelQuestion) => `${system}\u0000${lead}\u0000${trail}`;
+
 /**
- * Tokenizes each part once (a text is shared by every question, a question by every text) after
- * checking every prompt against its budget, first by length alone, then exactly.
+ * Groups the questions by start, in order of first appearance, and tokenizes each piece once (a
+ * text is shared by the questions of its start, a question by every text) after checking every
+ * prompt against its budget, first by length alone, then exactly.
  */
 export function tokenizeClassification(
   template: ChatMlTemplate,
   input: ClassificationInput,
   budget: PromptBudget,
-): ClassificationPrompt {
+): ClassificationPart[] {
   // A text's place is worth naming only among several.
   const place = (item: number) => (input.texts.length > 1 ? item : undefined);
   input.texts.forEach((text, item) =>
     input.questions.forEach((question, index) =>
       budget.check(
-        [input.system, input.lead, text, input.trail, question.prompt],
+        [question.system, question.lead, text, question.trail, question.prompt],
         question.maxInputTokens,
         place(item),
         index,
       ),
     ),
   );
-  const prefix = template.classificationStart(input.system, input.lead);
-  const texts = input.texts.map((text) => template.classificationText(text, input.trail));
-  const questions: TokenizedQuestion[] = input.questions.map((question) => ({
-    tokens: template.classificationQuestion(question.prompt),
-    labels: question.labels,
-  }));
-  texts.forEach((text, item) =>
-    questions.forEach((question, index) => {
-      const tokens = prefix.length + text.length + question.tokens.length;
-      const { maxInputTokens } = input.questions[index];
-      if (tokens > maxInputTokens)
-        throw new InputTooLongError(tokens, maxInputTokens, { item: place(item), question: index });
-    }),
-  );
-  return { prefix, texts, questions };
+  const groups = new Map<string, number[]>();
+  input.questions.forEach((question, index) => {
+    const key = startOf(question);
+    groups.set(key, [...(groups.get(key) ?? []), index]);
+  });
+  return [...groups.values()].map((asked) => {
+    const { system, lead, trail } = input.questions[asked[0]];
+    const prefix = template.classificationStart(system, lead);
+    const texts = input.texts.map((text) => template.classificationText(text, trail));
+    const questions = asked.map((index) => ({
+      tokens: template.classificationQuestion(input.questions[index].prompt),
+      labels: input.questions[index].labels,
+    }));
+    texts.forEach((text, item) =>
+      questions.forEach((question, k) => {
+        const tokens = prefix.length + text.length + question.tokens.length;
+        const { maxInputTokens } = input.questions[asked[k]];
+        if (tokens > maxInputTokens)
+          throw new InputTooLongError(tokens, maxInputTokens, { item: place(item), question: asked[k] });
+      }),
+    );
+    return { prefix, texts, questions, asked };
+  });
 }

@@ -1,24 +1,29 @@
 import type { TrafficClass } from '../../../prompts/task-definitions.js';
 
-/** One question asked about every text of a classification: the text after it, the labels it allows. */
+/**
+ * One question asked about every text of a classification, with the prompt around the text: the
+ * start (system turn and the opening of the user turn, ending in `lead`; the cached prefix), the
+ * text, `trail`, then `prompt` and the opening of the assistant's turn, whose next-token logits
+ * give the label.
+ *
+ * A question's answer depends only on these fields and the text, whatever else is asked with it:
+ * questions of the same start and trail share one evaluation of each text and are then asked after
+ * it one by one (erased after each).
+ */
 export interface LabelQuestion {
-  /** Follows the text in the same user turn. */
+  system: string;
+  lead: string;
+  trail: string;
+  /** Follows the trail in the same user turn. */
   prompt: string;
   labels: readonly string[];
-  /** Budget for the whole prompt up to the answer (start, text and this question). */
+  /** Budget for the whole prompt up to the answer (start, text, trail and prompt). */
   maxInputTokens: number;
 }
 
-/**
- * Texts to classify, each under one or more questions. The start (system prompt and the opening of
- * the user turn, ending in `lead`) and the `trail` after each text are the same whatever the
- * questions, so each text is evaluated once with its trail and every question after it on its own.
- */
+/** Texts to classify, each under one or more questions. */
 export interface ClassificationInput {
-  system: string;
-  lead: string;
   texts: readonly string[];
-  trail: string;
   questions: readonly LabelQuestion[];
   /** Who waits on the answers (see TrafficClass); default batch. */
   trafficClass?: TrafficClass;
@@ -32,9 +37,10 @@ export interface LabelAnswer {
 }
 
 export interface ClassifiedText {
-  /** Tokens evaluated for this text: the start, the text and every question. */
+  /** Tokens evaluated for this text: for each start it is evaluated after, the start, the text and its questions. */
   promptTokens: number;
   /** From the call until the request's own tokens began to be evaluated (the same for every text of a request). */
   queueMs: number;
+  /** In the order of the input's questions. */
   answers: LabelAnswer[];
 }

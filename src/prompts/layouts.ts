@@ -19,38 +19,65 @@ export const MESSAGE_LEAD = 'Message:\n';
 export const QUESTION_LEAD = '\n\nQuestion:';
 
 /**
+ * Labels as a prompt shows them: plain labels on one line (3 to 5 tokens fewer than a list), a list
+ * only when labels carry descriptions or commas.
+ */
+function labelList(labels: readonly LabelDefinition[]): string {
+  const plain = labels.every((label) => !label.description && !label.name.includes(','));
+  return plain
+    ? ` ${labels.map((label) => label.name).join(', ')}`
+    : labels.map((label) => `\n- ${label.name}${label.description ? `: ${label.description}` : ''}`).join('');
+}
+
+/**
  * The question after QUESTION_LEAD: the task's instruction and the labels allowed for this request.
- * Every question token is paid once per task in a triage, so the question is kept short: plain
- * labels on one line (3 to 5 tokens fewer than a list), a list only when labels carry descriptions
- * or commas; the system prompt, not each question, says to answer with one label.
+ * Every question token is paid once per task in a triage, so the question is kept short; the
+ * system prompt, not each question, says to answer with one label.
  */
 export function classifyQuestion(task: ClassifyTask, allowed: readonly LabelDefinition[]): string {
-  const plain = allowed.every((label) => !label.description && !label.name.includes(','));
-  const labels = plain
-    ? ` ${allowed.map((label) => label.name).join(', ')}`
-    : allowed.map((label) => `\n- ${label.name}${label.description ? `: ${label.description}` : ''}`).join('');
-  return ` ${task.instruction}\nLabels:${labels}`;
+  return ` ${task.instruction}\nLabels:${labelList(allowed)}`;
+}
+
+/**
+ * A question-first task's system turn: its instruction and every one of its labels. A request's
+ * label subset only restricts the scoring, so the turn, the cached prefix, is the same for every
+ * request of the task.
+ */
+export function questionFirstSystemPrompt(task: ClassifyTask): string {
+  return (
+    `You label the customer message the user sends, written in any language. ${task.instruction} ` +
+    `Reply with exactly one of the labels.\nLabels:${labelList(task.labels)}`
+  );
 }
 
 /**
  * A classify task's prompt around a text, in the pieces evaluated apart: the start (system turn and
  * `lead`, opening the user turn; the cached prefix), the text, `trail`, then `prompt`. Tasks whose
- * start and trail are equal share one evaluation of a text.
+ * start and trail are equal share one evaluation of a text; with `ownText` the text is the task's
+ * alone and is evaluated in one go with what follows it.
  */
 export interface ClassifyPrompt {
   system: string;
   lead: string;
   trail: string;
   prompt: string;
+  ownText: boolean;
 }
 
-/** The prompt asking `task` with `allowed` labels: the shared start, the text, then its question. */
+/**
+ * The prompt asking `task` with `allowed` labels, in the task's layout (see ClassifyLayout):
+ * text-first shows the allowed labels in its question; question-first always shows all of them in
+ * its system turn, the text alone in the user turn.
+ */
 export function classifyPrompt(task: ClassifyTask, allowed: readonly LabelDefinition[]): ClassifyPrompt {
+  if (task.layout === 'question-first')
+    return { system: questionFirstSystemPrompt(task), lead: '', trail: '', prompt: '', ownText: true };
   return {
     system: CLASSIFIER_SYSTEM_PROMPT,
     lead: MESSAGE_LEAD,
     trail: QUESTION_LEAD,
     prompt: classifyQuestion(task, allowed),
+    ownText: false,
   };
 }
 

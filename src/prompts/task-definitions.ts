@@ -12,6 +12,17 @@ export const DEFAULT_TRAFFIC_CLASS: Record<TaskDefinition['kind'], TrafficClass>
   extract: 'batch',
 };
 
+/**
+ * Where a classify task's question sits around the text. `text-first`: a start every such task
+ * shares, the text, then the task's question, so a triage evaluates the text once for all of them.
+ * `question-first`: the task's instruction and labels in its own system turn (kept cached), the text
+ * as the user turn, then the answer, so a task asked alone evaluates only the text.
+ */
+export type ClassifyLayout = 'text-first' | 'question-first';
+
+/** Until measurement picks the built-in sentiment task's layout (issue 41), every task is text-first. */
+export const DEFAULT_CLASSIFY_LAYOUT: ClassifyLayout = 'text-first';
+
 /** A label the answer may be; the description, when given, is shown to the model. */
 export interface LabelDefinition {
   name: string;
@@ -25,6 +36,7 @@ export interface ClassifyTask {
   class: TrafficClass;
   instruction: string;
   labels: readonly LabelDefinition[];
+  layout: ClassifyLayout;
   /** Below it the answer is abstained; undefined: never. */
   minConfidence?: number;
   maxInputTokens: number;

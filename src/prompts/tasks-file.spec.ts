@@ -41,10 +41,21 @@ describe('tasks file', () => {
       kind: 'classify',
       instruction: 'How urgent is this support ticket?',
       labels: [{ name: 'urgent', description: 'service down, payment failed' }, { name: 'normal' }, { name: 'low' }],
+      layout: 'text-first',
       minConfidence: 0.5,
       maxInputTokens: 1024,
       class: 'batch',
     });
+  });
+
+  it("takes a classify task's layout from the file, else text-first (the built-in sentiment too)", () => {
+    const file = tasksFile(
+      `${URGENCY}  - name: alone\n    kind: classify\n    layout: question-first\n    instruction: Which team?\n    labels: [a, b]\n`,
+    );
+    const layouts = Object.fromEntries(
+      loadTasks({ file }).flatMap((task) => (task.kind === 'classify' ? [[task.name, task.layout]] : [])),
+    );
+    expect(layouts).toEqual({ sentiment: 'text-first', urgency: 'text-first', alone: 'question-first' });
   });
 
   it("takes a task's traffic class from the file, else interactive for chat and batch for the others", () => {
@@ -132,6 +143,16 @@ describe('tasks file', () => {
       'more than 20 labels',
       `tasks:\n  - name: x\n    kind: classify\n    instruction: q\n    labels: [${Array.from({ length: 21 }, (_, i) => `l${i}`).join(', ')}]\n`,
       'tasks[0].labels: at most 20 labels (line 5)',
+    ],
+    [
+      'an unknown layout',
+      'tasks:\n  - name: x\n    kind: classify\n    instruction: q\n    labels: [a, b]\n    layout: answer-first\n',
+      'tasks[0].layout: must be one of text-first, question-first (line 6)',
+    ],
+    [
+      'a layout on a chat task',
+      'tasks:\n  - name: x\n    kind: chat\n    persona: p\n    layout: text-first\n',
+      'tasks[0]: unknown field "layout" (line 2)',
     ],
     [
       'a token budget over the maximum',

@@ -5,10 +5,12 @@ import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { grammarSchema } from './json-schema-support.js';
 import {
   DEFAULT_CHAT_MAX_CHARS,
+  DEFAULT_CLASSIFY_LAYOUT,
   DEFAULT_CHAT_MAX_TOKENS,
   DEFAULT_EXTRACT_MAX_TOKENS,
   DEFAULT_MAX_INPUT_TOKENS,
   DEFAULT_TRAFFIC_CLASS,
+  type ClassifyLayout,
   type LabelDefinition,
   type TaskDefinition,
   type TaskKind,
@@ -32,6 +34,7 @@ interface RawTask {
   class?: TrafficClass;
   instruction?: string;
   labels?: RawLabel[];
+  layout?: ClassifyLayout;
   minConfidence?: number;
   persona?: string;
   maxChars?: number;
@@ -79,6 +82,8 @@ function describeProblem(error: ErrorObject): string {
       return `${fieldPath(error.instancePath)}: at least ${params.limit as number}`;
     case 'maximum':
       return `${fieldPath(error.instancePath)}: at most ${params.limit as number}`;
+    case 'enum':
+      return `${fieldPath(error.instancePath)}: must be one of ${(params.allowedValues as string[]).join(', ')}`;
     case 'discriminator':
       return `${fieldPath(error.instancePath, 'kind')}: must be one of classify, chat, extract`;
     case 'pattern':
@@ -143,6 +148,7 @@ const NORMALIZE: {
     kind: 'classify',
     instruction: task.instruction!,
     labels: task.labels!.map((label): LabelDefinition => (typeof label === 'string' ? { name: label } : label)),
+    layout: task.layout ?? DEFAULT_CLASSIFY_LAYOUT,
     ...(task.minConfidence === undefined ? {} : { minConfidence: task.minConfidence }),
     maxInputTokens,
   }),

@@ -2,6 +2,9 @@ import { Template } from '@huggingface/jinja';
 import type { LlamaModel } from 'node-llama-cpp';
 import { loadTinyModel } from '../support/tiny-model.js';
 import { chatMlTemplate } from '../../src/modules/model/tokens/chatml.js';
+import { questionFirstSystemPrompt } from '../../src/prompts/layouts.js';
+import type { ClassifyTask } from '../../src/prompts/task-definitions.js';
+import { classificationParts, sentimentTask } from '../support/builtin-tasks.js';
 
 describe('ChatMlTemplate.render', () => {
   let model: LlamaModel;
@@ -48,5 +51,34 @@ describe('ChatMlTemplate.render', () => {
     ]).tokens;
     const specials = model.tokenize('<|im_start|><|im_end|>', true);
     expect(injected.filter((token) => specials.includes(token))).toHaveLength(2 + 1); // user turn start+end, assistant start
+  });
+});
+
+describe('a question-first classification prompt', () => {
+  let model: LlamaModel;
+  let close: () => Promise<void>;
+  beforeAll(async () => ({ model, close } = await loadTinyModel()));
+  afterAll(() => close());
+
+  const task: ClassifyTask = { ...sentimentTask, layout: 'question-first' };
+
+  it('is the plain chat a user would write: the task in the system turn, the text as the user turn', () => {
+    const template = new Template(
+      (model.fileInfo.metadata as { tokenizer: { chat_template: string } }).tokenizer.chat_template,
+    );
+    for (const text of ['The crew was lovely and we landed early.', '  酒店很好，服务一般。\n']) {
+      const turns = [
+        { role: 'system', content: questionFirstSystemPrompt(task) },
+        { role: 'user', content: text },
+      ];
+      const { prefix, text: textTokens, question } = classificationParts(model, text, task, ['positive', 'negative']);
+      expect([...prefix, ...textTokens, ...question]).toEqual(
+        model.tokenize(template.render({ messages: turns, add_generation_prompt: true }), true),
+      );
+      // The cached prefix is the system turn and the opening of the user turn: everything but the text.
+      expect(prefix).toEqual(
+        model.tokenize(`${template.render({ messages: turns.slice(0, 1) })}<|im_start|>user\n`, true),
+      );
+    }
   });
 });

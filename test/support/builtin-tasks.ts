@@ -13,8 +13,8 @@ export const chatTask = builtIn.find((task) => task.name === 'chat') as ChatTask
 export const SENTIMENT_LABELS = sentimentTask.labels.map((label) => label.name);
 
 /**
- * A classification prompt's three parts, tokenized apart as the service does: the start every task
- * shares (system turn and the opening of the user turn), the text with the question lead, and the
+ * A classification prompt's three parts in the task's layout, tokenized apart as the service does:
+ * the start (system turn and the opening of the user turn), the text with its trail, and the
  * question asking `task` with `labels` allowed, with the opening of the assistant's turn.
  */
 export function classificationParts(

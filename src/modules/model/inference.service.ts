@@ -102,12 +102,13 @@ export class InferenceService {
     const vocabulary = (this.labelVocabulary ??= new LabelVocabulary(model, tokenBytes));
     const answerAll = this.config.sentimentBatching === 'throughput' ? answerInRounds : answerOneByOne;
     const answers: LabelAnswer[][] = input.texts.map(() => []);
-    const answerPart = async ({ prefix, texts, questions, asked }: ClassificationPart, index: number) => {
+    const answerPart = async ({ prefix, texts, questions, asked, ownText }: ClassificationPart, index: number) => {
       const answer: AnswerText = async (lease, sequence, item, padding) => {
         const answered = await answerQuestions(sequence, texts[item], questions, vocabulary, lease.turn, lease.signal, {
           padding,
           priority: lease.priorityOf(sequence),
           chunkTokens: this.config.batchSize,
+          ownText,
         });
         answered.forEach((labelAnswer, k) => (answers[item][asked[k]] = labelAnswer));
         for (let i = 0; i < questions.length; i++) this.samplerGarbage.evaluated();

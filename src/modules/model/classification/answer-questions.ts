@@ -19,7 +19,7 @@ async function inTurn<T>(turn: DecodeTurn, signal: AbortSignal | undefined, work
   }
 }
 
-/** How a text's evaluations meet other sequences' in shared batches (throughput mode). */
+/** How a text's evaluations are cut into decode batches, and meet other sequences' (throughput mode). */
 export interface SharedBatchOptions {
   /**
    * Given the tokens of the first evaluation (text and first question), how many filler tokens to
@@ -35,6 +35,18 @@ export interface SharedBatchOptions {
    * the answers are the same as evaluating it whole.
    */
   chunkTokens?: number;
+  /**
+   * The text is its one question's alone: without padding too, the question is evaluated in one
+   * go with the text (in the same pieces, the last one's logits read), one decode fewer.
+   */
+  ownText?: boolean;
+}
+
+/** `tokens` in pieces of `size`, counted from the start. */
+function inPieces(tokens: readonly Token[], size: number): (readonly Token[])[] {
+  const pieces: (readonly Token[])[] = [];
+  for (let start = 0; start < tokens.length; start += size) pieces.push(tokens.slice(start, start + size));
+  return pieces;
 }
 
 /**
@@ -48,7 +60,8 @@ export interface SharedBatchOptions {
  * `padding` (throughput mode, texts of a round on several sequences at once) the text and the first
  * question are evaluated together, followed by as many filler tokens as `padding` gives, so that
  * sequences of a round with similar lengths bring the same number of tokens and llama.cpp
- * evaluates them as one micro-batch.
+ * evaluates them as one micro-batch. With `ownText` (one question, whose text no other shares) the
+ * question is evaluated with the text's last piece in both modes.
  */
 export async function answerQuestions(
   sequence: LlamaContextSequence,
@@ -57,26 +70,28 @@ export async function answerQuestions(
   vocabulary: LabelVocabulary,
   turn: DecodeTurn,
   signal?: AbortSignal,
-  { padding, priority, chunkTokens = Infinity }: SharedBatchOptions = {},
+  { padding, priority, chunkTokens = Infinity, ownText = false }: SharedBatchOptions = {},
 ): Promise<LabelAnswer[]> {
   const textStart = sequence.nextTokenIndex;
   const textEnd = textStart + text.length;
-  const ask = (question: TokenizedQuestion, filler: number | undefined) =>
+  const ask = (tokens: readonly Token[], labels: readonly string[], filler: number | undefined) =>
     inTurn(turn, signal, async () => {
-      const tokens = filler === undefined ? question.tokens : [...text, ...question.tokens];
-      const { chosen, scores } = await chooseLabel(sequence, tokens, question.labels, vocabulary, filler, priority);
+      const { chosen, scores } = await chooseLabel(sequence, tokens, labels, vocabulary, filler, priority);
       await sequence.eraseContextTokenRanges([{ start: textEnd, end: sequence.nextTokenIndex }]);
       return { chosen, probabilities: softmax(scores) };
     });
-  const answers: LabelAnswer[] = [];
   const firstFiller = await padding?.(text.length + questions[0].tokens.length);
-  if (padding === undefined)
-    for (let start = 0; start < text.length; start += chunkTokens) {
-      const chunk = text.slice(start, start + chunkTokens);
-      await inTurn(turn, signal, () => sequence.evaluateWithoutGeneratingNewTokens([...chunk]));
-    }
-  for (const [index, question] of questions.entries())
-    answers.push(await ask(question, index === 0 ? firstFiller : undefined));
+  // Padded or its own, the text is evaluated with the first question: its last piece is the question's evaluation.
+  const withFirst = padding !== undefined || ownText;
+  const ahead = withFirst ? [...text, ...questions[0].tokens] : text;
+  const pieces = padding === undefined ? inPieces(ahead, chunkTokens) : [ahead];
+  for (const piece of withFirst ? pieces.slice(0, -1) : pieces)
+    await inTurn(turn, signal, () => sequence.evaluateWithoutGeneratingNewTokens([...piece]));
+  const answers: LabelAnswer[] = [];
+  for (const [index, question] of questions.entries()) {
+    const tokens = index === 0 && withFirst ? pieces[pieces.length - 1] : question.tokens;
+    answers.push(await ask(tokens, question.labels, index === 0 ? firstFiller : undefined));
+  }
   await sequence.eraseContextTokenRanges([{ start: textStart, end: sequence.nextTokenIndex }]);
   return answers;
 }

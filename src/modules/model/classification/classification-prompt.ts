@@ -15,14 +15,18 @@ export interface ClassificationPart {
   questions: readonly TokenizedQuestion[];
   /** Each question's place among the input's questions. */
   asked: readonly number[];
+  /** The one question's own text (see LabelQuestion.ownText). */
+  ownText: boolean;
 }
 
-const startOf = ({ system, lead, trail }: LabelQuestion) => `${system}\u0000${lead}\u0000${trail}`;
+/** Questions of one key share a part; a question with its own text never shares one. */
+const partOf = ({ system, lead, trail, ownText }: LabelQuestion, index: number) =>
+  ownText ? `own\u0000${index}` : `shared\u0000${system}\u0000${lead}\u0000${trail}`;
 
 /**
- * Groups the questions by start, in order of first appearance, and tokenizes each piece once (a
- * text is shared by the questions of its start, a question by every text) after checking every
- * prompt against its budget, first by length alone, then exactly.
+ * Groups the questions by start (each own-text question apart), in order of first appearance, and
+ * tokenizes each piece once (a text is shared by the questions of its start, a question by every
+ * text) after checking every prompt against its budget, first by length alone, then exactly.
  */
 export function tokenizeClassification(
   template: ChatMlTemplate,
@@ -43,11 +47,11 @@ export function tokenizeClassification(
   );
   const groups = new Map<string, number[]>();
   input.questions.forEach((question, index) => {
-    const key = startOf(question);
+    const key = partOf(question, index);
     groups.set(key, [...(groups.get(key) ?? []), index]);
   });
   return [...groups.values()].map((asked) => {
-    const { system, lead, trail } = input.questions[asked[0]];
+    const { system, lead, trail, ownText = false } = input.questions[asked[0]];
     const prefix = template.classificationStart(system, lead);
     const texts = input.texts.map((text) => template.classificationText(text, trail));
     const questions = asked.map((index) => ({
@@ -62,6 +66,6 @@ export function tokenizeClassification(
           throw new InputTooLongError(tokens, maxInputTokens, { item: place(item), question: asked[k] });
       }),
     );
-    return { prefix, texts, questions, asked };
+    return { prefix, texts, questions, asked, ownText };
   });
 }

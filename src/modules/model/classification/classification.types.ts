@@ -8,7 +8,7 @@ import type { TrafficClass } from '../../../prompts/task-definitions.js';
  *
  * A question's answer depends only on these fields and the text, whatever else is asked with it:
  * questions of the same start and trail share one evaluation of each text and are then asked after
- * it one by one (erased after each).
+ * it one by one (erased after each), unless `ownText` evaluates the text for this question alone.
  */
 export interface LabelQuestion {
   system: string;
@@ -16,6 +16,11 @@ export interface LabelQuestion {
   trail: string;
   /** Follows the trail in the same user turn. */
   prompt: string;
+  /**
+   * The text is this question's alone: it is evaluated in one go with the prompt and the assistant's
+   * opening (one decode fewer), never shared with another question. Default: shared.
+   */
+  ownText?: boolean;
   labels: readonly string[];
   /** Budget for the whole prompt up to the answer (start, text, trail and prompt). */
   maxInputTokens: number;

@@ -94,6 +94,9 @@ describe('health, memory and metrics', () => {
     expect(text).toMatch(/duet_tokens_total\{task="sentiment",kind="prompt"\} [1-9]/);
     expect(text).toMatch(/duet_queue_length 0/);
     expect(text).toMatch(/duet_busy_sequences 0/);
+    // Each warm-up evaluated its task's prefix (a miss); the chat found its persona still cached (a hit).
+    expect(text).toMatch(/duet_prefix_cache_lookups_total\{result="hit"\} [1-9]/);
+    expect(text).toMatch(/duet_prefix_cache_lookups_total\{result="miss"\} [1-9]/);
     expect(text).toMatch(/duet_memory_bytes\{kind="rss_anon"\} [1-9]/);
     expect(text).toMatch(/duet_model_load_seconds \d/);
   });

@@ -131,6 +131,17 @@ export class MetricsService {
           this.inc({ reason, class: trafficClass }, count);
       },
     });
+    new Counter({
+      name: 'duet_prefix_cache_lookups_total',
+      help: 'Sequences a request took for its cached prefix (system turn or classification start), by whether one already held it (hit) or it was evaluated (miss)',
+      labelNames: ['result'],
+      registers: [this.registry],
+      collect() {
+        // The pool keeps the totals; a scrape copies them (both results from the start, so a ratio has data).
+        this.reset();
+        for (const [result, count] of Object.entries(scheduler.prefixLookups)) this.inc({ result }, count);
+      },
+    });
     new Gauge({
       name: 'duet_model_load_seconds',
       help: 'Time the model took to load',

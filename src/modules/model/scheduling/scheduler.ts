@@ -147,6 +147,11 @@ export class Scheduler {
     return this.roundGatherer.roundsByMembers;
   }
 
+  /** Prefix-cache lookups so far (see SequencePool.prefixLookups); zeros before the sequences exist. */
+  get prefixLookups(): Readonly<{ hit: number; miss: number }> {
+    return this.sequencePool?.prefixLookups ?? { hit: 0, miss: 0 };
+  }
+
   /**
    * Admits a request's work, or throws what refuses it now, before costly preparation: shutting
    * down, a full line, or, given its deadline (on performance.now()'s clock), an expected finish

@@ -149,6 +149,19 @@ describe('SequencePool', () => {
     expect(sequences[0].tokens).toEqual([]);
   });
 
+  it('counts each sequence handed out for a prefix: a hit when it held it already, else a miss', async () => {
+    const { pool } = poolOf(2);
+    await pool.useSeveral(PREFIX, 1, async () => {});
+    await pool.useSeveral(PREFIX, 1, async () => {});
+    await pool.useSeveral(OTHER_PREFIX, 2, async () => {});
+    await pool.useSeveral([], 1, async () => {}); // nothing to cache: not a lookup
+    expect(pool.prefixLookups).toEqual({ hit: 1, miss: 3 });
+    const uncached = poolOf(1, { reusePrefixes: false }).pool;
+    await uncached.useSeveral(PREFIX, 1, async () => {});
+    await uncached.useSeveral(PREFIX, 1, async () => {});
+    expect(uncached.prefixLookups).toEqual({ hit: 0, miss: 2 });
+  });
+
   it('gives every sequence back exactly once when the work throws, and rethrows its error', async () => {
     const { pool } = poolOf(2);
     const failure = new Error('work failed');

@@ -90,6 +90,8 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   /** When each client was last handed a sequence (a count of hand-outs), least recent first. */
   private readonly lastServed = new Map<string, number>();
   private handedOut = 0;
+  /** Sequences handed out for a non-empty prefix: holding it already (hit), or cleared and evaluating it (miss). */
+  readonly prefixLookups = { hit: 0, miss: 0 };
 
   constructor(
     private readonly sequences: readonly S[],
@@ -299,7 +301,9 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     trafficClass: TrafficClass,
   ): Promise<void> {
     const cached = this.prefixes.get(sequence);
-    if (cached?.key === key && sequence.nextTokenIndex === cached.length) return;
+    const hit = cached?.key === key && sequence.nextTokenIndex === cached.length;
+    if (prefix.length > 0) this.prefixLookups[hit ? 'hit' : 'miss']++;
+    if (hit) return;
     this.prefixes.delete(sequence);
     await sequence.clearHistory();
     if (prefix.length === 0) return;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { PROBE_TEXTS, startTestApp, TestApp } from '../support/test-app.js';
 
-const TASKS_FILE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'triage.yaml');
+const TASKS_FILES = join(import.meta.dirname, '..', 'fixtures', 'tasks');
 const TASKS = ['sentiment', 'urgency', 'department'];
 const TEXTS = PROBE_TEXTS.slice(0, 4);
 
@@ -10,9 +10,14 @@ type Answer = { label: string | null; confidence: number; scores: Record<string,
 /**
  * The default (deterministic) mode's promise: a task's answer is the same, bit for bit, whether it
  * is asked alone, within triage, within a batch, or while other requests run. Every number is
- * compared exactly (toEqual on floats).
+ * compared exactly (toEqual on floats). With every task text-first, and with urgency
+ * question-first, whose text a triage evaluates once more after urgency's own start.
  */
-describe('bit-identical answers: alone, in triage, in a batch, under concurrent load', () => {
+describe.each([
+  ['every task text-first', 'triage.yaml'],
+  ['urgency question-first', 'triage-mixed-layouts.yaml'],
+])('bit-identical answers: alone, in triage, in a batch, under concurrent load (%s)', (_layouts, file) => {
+  const TASKS_FILE = join(TASKS_FILES, file);
   let t: TestApp;
   const alone = new Map<string, Answer>();
   const key = (task: string, text: string) => `${task}\u0000${text}`;

@@ -48,6 +48,7 @@ describe('operator tasks from TASKS_FILE (no code)', () => {
         { name: 'normal', description: 'a problem that has a workaround' },
         { name: 'low', description: 'a question, feedback or a request for information' },
       ],
+      layout: 'text-first',
       minConfidence: 0.2,
       maxInputTokens: 1024,
       class: 'batch',

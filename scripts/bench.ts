@@ -7,21 +7,35 @@
 // Each prints one JSON line; a malformed command line exits 2 before any starts. The raw baseline
 // is node-llama-cpp in this process with the service's settings; the service is dist/main.js on
 // loopback. Run on a quiet machine: prompt speed drifts with load.
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuQuota } from '../src/config/cpu-quota.js';
 import { DEFAULT_BATCH_SIZE } from '../src/config/environment.js';
-import type { Prompt } from '../src/modules/model/tokens/chatml.js';
+import { chatMlTemplate, type Prompt } from '../src/modules/model/tokens/chatml.js';
 import { chooseLabel, LabelVocabulary } from '../src/modules/model/classification/label-scoring.js';
 import { TokenBytes } from '../src/modules/model/tokens/token-bytes.js';
 import { chatSystemPrompt } from '../src/prompts/layouts.js';
-import { chatTask, chatTurns, classificationPrompt, SENTIMENT_LABELS } from '../test/support/builtin-tasks.js';
+import type { ClassifyLayout } from '../src/prompts/task-definitions.js';
+import {
+  chatTask,
+  chatTurns,
+  classificationPrompt,
+  SENTIMENT_LABELS,
+  sentimentTask,
+} from '../test/support/builtin-tasks.js';
 import { wholeNumber } from './lib/cli-options.js';
 import { DEV_DATA_DIR, loadDevSets } from '../test/support/dev-sets.js';
 import { median } from './lib/eval-metrics.js';
 import { GrammarLabeler } from '../test/support/grammar-labels.js';
-import { batchedBench, llamaCppTool, LlamaServer, startLlamaServer } from './lib/llama-cpp-anchors.js';
+import {
+  batchedBench,
+  llamaCppTool,
+  LlamaServer,
+  PLAIN_SENTIMENT_SYSTEM_PROMPT,
+  startLlamaServer,
+} from './lib/llama-cpp-anchors.js';
 import { postJson } from './lib/post-json.js';
 import { percentile, RawLlama } from './lib/raw-llama.js';
 import { ServerProcess, startServerProcess } from '../test/support/server-process.js';
@@ -58,6 +72,7 @@ function readCommandLine() {
         runs: { type: 'string', default: '3' },
         'llama-prompt': { type: 'string', default: 'text' },
         clients: { type: 'string', default: '4,8' },
+        'sentiment-layout': { type: 'string', default: sentimentTask.layout },
       },
     });
     const unknown = positionals.filter((name) => !Object.hasOwn(BENCHES, name));
@@ -66,6 +81,9 @@ function readCommandLine() {
     const llamaPrompt = values['llama-prompt'];
     if (llamaPrompt !== 'text' && llamaPrompt !== 'tokens')
       throw new Error(`--llama-prompt must be text or tokens, got "${llamaPrompt}"`);
+    const sentimentLayout = values['sentiment-layout'];
+    if (sentimentLayout !== 'text-first' && sentimentLayout !== 'question-first')
+      throw new Error(`--sentiment-layout must be text-first or question-first, got "${sentimentLayout}"`);
     return {
       values,
       selected: positionals.length ? positionals : Object.keys(BENCHES),
@@ -75,13 +93,15 @@ function readCommandLine() {
       runs: wholeNumber('runs', values.runs!),
       clientCounts: values.clients!.split(',').map((count) => wholeNumber('clients', count)),
       llamaPrompt,
+      sentimentLayout: sentimentLayout as ClassifyLayout,
     };
   } catch (error) {
     console.error(`bench: ${(error as Error).message}`);
     process.exit(2);
   }
 }
-const { values, selected, textCount, rowsPerSet, restarts, runs, clientCounts, llamaPrompt } = readCommandLine();
+const { values, selected, textCount, rowsPerSet, restarts, runs, clientCounts, llamaPrompt, sentimentLayout } =
+  readCommandLine();
 const threads = cpuQuota();
 const report = (line: object) => console.log(JSON.stringify({ threads, ...line }));
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -544,22 +564,35 @@ async function startup(): Promise<void> {
 }
 
 /**
- * Sentiment against llama-server: each classification goes to llama-server as POST /completion
- * with the prompt Duet renders (cached start, text, question), two tokens predicted greedily, prompt
- * cache on. `--llama-prompt text` (the default) sends it as text, special tokens written out;
- * `tokens` sends the token ids Duet evaluates. Duet tokenizes the text apart from the question, so
- * where the whole prompt tokenized at once merges the text's last character with the question's
- * leading newlines ("." and "\n\n" into ".\n\n"), the text form is a token shorter: sameTokens says
- * for how many texts llama-server's tokens are Duet's. Closed-loop clients; llama-server and Duet
- * in both modes stay up and take turns, `--runs` times.
+ * Sentiment against llama-server, two anchors in one run. Same tokens: each classification goes to
+ * llama-server as POST /completion with the prompt Duet renders (cached start, text, question),
+ * two tokens predicted greedily, prompt cache on. Plain prompt: what a user would send llama-server
+ * instead (PLAIN_SENTIMENT_SYSTEM_PROMPT as the system turn, the text as the user turn), the same
+ * way. `--llama-prompt text` (the default) sends prompts as text, special tokens written out;
+ * `tokens` sends the token ids (Duet's, or the plain prompt's as Duet's template renders it). Duet
+ * tokenizes the text apart from the question, so where the whole prompt tokenized at once merges the
+ * text's last character with the question's leading newlines ("." and "\n\n" into ".\n\n"), the
+ * text form is a token shorter: sameTokens says for how many texts llama-server's tokens are Duet's.
+ * `--sentiment-layout` serves sentiment in that layout (default: the built-in's), for both Duet
+ * and the same-tokens anchor. Closed-loop clients; llama-server and Duet in both modes stay up and
+ * take turns, `--runs` times.
  */
 async function server(): Promise<void> {
   const tool = llamaCppTool('LLAMA_SERVER_BIN');
   if ('skipped' in tool) return report({ bench: 'anchor.server', skipped: tool.skipped });
   const texts = tweets(textCount);
+  const task = { ...sentimentTask, layout: sentimentLayout };
   const raw = await RawLlama.open(values.model!, threads);
-  const prompts = texts.map((text) => classificationPrompt(raw.model, text).tokens);
-  const rendered = prompts.map((tokens) => raw.model.detokenize(tokens, true));
+  const prompts = texts.map((text) => classificationPrompt(raw.model, text, SENTIMENT_LABELS, task).tokens);
+  const plainPrompts = texts.map(
+    (text) =>
+      chatMlTemplate(raw.model).render([
+        { role: 'system', content: PLAIN_SENTIMENT_SYSTEM_PROMPT },
+        { role: 'user', content: text },
+      ]).tokens,
+  );
+  const asText = (tokens: readonly Prompt['tokens'][]) => tokens.map((prompt) => raw.model.detokenize(prompt, true));
+  const [rendered, renderedPlain] = [asText(prompts), asText(plainPrompts)];
   await raw.close();
   let llamaServer: LlamaServer;
   try {
@@ -567,49 +600,67 @@ async function server(): Promise<void> {
   } catch (error) {
     return report({ bench: 'anchor.server', skipped: (error as Error).message });
   }
+  // The built-in sentiment redefined in the layout asked for.
+  const tasksDir = mkdtempSync(join(tmpdir(), 'duet-bench-server-'));
+  const tasksFile = join(tasksDir, 'tasks.yaml');
+  writeFileSync(tasksFile, JSON.stringify({ tasks: [task] })); // JSON is YAML
   try {
     let sameTokens = 0;
     for (const [item, text] of rendered.entries())
       if ((await llamaServer.tokenize(text)).join() === prompts[item].join()) sameTokens++;
-    await withServer(values.model!, { SENTIMENT_BATCHING: 'throughput' }, (throughput) =>
-      withServer(values.model!, { SENTIMENT_BATCHING: 'deterministic' }, async (deterministic) => {
+    const duetEnv = (mode: string) => ({ SENTIMENT_BATCHING: mode, TASKS_FILE: tasksFile });
+    await withServer(values.model!, duetEnv('throughput'), (throughput) =>
+      withServer(values.model!, duetEnv('deterministic'), async (deterministic) => {
         const duet = (service: ServerProcess) => (item: number) =>
           post(service, '/v1/sentiment', { text: texts[item] });
+        const llama = (asTokens: readonly Prompt['tokens'][], asRendered: readonly string[]) => (item: number) =>
+          llamaServer.complete(llamaPrompt === 'text' ? asRendered[item] : asTokens[item]);
         const sides = {
-          llamaServer: (item: number) => llamaServer.complete(llamaPrompt === 'text' ? rendered[item] : prompts[item]),
+          llamaServer: llama(prompts, rendered),
+          llamaServerPlain: llama(plainPrompts, renderedPlain),
           throughput: duet(throughput),
           deterministic: duet(deterministic),
         };
+        type Side = keyof typeof sides;
         for (const send of Object.values(sides)) for (let i = 0; i < Math.min(8, texts.length); i++) await send(i);
         for (const concurrency of [1, 4]) {
-          const rates: Record<keyof typeof sides, number[]> = { llamaServer: [], throughput: [], deterministic: [] };
-          // Sides take turns run by run, so the machine's drift falls on all three alike.
+          const rates = Object.fromEntries(Object.keys(sides).map((side) => [side, [] as number[]])) as Record<
+            Side,
+            number[]
+          >;
+          // Sides take turns run by run, so the machine's drift falls on all of them alike.
           for (let run = 0; run < runs; run++)
             for (const [side, send] of Object.entries(sides))
-              rates[side as keyof typeof sides].push(
-                texts.length / (await closedLoop(texts.length, concurrency, send)),
-              );
-          const reference = median(rates.llamaServer);
+              rates[side as Side].push(texts.length / (await closedLoop(texts.length, concurrency, send)));
+          const rate = (side: Side) => median(rates[side]);
           report({
             bench: 'anchor.server',
             concurrency,
             runs,
             requests: texts.length,
             llamaPrompt,
+            sentimentLayout,
             sameTokens: `${sameTokens}/${texts.length}`,
             llamaServerKvUnified: llamaServer.kvUnified,
-            llamaServerRequestsPerS: round(reference),
-            throughputRequestsPerS: round(median(rates.throughput)),
-            deterministicRequestsPerS: round(median(rates.deterministic)),
-            throughputRatio: round(median(rates.throughput) / reference, 3),
-            deterministicRatio: round(median(rates.deterministic) / reference, 3),
-            target: concurrency === 4 ? 'throughput >= 1.05 x llama-server (medians); deterministic: report' : 'report',
+            llamaServerRequestsPerS: round(rate('llamaServer')),
+            llamaServerPlainRequestsPerS: round(rate('llamaServerPlain')),
+            throughputRequestsPerS: round(rate('throughput')),
+            deterministicRequestsPerS: round(rate('deterministic')),
+            throughputRatio: round(rate('throughput') / rate('llamaServer'), 3),
+            deterministicRatio: round(rate('deterministic') / rate('llamaServer'), 3),
+            throughputOverPlain: round(rate('throughput') / rate('llamaServerPlain'), 3),
+            deterministicOverPlain: round(rate('deterministic') / rate('llamaServerPlain'), 3),
+            target:
+              concurrency === 4
+                ? 'throughput >= 1.05 x llama-server (medians; over the plain prompt with question-first sentiment); deterministic: report'
+                : 'report',
           });
         }
       }),
     );
   } finally {
     await llamaServer.stop();
+    rmSync(tasksDir, { recursive: true });
   }
 }
 

@@ -8,6 +8,14 @@ import { postJson } from './post-json.js';
 import { freePort } from '../../test/support/server-process.js';
 import { stop, untilHealthy } from './startup.js';
 
+/**
+ * The system turn of the plain prompt a user would send llama-server for sentiment alone (the text
+ * as the user turn after it): the anchor issue 41 measured Duet's single classifications against.
+ */
+export const PLAIN_SENTIMENT_SYSTEM_PROMPT =
+  'You are a sentiment classifier for customer messages, written in any language. ' +
+  'Reply with exactly one word: positive, negative, neutral.';
+
 export type LlamaCppTool = { binary: string } | { skipped: string };
 
 /** The binary an environment variable names, or why the anchor that needs it is skipped. */

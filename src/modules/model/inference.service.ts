@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import { answerQuestions } from './classification/answer-questions.js';
 import { answerInRounds, answerOneByOne, type AnswerText } from './classification/answer-texts.js';
-import { type ClassificationPart, tokenizeClassification } from './classification/classification-prompt.js';
+import { type ClassificationPart, partCount, tokenizeClassification } from './classification/classification-prompt.js';
 import type { ClassificationInput, ClassifiedText, LabelAnswer } from './classification/classification.types.js';
 import { LabelVocabulary } from './classification/label-scoring.js';
 import { fitChatPrompt } from './generation/chat-prompt.js';
@@ -85,7 +85,8 @@ export class InferenceService {
     const work: Work = {
       trafficClass: input.trafficClass ?? 'batch',
       kind: 'classification',
-      units: input.texts.length,
+      // A text is evaluated once per part: a unit each time (see tokenizeClassification).
+      units: input.texts.length * partCount(input.questions),
       client: options.client,
     };
     return this.admitted(work, options, (ticket) => this.answerTexts(input, ticket, signal, options));

@@ -2,7 +2,7 @@ import type { Token } from 'node-llama-cpp';
 import { InputTooLongError } from '../model.errors.js';
 import { PromptBudget } from '../prompt-budget.js';
 import type { ChatMlTemplate } from '../tokens/chatml.js';
-import { tokenizeClassification } from './classification-prompt.js';
+import { partCount, tokenizeClassification } from './classification-prompt.js';
 import type { LabelQuestion } from './classification.types.js';
 
 /** One token per character; the template's own tokens are negative, so the parts are easy to read. */
@@ -51,7 +51,9 @@ describe('tokenizeClassification', () => {
   });
 
   it('gives each own-text question a part of its own, even beside an equal one, and keeps the places asked', () => {
-    const parts = tokenize([questionFirst('A'), textFirst('q'), questionFirst('A'), textFirst('r')]);
+    const questions = [questionFirst('A'), textFirst('q'), questionFirst('A'), textFirst('r')];
+    const parts = tokenize(questions);
+    expect(partCount(questions)).toBe(3); // what admission counts a text's evaluations by
     expect(parts.map(({ asked, ownText }) => ({ asked, ownText }))).toEqual([
       { asked: [0], ownText: true },
       { asked: [1, 3], ownText: false },

@@ -23,6 +23,9 @@ export interface ClassificationPart {
 const partOf = ({ system, lead, trail, ownText }: LabelQuestion, index: number) =>
   ownText ? `own\u0000${index}` : `shared\u0000${system}\u0000${lead}\u0000${trail}`;
 
+/** How many parts tokenizeClassification makes of these questions: evaluations of each text. */
+export const partCount = (questions: readonly LabelQuestion[]) => new Set(questions.map(partOf)).size;
+
 /**
  * Groups the questions by start (each own-text question apart), in order of first appearance, and
  * tokenizes each piece once (a text is shared by the questions of its start, a question by every

@@ -40,7 +40,10 @@ describe('command-line numbers (soak, bench)', () => {
   // The 0.5B fixture is not there in CI: a bench that started anyway would fail on the model, with another message.
   it.each([
     [['--texts=0'], '--texts must be a whole number of at least 1, got "0"'],
-    [['sentiment', 'labls'], 'unknown benchmark labls: use sentiment, overload, labels, chat, overhead, memory'],
+    [
+      ['sentiment', 'labls'],
+      'unknown benchmark labls: use sentiment, overload, overload-batches, overload-fairness, labels',
+    ],
     [['--text=8'], "Unknown option '--text'"],
   ])(
     'bench %j stops with a usage error (exit 2) before any benchmark starts',

@@ -1,10 +1,11 @@
-import { Agent, request } from 'node:http';
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 
 /** One keep-alive connection pool for every benchmark request: loopback, plain HTTP. */
 const agent = new Agent({ keepAlive: true });
 
 export interface JsonReply {
   status: number;
+  headers: IncomingHttpHeaders;
   /** From sending the request to the last byte of the reply. */
   ms: number;
   json: Record<string, any>;
@@ -15,7 +16,12 @@ export interface JsonReply {
  * fetch (undici) adds ~1 ms of its own per request on this VM (paired overhead p50 1.75-2.0 ms
  * with fetch, 0.7-1.7 ms with this), which is the client's cost, not the service's.
  */
-export function postJson(baseUrl: string, path: string, body: object): Promise<JsonReply> {
+export function postJson(
+  baseUrl: string,
+  path: string,
+  body: object,
+  headers: Record<string, string> = {},
+): Promise<JsonReply> {
   const payload = JSON.stringify(body);
   const started = performance.now();
   return new Promise((resolve, reject) => {
@@ -24,7 +30,7 @@ export function postJson(baseUrl: string, path: string, body: object): Promise<J
       {
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
       },
       (response) => {
         const chunks: Buffer[] = [];
@@ -34,6 +40,7 @@ export function postJson(baseUrl: string, path: string, body: object): Promise<J
           try {
             resolve({
               status: response.statusCode!,
+              headers: response.headers,
               ms: performance.now() - started,
               json: JSON.parse(Buffer.concat(chunks).toString('utf8')),
             });

@@ -131,11 +131,14 @@ function tweets(count: number): string[] {
   return lines.slice(0, count).map((line) => (JSON.parse(line) as { text: string }).text);
 }
 
-const post = async (server: ServerProcess, path: string, body: object) => {
-  const reply = await postJson(server.url, path, body);
-  if (reply.status !== 200) throw new Error(`${path}: ${reply.status} ${JSON.stringify(reply.json)}`);
-  return reply;
-};
+/** The reply to a request to `path`, once it is a 200; else an error naming the path and the reply. */
+async function answeredOk(path: string, reply: Promise<JsonReply>): Promise<JsonReply> {
+  const done = await reply;
+  if (done.status !== 200) throw new Error(`${path}: ${done.status} ${JSON.stringify(done.json)}`);
+  return done;
+}
+
+const post = (server: ServerProcess, path: string, body: object) => answeredOk(path, postJson(server.url, path, body));
 
 async function withServer<T>(
   modelPath: string,
@@ -384,13 +387,6 @@ async function batchClients(server: ServerProcess, { texts, clients, items, key,
 /** A client of the overload server: posts `text` (and `body`) to `path` as the second key. */
 type SendSingle = (path: string, text: string, body?: object, headers?: Record<string, string>) => Promise<JsonReply>;
 
-/** Rejects with the reply unless it is a 200. */
-async function answeredOk(reply: Promise<JsonReply>): Promise<JsonReply> {
-  const done = await reply;
-  if (done.status !== 200) throw new Error(`${done.status} ${JSON.stringify(done.json)}`);
-  return done;
-}
-
 /**
  * A server as the overload benches run it: the service's defaults (MAX_QUEUE 64, a 30 s deadline),
  * two API keys (a flooding one, the other) and an interactive-class task, live-sentiment, beside the
@@ -404,7 +400,7 @@ async function withOverloadServer(run: (server: ServerProcess, single: SendSingl
     await withServer(values.model!, env, async (server) => {
       const single: SendSingle = (path, text, body = {}, headers = {}) =>
         postJson(server.url, path, { text, ...body }, { ...bearer(OVERLOAD_KEYS.other), ...headers });
-      for (const text of tweets(5)) await answeredOk(single('/v1/sentiment', text));
+      for (const text of tweets(5)) await answeredOk('/v1/sentiment', single('/v1/sentiment', text));
       await run(server, single);
     });
   } finally {
@@ -415,13 +411,13 @@ async function withOverloadServer(run: (server: ServerProcess, single: SendSingl
 /** Each text sent alone, one after another: the times, in ms. */
 async function unloadedMs(single: SendSingle, path: string, texts: readonly string[], body: object = {}) {
   const times: number[] = [];
-  for (const text of texts) times.push((await answeredOk(single(path, text, body))).ms);
+  for (const text of texts) times.push((await answeredOk(path, single(path, text, body))).ms);
   return times;
 }
 
 /** Requests per second of `texts` sent 4 at a time, closed loop. */
 async function capacityPerS(single: SendSingle, path: string, texts: readonly string[], body: object = {}) {
-  return texts.length / (await closedLoop(texts.length, 4, (i) => answeredOk(single(path, texts[i], body))));
+  return texts.length / (await closedLoop(texts.length, 4, (i) => answeredOk(path, single(path, texts[i], body))));
 }
 
 /**

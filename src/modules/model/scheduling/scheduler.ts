@@ -107,7 +107,7 @@ export class Scheduler {
       this.config.maxQueue,
       this.decodeLock,
       this.config.prefixCache,
-      (trafficClass) => retryAfterSeconds(this.backlog.aheadMs(trafficClass)),
+      (trafficClass) => this.retryAfter(trafficClass),
     );
     this.serveClasses(this.config.tasks.map((task) => task.class));
   }
@@ -283,9 +283,14 @@ export class Scheduler {
       throw new DeadlineBeforeStartError(
         deadline.ms,
         trafficClass,
-        retryAfterSeconds(this.backlog.aheadMs(trafficClass)),
+        this.retryAfter(trafficClass),
         Math.max(0, Math.round(leftMs)),
       );
+  }
+
+  /** A dropped or turned-away request's Retry-After: once the work ahead of its class is done. */
+  private retryAfter(trafficClass: TrafficClass): number {
+    return retryAfterSeconds(this.backlog.aheadMs(trafficClass));
   }
 
   /** Counts `error` if it is a refusal (see refusals); returns it. */

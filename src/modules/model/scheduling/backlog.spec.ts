@@ -1,4 +1,4 @@
-import { Backlog, retryAfterSeconds } from './backlog.js';
+import { BATCH_HEADROOM, Backlog, retryAfterSeconds } from './backlog.js';
 
 /** A backlog on a clock the test moves. */
 function backlogAt(start = 1000) {
@@ -93,7 +93,15 @@ describe('Backlog', () => {
       expect(backlog.lateness({ trafficClass: 'batch', kind: 'classification', units: 1000 }, 1)).toBeUndefined();
       const known = measured();
       known.add({ trafficClass: 'batch', kind: 'classification', units: 3 });
-      expect(known.lateness({ trafficClass: 'batch', kind: 'classification', units: 1 }, 1000)).toBeUndefined();
+      // 1 s expected: an interactive request fits in 1 s, a batch one keeps BATCH_HEADROOM free.
+      expect(known.lateness({ trafficClass: 'interactive', kind: 'classification', units: 1 }, 1000)).toBeUndefined();
+      expect(
+        known.lateness({ trafficClass: 'batch', kind: 'classification', units: 1 }, 1000 / (1 - BATCH_HEADROOM)),
+      ).toBeUndefined();
+      expect(known.lateness({ trafficClass: 'batch', kind: 'classification', units: 1 }, 1100)).toEqual({
+        expectedMs: 1000,
+        retryAfterSeconds: 1,
+      });
     });
 
     it('refuses what would finish late, retrying once the work ahead has shrunk by the difference', () => {

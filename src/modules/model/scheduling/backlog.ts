@@ -29,6 +29,12 @@ interface Outstanding {
 /** How much the newest measurement weighs in a unit's moving average. */
 const SMOOTHING = 0.2;
 
+/**
+ * The share of a batch request's time before its deadline kept free at admission, for work that
+ * will go ahead of it after it is admitted: interactive requests, and other clients' turns.
+ */
+export const BATCH_HEADROOM = 0.1;
+
 /** Why a request would not finish before its deadline. */
 export interface Lateness {
   /** When it would finish, in ms from now: the work ahead of it, then its own. */
@@ -90,16 +96,18 @@ export class Backlog {
 
   /**
    * Undefined if `work` admitted now would finish within `budgetMs` (the time left before its
-   * deadline), else how late it would be. It would finish after the work ahead and its own, so it
-   * would fit once the work ahead has shrunk by the difference; when its own work alone is over
-   * the budget, retrying helps no sooner than the line ahead is empty.
+   * deadline; less BATCH_HEADROOM for batch work), else how late it would be. It would finish
+   * after the work ahead and its own, so it would fit once the work ahead has shrunk by the
+   * difference; when its own work alone is over the budget, retrying helps no sooner than the line
+   * ahead is empty.
    */
   lateness(work: Work, budgetMs: number): Lateness | undefined {
     const ownMs = (this.estimateMs(work.kind) ?? 0) * work.units;
     const ahead = this.aheadMs(work.trafficClass, work.client, ownMs);
     const expectedMs = ahead + ownMs;
-    if (expectedMs <= budgetMs) return undefined;
-    return { expectedMs, retryAfterSeconds: retryAfterSeconds(Math.min(expectedMs - budgetMs, ahead)) };
+    const allowedMs = work.trafficClass === 'batch' ? budgetMs * (1 - BATCH_HEADROOM) : budgetMs;
+    if (expectedMs <= allowedMs) return undefined;
+    return { expectedMs, retryAfterSeconds: retryAfterSeconds(Math.min(expectedMs - allowedMs, ahead)) };
   }
 
   /** Counts `work` as outstanding until the ticket ends. */
@@ -132,6 +140,8 @@ export class Backlog {
 /** One admitted request's place in the backlog: its units leave it as they are done, the rest when it ends. */
 export class Ticket {
   private left: number;
+  private ended = false;
+  private readonly endListeners: (() => void)[] = [];
 
   constructor(
     private readonly backlog: Backlog,
@@ -153,6 +163,15 @@ export class Ticket {
     return this.work.client;
   }
 
+  get units(): number {
+    return this.work.units;
+  }
+
+  /** Calls `listener` once when the request ends. */
+  onEnd(listener: () => void): void {
+    this.endListeners.push(listener);
+  }
+
   /** `units` that ran from `startedAt` until now: measured, and no longer outstanding if `completed`. */
   ran(units: number, startedAt: number, completed: boolean): void {
     this.backlog.measure(this.work.kind, units, startedAt, completed);
@@ -162,6 +181,9 @@ export class Ticket {
   /** The request ended (answered, failed or refused): whatever it had left is no longer outstanding. */
   end(): void {
     this.release(this.left);
+    if (this.ended) return;
+    this.ended = true;
+    for (const listener of this.endListeners) listener();
   }
 
   private release(units: number): void {

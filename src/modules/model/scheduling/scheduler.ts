@@ -9,6 +9,7 @@ import {
   type RefusalReason,
 } from '../model.errors.js';
 import { Backlog, type Deadline, retryAfterSeconds, type Ticket, type Work } from './backlog.js';
+import { ClientLanes } from './client-lanes.js';
 import { DecodeLock } from './decode-lock.js';
 import { GenerationSteps } from './generation-steps.js';
 import { GenerationTurns } from './generation-turns.js';
@@ -93,6 +94,7 @@ export class Scheduler {
   private readonly generationSteps = new GenerationSteps();
   private readonly roundGatherer: RoundGatherer;
   private readonly backlog = new Backlog();
+  private readonly lanes = new ClientLanes();
   private readonly refused = new Map<string, Refusals>();
   private sequencePool?: SequencePool;
 
@@ -134,7 +136,7 @@ export class Scheduler {
 
   /** Sequences serving a request and requests waiting for one; zeros before the sequences exist. */
   load(): { busy: number; queued: number } {
-    return { busy: this.sequencePool?.busy ?? 0, queued: this.sequencePool?.queued ?? 0 };
+    return { busy: this.sequencePool?.busy ?? 0, queued: (this.sequencePool?.queued ?? 0) + this.lanes.waiting };
   }
 
   /** Refusals and drops before start so far, by reason and class (those that happened). */
@@ -155,11 +157,12 @@ export class Scheduler {
   /**
    * Admits a request's work, or throws what refuses it now, before costly preparation: shutting
    * down, a full line, or, given its deadline (on performance.now()'s clock), an expected finish
-   * past it (see Backlog). The ticket counts the work as outstanding until it is ended.
+   * past it (see Backlog). The ticket counts the work as outstanding until it is ended; work of
+   * several units waits behind its client's earlier such work (see ClientLanes).
    */
   admit(work: Work, deadline?: Deadline): Ticket {
     try {
-      this.pool.admit(work.trafficClass);
+      this.pool.admit(work.trafficClass, this.lanes.waiting);
       const budgetMs = deadline === undefined ? Infinity : deadline.at - this.backlog.now();
       const late = this.backlog.lateness(work, budgetMs);
       if (late) {
@@ -169,7 +172,9 @@ export class Scheduler {
     } catch (error) {
       throw this.counted(error);
     }
-    return this.backlog.add(work, deadline);
+    const ticket = this.backlog.add(work, deadline);
+    if (work.units > 1) this.lanes.join(ticket);
+    return ticket;
   }
 
   /** Runs a classification's work on its sequences, each holding exactly `prefix` evaluated. */
@@ -248,8 +253,11 @@ export class Scheduler {
   ): Promise<Scheduled<T>> {
     const asked = performance.now();
     let waitedMs = 0;
-    const result = await this.pool
-      .useSeveral(
+    const pool = this.pool;
+    try {
+      const trafficClass = request.trafficClass ?? 'batch';
+      const waitedInLane = await this.lanes.turn(ticket, request.signal, (why) => pool.notStarted(why, trafficClass));
+      const result = await pool.useSeveral(
         prefix,
         wanted,
         async (sequences, runSignal) => {
@@ -265,10 +273,13 @@ export class Scheduler {
             throw error;
           }
         },
-        { ...request, client: ticket?.client },
-      )
-      .catch((error: unknown) => Promise.reject(this.counted(error))); // a drop before start, or a full line at the pool's check
-    return { result, waitedMs };
+        // Admitted, then kept waiting in its lane: no longer refused for a full line.
+        { ...request, admitted: request.admitted || waitedInLane, client: ticket?.client },
+      );
+      return { result, waitedMs };
+    } catch (error) {
+      throw this.counted(error); // a drop before start, or a full line at the pool's check
+    }
   }
 
   /**

@@ -145,10 +145,14 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     return this.sequences.indexOf(sequence);
   }
 
-  /** Throws what `useSeveral` would throw at once for a new request (shutting down, queue full); callers check before costly preparation. */
-  admit(trafficClass: TrafficClass = 'batch'): void {
+  /**
+   * Throws what `useSeveral` would throw at once for a new request (shutting down, queue full);
+   * callers check before costly preparation. `waitingElsewhere`: requests admitted and waiting
+   * before they join the line, which count toward it.
+   */
+  admit(trafficClass: TrafficClass = 'batch', waitingElsewhere = 0): void {
     if (this.closed) throw new ShuttingDownError(false);
-    if (this.available(trafficClass) === 0 && this.waiters.length >= this.maxQueue)
+    if (this.available(trafficClass) === 0 && this.waiters.length + waitingElsewhere >= this.maxQueue)
       throw new QueueFullError(this.maxQueue, trafficClass, this.retryAfterSeconds(trafficClass));
   }
 
@@ -206,7 +210,7 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
   }
 
   /** Why a request whose signal fired before its own tokens started is given up: dropped at its deadline, or its client left. */
-  private notStarted(reason: unknown, trafficClass: TrafficClass): Error {
+  notStarted(reason: unknown, trafficClass: TrafficClass): Error {
     const aborted = new RequestAbortedError(reason);
     return aborted.deadlineMs === undefined
       ? aborted

@@ -1,3 +1,5 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import { ChatMlTemplate, chatMlTemplate } from '../../src/modules/model/tokens/chatml.js';
@@ -5,13 +7,14 @@ import { answerQuestions, type TokenizedQuestion } from '../../src/modules/model
 import { LabelVocabulary } from '../../src/modules/model/classification/label-scoring.js';
 import { TokenBytes } from '../../src/modules/model/tokens/token-bytes.js';
 import { CLASSIFIER_SYSTEM_PROMPT, classifyQuestion, MESSAGE_LEAD, QUESTION_LEAD } from '../../src/prompts/layouts.js';
-import type { ClassifyTask } from '../../src/prompts/task-definitions.js';
+import type { ClassifyLayout, ClassifyTask } from '../../src/prompts/task-definitions.js';
 import { loadTasks } from '../../src/prompts/tasks-file.js';
 import { median } from './eval-metrics.js';
 import { postJson } from './post-json.js';
 import { RawLlama } from './raw-llama.js';
 import { startServerProcess, type ServerProcess } from '../../test/support/server-process.js';
 import { DEV_DATA_DIR, loadDevSets } from '../../test/support/dev-sets.js';
+import { sentimentTask } from '../../test/support/builtin-tasks.js';
 
 /** The triage fixture: sentiment plus two operator tasks (urgency with described labels, department). */
 export const TRIAGE_TASKS_FILE = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tasks', 'triage.yaml');
@@ -25,6 +28,7 @@ async function timed(server: ServerProcess, path: string, body: object): Promise
 
 export interface TriageFigures {
   set: string;
+  sentimentLayout: ClassifyLayout;
   texts: number;
   triageP50Ms: number;
   threeSinglesP50Ms: number;
@@ -34,11 +38,10 @@ export interface TriageFigures {
   ratioToOneSingle: number;
   /**
    * The same evaluations on node-llama-cpp alone, in the benchmark's process (Duet's label scoring,
-   * no service): the text once and each question after it, against the text three times.
+   * no service): the text once and each question after it, against the text three times. Measured
+   * with every task text-first only (else undefined).
    */
-  floorTriageP50Ms: number;
-  floorThreeSinglesP50Ms: number;
-  floorRatioToThreeSingles: number;
+  floor?: { triageP50Ms: number; threeSinglesP50Ms: number; ratioToThreeSingles: number };
 }
 
 /** Times the model layer's evaluation of a text under the three tasks, with no service around it. */
@@ -106,7 +109,7 @@ class TriageFloor {
  */
 async function measureText(
   server: ServerProcess,
-  floor: { sequence: LlamaContextSequence; of: TriageFloor },
+  floor: { sequence: LlamaContextSequence; of: TriageFloor } | undefined,
   text: string,
   passes: number,
   flip: boolean,
@@ -117,9 +120,11 @@ async function measureText(
   const floorTriage: number[] = [];
   const floorThree: number[] = [];
   for (let pass = 0; pass < passes; pass++) {
-    const raw = await floor.of.time(floor.sequence, text);
-    floorTriage.push(raw.triage);
-    floorThree.push(raw.three);
+    if (floor) {
+      const raw = await floor.of.time(floor.sequence, text);
+      floorTriage.push(raw.triage);
+      floorThree.push(raw.three);
+    }
     const singles = async () => {
       const times = [];
       for (const task of CLASSIFY_TASKS) times.push(await timed(server, `/v1/classify/${task}`, { text }));
@@ -146,51 +151,69 @@ async function measureText(
 
 /**
  * Triage against single-task calls on each dev set's first `textsPerSet` texts, one server, one
- * run; each text's service calls alternate with the same evaluations on node-llama-cpp alone.
+ * run, the triage fixture's tasks and sentiment in `sentimentLayout`; each text's service calls
+ * alternate with the same evaluations on node-llama-cpp alone when every task is text-first.
  */
 export async function triageBench(
   modelPath: string,
   threads: number,
   textsPerSet: number,
+  sentimentLayout: ClassifyLayout,
   passes = 3,
 ): Promise<TriageFigures[]> {
   const sets = loadDevSets(DEV_DATA_DIR, textsPerSet).filter((set) => /zh-hotel|en-airline/.test(set.name));
+  // The fixture's tasks, and the built-in sentiment redefined in the layout asked for (JSON is YAML).
+  const tasksDir = mkdtempSync(join(tmpdir(), 'duet-bench-triage-'));
+  const tasksFile = join(tasksDir, 'tasks.yaml');
+  const sentiment = JSON.stringify({ ...sentimentTask, layout: sentimentLayout });
+  writeFileSync(tasksFile, `${readFileSync(TRIAGE_TASKS_FILE, 'utf8')}  - ${sentiment}\n`);
   const server = await startServerProcess(modelPath, {
     LOG_LEVEL: 'warn',
     MEMORY_SNAPSHOT_INTERVAL_S: '0',
-    TASKS_FILE: TRIAGE_TASKS_FILE,
+    TASKS_FILE: tasksFile,
     THREADS: String(threads),
   });
-  const floor = await TriageFloor.open(modelPath, threads);
+  const floor = sentimentLayout === 'text-first' ? await TriageFloor.open(modelPath, threads) : undefined;
   try {
     // Warm every task's prefix and label vocabulary before timing.
     for (const task of CLASSIFY_TASKS) await timed(server, `/v1/classify/${task}`, { text: 'warm-up' });
     const figures: TriageFigures[] = [];
-    await floor.onSequence(async (sequence) => {
-      await floor.time(sequence, 'warm-up');
+    const measureSets = async (onFloor?: LlamaContextSequence) => {
       for (const set of sets) {
         const perText: Array<Awaited<ReturnType<typeof measureText>>> = [];
-        for (const [i, { text }] of set.rows.entries())
-          perText.push(await measureText(server, { sequence, of: floor }, text, passes, i % 2 === 1));
+        for (const [i, { text }] of set.rows.entries()) {
+          const floorText = onFloor && floor ? { sequence: onFloor, of: floor } : undefined;
+          perText.push(await measureText(server, floorText, text, passes, i % 2 === 1));
+        }
         const p50 = (key: keyof (typeof perText)[number]) => median(perText.map((t) => t[key]));
         figures.push({
           set: set.name,
+          sentimentLayout,
           texts: set.rows.length,
           triageP50Ms: p50('triage'),
           threeSinglesP50Ms: p50('three'),
           oneSingleP50Ms: p50('one'),
           ratioToThreeSingles: p50('triage') / p50('three'),
           ratioToOneSingle: p50('triage') / p50('one'),
-          floorTriageP50Ms: p50('floorTriage'),
-          floorThreeSinglesP50Ms: p50('floorThree'),
-          floorRatioToThreeSingles: p50('floorTriage') / p50('floorThree'),
+          floor: onFloor && {
+            triageP50Ms: p50('floorTriage'),
+            threeSinglesP50Ms: p50('floorThree'),
+            ratioToThreeSingles: p50('floorTriage') / p50('floorThree'),
+          },
         });
       }
-    });
+    };
+    if (floor)
+      await floor.onSequence(async (sequence) => {
+        await floor.time(sequence, 'warm-up');
+        await measureSets(sequence);
+      });
+    else await measureSets();
     return figures;
   } finally {
-    await floor.close();
+    await floor?.close();
     server.child.kill('SIGTERM');
     await server.exited;
+    rmSync(tasksDir, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,4 @@
-import { BATCH_HEADROOM, Backlog, retryAfterSeconds } from './backlog.js';
+import { BATCH_HEADROOM, Backlog, ESTIMATE_STALE_MS, retryAfterSeconds } from './backlog.js';
 
 /** A backlog on a clock the test moves. */
 function backlogAt(start = 1000) {
@@ -139,6 +139,19 @@ describe('Backlog', () => {
         expectedMs: 500 + 100_000 + 1000,
         retryAfterSeconds: 99,
       });
+    });
+
+    it('admits a request alone over its budget once its kind has not been measured for a while', () => {
+      const { clock, backlog } = backlogAt();
+      backlog.measure('classification', 1, clock.ms - 900, true); // a slow moment: 900 ms a text
+      const batch = { trafficClass: 'batch', kind: 'classification', units: 32 } as const;
+      clock.ms += ESTIMATE_STALE_MS;
+      expect(backlog.lateness(batch, 27_000)?.expectedMs).toBe(28_800);
+      clock.ms += 1;
+      expect(backlog.lateness(batch, 27_000)).toBeUndefined();
+      // Not with work ahead: that work, running, measures its kind again.
+      backlog.add({ ...batch, units: 1 });
+      expect(backlog.lateness(batch, 27_000)?.expectedMs).toBe(29_700);
     });
 
     it('answers a request alone that cannot make its deadline with the shortest Retry-After', () => {

@@ -30,6 +30,12 @@ interface Outstanding {
 const SMOOTHING = 0.2;
 
 /**
+ * After this long without a measurement of its kind, an estimate no longer refuses a request with
+ * nothing ahead of it (see lateness).
+ */
+export const ESTIMATE_STALE_MS = 5000;
+
+/**
  * The share of a batch request's time before its deadline kept free at admission, for work that
  * will go ahead of it after it is admitted: interactive requests, and other clients' turns.
  */
@@ -66,6 +72,7 @@ export function retryAfterSeconds(ms: number): number {
 export class Backlog {
   private readonly unitMs = new Map<WorkKind, number>();
   private readonly lastDone = new Map<WorkKind, number>();
+  private readonly measuredAt = new Map<WorkKind, number>();
   private readonly outstanding = new Map<string, Outstanding>();
 
   constructor(readonly now: () => number = () => performance.now()) {}
@@ -99,7 +106,8 @@ export class Backlog {
    * deadline; less BATCH_HEADROOM for batch work), else how late it would be. It would finish
    * after the work ahead and its own, so it would fit once the work ahead has shrunk by the
    * difference; when its own work alone is over the budget, retrying helps no sooner than the line
-   * ahead is empty.
+   * ahead is empty. With nothing ahead and no unit of its kind measured for ESTIMATE_STALE_MS, it
+   * is admitted: its later units are dropped before they start if the estimate was right.
    */
   lateness(work: Work, budgetMs: number): Lateness | undefined {
     const ownMs = (this.estimateMs(work.kind) ?? 0) * work.units;
@@ -107,6 +115,9 @@ export class Backlog {
     const expectedMs = ahead + ownMs;
     const allowedMs = work.trafficClass === 'batch' ? budgetMs * (1 - BATCH_HEADROOM) : budgetMs;
     if (expectedMs <= allowedMs) return undefined;
+    // Only running work corrects an estimate: one taken in a slow moment (the warm-up beside a
+    // busy neighbour) would otherwise refuse a long batch on an idle machine for good.
+    if (ahead === 0 && this.now() - (this.measuredAt.get(work.kind) ?? -Infinity) > ESTIMATE_STALE_MS) return undefined;
     return { expectedMs, retryAfterSeconds: retryAfterSeconds(Math.min(expectedMs - allowedMs, ahead)) };
   }
 
@@ -121,6 +132,7 @@ export class Backlog {
     const now = this.now();
     const sample = (now - Math.max(startedAt, this.lastDone.get(kind) ?? startedAt)) / units;
     const current = this.unitMs.get(kind);
+    this.measuredAt.set(kind, now);
     if (completed) this.lastDone.set(kind, now);
     // A stopped unit says only that a unit takes at least this long.
     else if (current !== undefined && sample <= current) return;

@@ -479,7 +479,7 @@ async function overload(): Promise<void> {
 
 /**
  * Triage clients of one key posting 32-item batches back to back, honouring Retry-After: 1 client
- * (4 batches), then 4 and 8 (8 and 4 batches each, the same 256 items); items answered per second
+ * (4 batches), then 4 and 8 (8 and 4 batches each, the same 1,024 items); items answered per second
  * over the whole run, its tail included, against one client's.
  */
 async function overloadBatches(): Promise<void> {

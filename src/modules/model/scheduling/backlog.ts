@@ -121,6 +121,14 @@ export class Backlog {
     return { expectedMs, retryAfterSeconds: retryAfterSeconds(Math.min(expectedMs - allowedMs, ahead)) };
   }
 
+  /** Units of one class and client admitted and not yet done. */
+  unitsOf(trafficClass: TrafficClass, client = ''): number {
+    let units = 0;
+    for (const work of this.outstanding.values())
+      if (work.trafficClass === trafficClass && work.client === client) units += work.units;
+    return units;
+  }
+
   /** Counts `work` as outstanding until the ticket ends. */
   add(work: Work, deadline?: Deadline): Ticket {
     this.count(work, work.units);

@@ -1,4 +1,4 @@
-import { BATCH_STARVATION_BOUND, DecodeLock } from './decode-lock.js';
+import { BATCH_STARVATION_BOUND, DecodeLock, OVERTAKE_BOUND } from './decode-lock.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -84,5 +84,38 @@ describe('DecodeLock', () => {
     }
     release();
     expect(order.indexOf('batch')).toBe(BATCH_STARVATION_BOUND);
+  });
+
+  it("serves a class's turn of the lowest rank first, in arrival order among equals", async () => {
+    const lock = new DecodeLock();
+    const order: string[] = [];
+    const holder = await lock.exclusive('batch', 64);
+    const waiters = [
+      ['backfill', 63],
+      ['single', 1],
+      ['other backfill', 63],
+      ['another single', 1],
+    ].map(([name, rank]) =>
+      lock.exclusive('batch', rank as number).then((release) => (order.push(name as string), release)),
+    );
+    holder();
+    for (const index of [1, 3, 0, 2]) (await waiters[index])();
+    expect(order).toEqual(['single', 'another single', 'backfill', 'other backfill']);
+  });
+
+  it(`grants the oldest turn of a class after ${OVERTAKE_BOUND} turns in a row went ahead of it`, async () => {
+    const lock = new DecodeLock();
+    const order: string[] = [];
+    const holder = await lock.exclusive('batch', 1);
+    const backfill = lock.exclusive('batch', 100).then((release) => (order.push('backfill'), release));
+    // A stream of single turns of lower rank, each arriving while the one before holds the lock.
+    let release = holder;
+    for (let turn = 1; turn <= OVERTAKE_BOUND + 2; turn++) {
+      const next = lock.exclusive('batch', 1).then((r) => (order.push(`single ${turn}`), r));
+      release();
+      release = await Promise.race([next, backfill]);
+    }
+    release();
+    expect(order.indexOf('backfill')).toBe(OVERTAKE_BOUND);
   });
 });

@@ -21,12 +21,14 @@ export class GenerationTurns {
     private readonly steps: GenerationSteps,
     private readonly sequence: LlamaContextSequence,
     private readonly trafficClass: TrafficClass,
+    /** Its rank at the decode lock when it asks for a turn (see DecodeLock). */
+    private readonly rank: () => number = () => 0,
   ) {}
 
   /** Waits until the next step may be evaluated. */
   async beforeStep(): Promise<void> {
     this.step++;
-    this.release ??= await this.lock.shared(this.trafficClass);
+    this.release ??= await this.lock.shared(this.trafficClass, this.rank());
     if (this.step > 1) await this.steps.startStep(this.sequence);
   }
 

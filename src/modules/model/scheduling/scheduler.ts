@@ -186,8 +186,8 @@ export class Scheduler {
     const pool = this.pool;
     const { shareBatches, trafficClass, admitted, ticket } = request;
     const turn: DecodeTurn = shareBatches
-      ? () => this.decodeLock.shared(trafficClass)
-      : () => this.decodeLock.exclusive(trafficClass);
+      ? () => this.decodeLock.shared(trafficClass, this.rankOf(ticket))
+      : () => this.decodeLock.exclusive(trafficClass, this.rankOf(ticket));
     const priorityOf = (sequence: LlamaContextSequence) => sequencePriority(pool.orderOf(sequence));
     // A single text in throughput mode waits for company; that wait is queueing too.
     const arrival = shareBatches && request.gather ? this.roundGatherer.arrive() : undefined;
@@ -235,7 +235,9 @@ export class Scheduler {
           sequence,
           signal: runSignal,
           priority: sequencePriority(pool.orderOf(sequence)),
-          turns: new GenerationTurns(this.decodeLock, this.generationSteps, sequence, trafficClass),
+          turns: new GenerationTurns(this.decodeLock, this.generationSteps, sequence, trafficClass, () =>
+            this.rankOf(ticket),
+          ),
         }),
       { signal, trafficClass, ticket },
     );
@@ -297,6 +299,11 @@ export class Scheduler {
         this.retryAfter(trafficClass),
         Math.max(0, Math.round(leftMs)),
       );
+  }
+
+  /** A turn's rank at the decode lock: its client's work of its class admitted and not yet done. */
+  private rankOf(ticket?: Ticket): number {
+    return ticket ? this.backlog.unitsOf(ticket.trafficClass, ticket.client) : 0;
   }
 
   /** A dropped or turned-away request's Retry-After: once the work ahead of its class is done. */

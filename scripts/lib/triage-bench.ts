@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import { parse, stringify } from 'yaml';
 import { ChatMlTemplate, chatMlTemplate } from '../../src/modules/model/tokens/chatml.js';
 import { answerQuestions, type TokenizedQuestion } from '../../src/modules/model/classification/answer-questions.js';
 import { LabelVocabulary } from '../../src/modules/model/classification/label-scoring.js';
@@ -14,7 +15,6 @@ import { postJson } from './post-json.js';
 import { RawLlama } from './raw-llama.js';
 import { startServerProcess, type ServerProcess } from '../../test/support/server-process.js';
 import { DEV_DATA_DIR, loadDevSets } from '../../test/support/dev-sets.js';
-import { sentimentTask } from '../../test/support/builtin-tasks.js';
 
 /** The triage fixture: sentiment plus two operator tasks (urgency with described labels, department). */
 export const TRIAGE_TASKS_FILE = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tasks', 'triage.yaml');
@@ -151,7 +151,7 @@ async function measureText(
 
 /**
  * Triage against single-task calls on each dev set's first `textsPerSet` texts, one server, one
- * run, the triage fixture's tasks and sentiment in `sentimentLayout`; each text's service calls
+ * run, the triage fixture's tasks with its sentiment in `sentimentLayout`; each text's service calls
  * alternate with the same evaluations on node-llama-cpp alone when every task is text-first.
  */
 export async function triageBench(
@@ -162,11 +162,12 @@ export async function triageBench(
   passes = 3,
 ): Promise<TriageFigures[]> {
   const sets = loadDevSets(DEV_DATA_DIR, textsPerSet).filter((set) => /zh-hotel|en-airline/.test(set.name));
-  // The fixture's tasks, and the built-in sentiment redefined in the layout asked for (JSON is YAML).
+  // The fixture's tasks, its sentiment in the layout asked for.
   const tasksDir = mkdtempSync(join(tmpdir(), 'duet-bench-triage-'));
   const tasksFile = join(tasksDir, 'tasks.yaml');
-  const sentiment = JSON.stringify({ ...sentimentTask, layout: sentimentLayout });
-  writeFileSync(tasksFile, `${readFileSync(TRIAGE_TASKS_FILE, 'utf8')}  - ${sentiment}\n`);
+  const fixture = parse(readFileSync(TRIAGE_TASKS_FILE, 'utf8')) as { tasks: { name: string; layout?: string }[] };
+  fixture.tasks.find((task) => task.name === 'sentiment')!.layout = sentimentLayout;
+  writeFileSync(tasksFile, stringify(fixture));
   const server = await startServerProcess(modelPath, {
     LOG_LEVEL: 'warn',
     MEMORY_SNAPSHOT_INTERVAL_S: '0',

@@ -20,7 +20,7 @@ export const DEFAULT_TRAFFIC_CLASS: Record<TaskDefinition['kind'], TrafficClass>
  */
 export type ClassifyLayout = 'text-first' | 'question-first';
 
-/** Until measurement picks the built-in sentiment task's layout (issue 41), every task is text-first. */
+/** A classify task's layout when its entry names none (the built-in sentiment names question-first). */
 export const DEFAULT_CLASSIFY_LAYOUT: ClassifyLayout = 'text-first';
 
 /** A label the answer may be; the description, when given, is shown to the model. */

@@ -48,14 +48,14 @@ describe('tasks file', () => {
     });
   });
 
-  it("takes a classify task's layout from the file, else text-first (the built-in sentiment too)", () => {
+  it("takes a classify task's layout from the file, else text-first; the built-in sentiment is question-first", () => {
     const file = tasksFile(
       `${URGENCY}  - name: alone\n    kind: classify\n    layout: question-first\n    instruction: Which team?\n    labels: [a, b]\n`,
     );
     const layouts = Object.fromEntries(
       loadTasks({ file }).flatMap((task) => (task.kind === 'classify' ? [[task.name, task.layout]] : [])),
     );
-    expect(layouts).toEqual({ sentiment: 'text-first', urgency: 'text-first', alone: 'question-first' });
+    expect(layouts).toEqual({ sentiment: 'question-first', urgency: 'text-first', alone: 'question-first' });
   });
 
   it("takes a task's traffic class from the file, else interactive for chat and batch for the others", () => {

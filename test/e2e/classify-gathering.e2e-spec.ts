@@ -2,13 +2,12 @@ import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Token } from 'node-llama-cpp';
 import { AppConfig } from '../../src/config/app-config.js';
-import { chatMlTemplate } from '../../src/modules/model/tokens/chatml.js';
 import type { ClassifiedText } from '../../src/modules/model/classification/classification.types.js';
 import { InferenceService } from '../../src/modules/model/inference.service.js';
 import { RequestAbortedError } from '../../src/modules/model/model.errors.js';
-import { CLASSIFIER_SYSTEM_PROMPT, classifyPrompt, MESSAGE_LEAD } from '../../src/prompts/layouts.js';
+import { classifyPrompt } from '../../src/prompts/layouts.js';
 import type { ClassifyTask } from '../../src/prompts/task-definitions.js';
-import { classificationParts } from '../support/builtin-tasks.js';
+import { classificationParts, sentimentTask } from '../support/builtin-tasks.js';
 import { watchDecodeBatches } from '../support/decode-batch-watch.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from '../support/test-app.js';
 
@@ -224,7 +223,7 @@ describe('sequence order (default mode)', () => {
   afterAll(() => t.close());
 
   it('gives a request the lowest-id idle sequence that holds its prefix', async () => {
-    const prefix = chatMlTemplate(t.models.model).classificationStart(CLASSIFIER_SYSTEM_PROMPT, MESSAGE_LEAD);
+    const { prefix } = classificationParts(t.models.model, PROBE_TEXTS[0], sentimentTask);
     const held = await holdEverySequence(t, prefix);
     await held.release([3, 1, 2, 0]); // every one holds the prefix; 0 has been idle the shortest
     const watch = watchDecodeBatches(t.models);

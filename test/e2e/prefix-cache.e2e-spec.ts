@@ -37,18 +37,18 @@ describe('system-prompt prefix reuse', () => {
       expect(a).toEqual(b);
       expect(a.every((body) => !body.includes('"statusCode"'))).toBe(true);
 
-      // A run sharing one start: each classification is two exclusive decodes (the text, then the
-      // question), and each prefix evaluation another. Cached, no prefix is evaluated at all: a
-      // sequence still holds the start every classify task shares, whatever label subsets the
-      // earlier requests asked for.
+      // Sentiment is question-first: each classification of a short text is one exclusive decode
+      // (the text and the end of its turn), and each prefix evaluation another. Cached, no prefix
+      // is evaluated at all: a sequence still holds sentiment's system turn, whatever label subsets
+      // the earlier requests asked for (a subset restricts only the scoring).
       const withCache = watchDecodeLock(cached);
       const withoutCache = watchDecodeLock(uncached);
       for (const text of PROBE_TEXTS) {
         const [x, y] = [await cached.post('/v1/sentiment', { text }), await uncached.post('/v1/sentiment', { text })];
         expect(x.body).toEqual(y.body);
       }
-      expect(withoutCache.exclusive).toBe(3 * PROBE_TEXTS.length);
-      expect(withCache.exclusive).toBe(2 * PROBE_TEXTS.length);
+      expect(withoutCache.exclusive).toBe(2 * PROBE_TEXTS.length);
+      expect(withCache.exclusive).toBe(PROBE_TEXTS.length);
     } finally {
       await cached.close();
       await uncached.close();

@@ -1,7 +1,10 @@
 import type { LlamaContextSequence } from 'node-llama-cpp';
 import { answerQuestions } from '../../src/modules/model/classification/answer-questions.js';
 import { LabelVocabulary } from '../../src/modules/model/classification/label-scoring.js';
-import { classificationParts, sentimentTask, SENTIMENT_LABELS } from '../support/builtin-tasks.js';
+import { join } from 'node:path';
+import type { ClassifyTask } from '../../src/prompts/task-definitions.js';
+import { loadTasks } from '../../src/prompts/tasks-file.js';
+import { classificationParts, SENTIMENT_LABELS } from '../support/builtin-tasks.js';
 import { watchDecodeLock } from '../support/decode-lock-watch.js';
 import { startTestApp, TestApp } from '../support/test-app.js';
 
@@ -10,6 +13,7 @@ const until = async (condition: () => boolean) => {
 };
 const items = (count: number) =>
   Array.from({ length: count }, (_, i) => ({ text: `Ticket ${i}: the parcel is late.` }));
+const TRIAGE_TASKS_FILE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'triage.yaml');
 const CHAT = { messages: [{ role: 'user', content: 'Hi! Where is my parcel?' }] };
 
 describe('traffic classes', () => {
@@ -70,10 +74,14 @@ describe('traffic classes', () => {
     });
   });
 
-  describe('a long text', () => {
+  describe('a long text, text-first', () => {
     let t: TestApp;
+    // The triage fixture's sentiment is text-first (the built-in's question-first is tested apart).
+    const sentimentTask = loadTasks({ file: TRIAGE_TASKS_FILE }).find(
+      (task) => task.name === 'sentiment',
+    ) as ClassifyTask;
     beforeAll(async () => {
-      t = await startTestApp({ SEQUENCES: '1', BATCH_SIZE: '32' });
+      t = await startTestApp({ SEQUENCES: '1', BATCH_SIZE: '32', TASKS_FILE: TRIAGE_TASKS_FILE });
     });
     afterAll(() => t.close());
 

@@ -100,12 +100,13 @@ describe('readiness means warm', () => {
     const scans = watchVocabularyScans();
     try {
       const lock = watchDecodeLock(t);
-      // A classification takes two exclusive turns (its text, then its question); a prefix
-      // evaluation would be a third. Chat's steps take the lock shared; only its prefix would not.
+      // Sentiment (question-first) takes one exclusive turn for a short text (the text and the end
+      // of its turn); a prefix evaluation would be a second. Chat's steps take the lock shared;
+      // only its prefix would not.
       expect((await t.post('/v1/sentiment', { text: 'The parcel came late.' })).statusCode).toBe(200);
-      expect(lock.exclusive).toBe(2);
+      expect(lock.exclusive).toBe(1);
       expect((await t.post('/v1/chat', { messages: [user('Where is my parcel?')] })).statusCode).toBe(200);
-      expect(lock.exclusive).toBe(2);
+      expect(lock.exclusive).toBe(1);
       // A subset of the default labels needs no scan either: each label's continuations are known.
       const subset = await t.post('/v1/sentiment', { text: 'Fine.', labels: ['positive', 'negative'] });
       expect(subset.statusCode).toBe(200);
@@ -149,6 +150,7 @@ describe('a tasks-file reload', () => {
     const scans = watchVocabularyScans();
     try {
       const lock = watchDecodeLock(t);
+      // topic is text-first: its text, then its question.
       expect((await t.post('/v1/classify/topic', { text: 'Where is it?' })).statusCode).toBe(200);
       expect(lock.exclusive).toBe(2);
       expect(scans.seen.tokenReads).toBe(0);

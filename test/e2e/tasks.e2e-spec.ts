@@ -1,5 +1,7 @@
 import { join } from 'node:path';
-import { classificationPrompt } from '../support/builtin-tasks.js';
+import { AppConfig } from '../../src/config/app-config.js';
+import type { ClassifyTask } from '../../src/prompts/task-definitions.js';
+import { classificationPrompt, SENTIMENT_LABELS } from '../support/builtin-tasks.js';
 import { PROBE_TEXTS, startTestApp, TestApp } from '../support/test-app.js';
 
 const TASKS_FILE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'triage.yaml');
@@ -130,8 +132,10 @@ describe('operator tasks from TASKS_FILE (no code)', () => {
       expect(body.results[task]).toEqual(alone);
       singlesTokens += usage.promptTokens;
     }
-    // The start, the text and the question lead after it are evaluated once, not three times.
-    const { textEnd } = classificationPrompt(t.models.model, ticket);
+    // The start, the text and the question lead after it are evaluated once, not three times
+    // (the fixture's sentiment is text-first, like the other two).
+    const sentiment = t.app.get(AppConfig).tasks.find((task) => task.name === 'sentiment') as ClassifyTask;
+    const { textEnd } = classificationPrompt(t.models.model, ticket, SENTIMENT_LABELS, sentiment);
     expect(singlesTokens - body.usage.promptTokens).toBe(2 * textEnd);
   });
 

@@ -74,7 +74,7 @@ describe('admission before tokenizing', () => {
 
   it('a text over the budget by its length alone is refused with 413 untokenized', async () => {
     // 128 bytes is the most one Qwen2 token stands for: 200,000 bytes are at least 1563 tokens,
-    // and the fixed parts around it add five more.
+    // and the fixed parts around it in sentiment's question-first prompt add two more.
     const text = 'a'.repeat(200_000);
     const tokenize = countTokenizing();
     const sentiment = sentimentService();
@@ -82,8 +82,8 @@ describe('admission before tokenizing', () => {
       status: 413,
       response: {
         message:
-          'Input too long for the sentiment task: the prompt would be at least 1568 tokens and at most 1024 are allowed (system prompt and template included).',
-        details: { minPromptTokens: 1568, maxInputTokens: 1024 },
+          'Input too long for the sentiment task: the prompt would be at least 1565 tokens and at most 1024 are allowed (system prompt and template included).',
+        details: { minPromptTokens: 1565, maxInputTokens: 1024 },
       },
     });
     await expect(sentiment.classifyBatch(['fine', text])).rejects.toMatchObject({

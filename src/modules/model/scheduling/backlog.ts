@@ -183,10 +183,6 @@ export class Ticket {
     return this.work.client;
   }
 
-  get units(): number {
-    return this.work.units;
-  }
-
   /** Calls `listener` once when the request ends. */
   onEnd(listener: () => void): void {
     this.endListeners.push(listener);

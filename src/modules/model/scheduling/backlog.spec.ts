@@ -41,6 +41,26 @@ describe('Backlog', () => {
     expect(backlog.estimateMs('classification')).toBe(100);
   });
 
+  it('measures a run from its start to its end, as an average plus two mean deviations', () => {
+    const { clock, backlog } = backlogAt();
+    expect(backlog.runLimitMs('classification')).toBeUndefined();
+    // Two texts started together, done 100 ms apart: units of 100 ms, runs of 100 and 200 ms.
+    const together = clock.ms;
+    clock.ms += 100;
+    backlog.measure('classification', 1, together, true);
+    expect(backlog.runLimitMs('classification')).toBe(100);
+    clock.ms += 100;
+    backlog.measure('classification', 1, together, true);
+    expect(backlog.estimateMs('classification')).toBe(100);
+    expect(backlog.runLimitMs('classification')).toBeCloseTo(120 + 2 * 20);
+    // Stopped: only a run longer than the average says something.
+    backlog.measure('classification', 1, clock.ms - 50, false);
+    expect(backlog.runLimitMs('classification')).toBeCloseTo(160);
+    backlog.measure('classification', 1, clock.ms - 520, false);
+    expect(backlog.runLimitMs('classification')).toBeCloseTo(200 + 2 * 96);
+    expect(backlog.runLimitMs('generation')).toBeUndefined();
+  });
+
   it('takes a stopped unit only as a lower bound', () => {
     const { clock, backlog } = backlogAt();
     const started = clock.ms;

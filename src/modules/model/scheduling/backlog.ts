@@ -29,6 +29,15 @@ interface Outstanding {
 /** How much the newest measurement weighs in a unit's moving average. */
 const SMOOTHING = 0.2;
 
+/** How many mean deviations over its average a run may take (see runLimitMs). */
+const RUN_DEVIATIONS = 2;
+
+/** A moving average and the moving mean of the samples' distance from it. */
+interface Spread {
+  mean: number;
+  deviation: number;
+}
+
 /**
  * After this long without a measurement of its kind, an estimate no longer refuses a request with
  * nothing ahead of it (see lateness).
@@ -73,6 +82,7 @@ export class Backlog {
   private readonly unitMs = new Map<WorkKind, number>();
   private readonly lastDone = new Map<WorkKind, number>();
   private readonly measuredAt = new Map<WorkKind, number>();
+  private readonly runMs = new Map<WorkKind, Spread>();
   private readonly outstanding = new Map<string, Outstanding>();
 
   constructor(readonly now: () => number = () => performance.now()) {}
@@ -80,6 +90,17 @@ export class Backlog {
   /** The estimate of one unit of `kind` in ms; undefined until one has been measured. */
   estimateMs(kind: WorkKind): number | undefined {
     return this.unitMs.get(kind);
+  }
+
+  /**
+   * How long a run of `kind` started now may take, in ms: from its start to its end, beside the runs
+   * it shares the model with (with four sequences busy, a text of one takes about four units), as a
+   * moving average plus RUN_DEVIATIONS mean deviations, like TCP's retransmission timer. Undefined
+   * until one has been measured.
+   */
+  runLimitMs(kind: WorkKind): number | undefined {
+    const run = this.runMs.get(kind);
+    return run && run.mean + RUN_DEVIATIONS * run.deviation;
   }
 
   /**
@@ -141,10 +162,23 @@ export class Backlog {
     const sample = (now - Math.max(startedAt, this.lastDone.get(kind) ?? startedAt)) / units;
     const current = this.unitMs.get(kind);
     this.measuredAt.set(kind, now);
+    this.measureRun(kind, now - startedAt, completed);
     if (completed) this.lastDone.set(kind, now);
     // A stopped unit says only that a unit takes at least this long.
     else if (current !== undefined && sample <= current) return;
     this.unitMs.set(kind, current === undefined ? sample : current + SMOOTHING * (sample - current));
+  }
+
+  /** A run's duration into its spread; a stopped run's only when it is longer than the average. */
+  private measureRun(kind: WorkKind, ms: number, completed: boolean): void {
+    const run = this.runMs.get(kind);
+    if (!run) {
+      this.runMs.set(kind, { mean: ms, deviation: 0 });
+      return;
+    }
+    if (!completed && ms <= run.mean) return;
+    run.deviation += SMOOTHING * (Math.abs(ms - run.mean) - run.deviation);
+    run.mean += SMOOTHING * (ms - run.mean);
   }
 
   /** Adds (or with a negative count removes) outstanding units of `work`'s class, kind and client. */

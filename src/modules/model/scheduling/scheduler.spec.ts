@@ -117,7 +117,7 @@ describe('Scheduler admission by expected finish, and its count of refusals', ()
     running.finish();
     await running.done;
   });
-  it('drops work whose sequence comes with less of its deadline left than a unit takes, before it starts', async () => {
+  it('drops work whose sequence comes with less of its deadline left than a run takes, before it starts', async () => {
     const scheduler = schedulerWith();
     await measureText(scheduler, 1000);
     const running = occupy(scheduler, texts(1));
@@ -135,6 +135,29 @@ describe('Scheduler admission by expected finish, and its count of refusals', ()
     await expect(later).rejects.toMatchObject({ reason: 'deadline_before_start', deadlineMs: 5000, leftMs: 500 });
     expect(started).toBe(false);
     expect([...scheduler.refusals]).toEqual([{ reason: 'deadline_before_start', trafficClass: 'batch', count: 1 }]);
+    ticket.end();
+  });
+
+  it('drops work when less is left than a run takes beside others, though more than a unit takes', async () => {
+    const scheduler = schedulerWith({ sequences: 2 });
+    // Two texts side by side, done 1 s apart: a unit takes 1 s, a run 1 s and 2 s.
+    const [first, second] = [occupy(scheduler, texts(1)), occupy(scheduler, texts(1))];
+    await tick();
+    jest.advanceTimersByTime(1000);
+    first.finish();
+    await first.done;
+    jest.advanceTimersByTime(1000);
+    second.finish();
+    await second.done;
+    const ticket = scheduler.admit(texts(1), deadlineIn(1200)); // its own unit fits
+    let started = false;
+    const later = scheduler.runClassification(
+      { prefix: [], texts: 1, shareBatches: false, trafficClass: 'batch', ticket },
+      async () => (started = true),
+    );
+    // A run may take 1.2 s on average plus two mean deviations of 0.2 s: 1.6 s.
+    await expect(later).rejects.toMatchObject({ reason: 'deadline_before_start', leftMs: 1200 });
+    expect(started).toBe(false);
     ticket.end();
   });
 });

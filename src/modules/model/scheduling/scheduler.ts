@@ -285,14 +285,15 @@ export class Scheduler {
   }
 
   /**
-   * Work whose sequences came with less of its deadline left than one unit of its kind takes is
-   * dropped before it starts, like work whose deadline passed in line: run, it would only end in a 504.
+   * Work whose sequences came with less of its deadline left than a run of its kind may take (see
+   * Backlog.runLimitMs) is dropped before it starts, like work whose deadline passed in line: run,
+   * it would only end in a 504.
    */
   private checkTimeLeft({ deadline, kind, trafficClass }: Ticket): void {
-    const unitMs = this.backlog.estimateMs(kind);
-    if (!deadline || unitMs === undefined) return;
+    const runMs = this.backlog.runLimitMs(kind);
+    if (!deadline || runMs === undefined) return;
     const leftMs = deadline.at - this.backlog.now();
-    if (leftMs < unitMs)
+    if (leftMs < runMs)
       throw new DeadlineBeforeStartError(
         deadline.ms,
         trafficClass,

@@ -805,7 +805,10 @@ async function startup(): Promise<void> {
  * llama-server as POST /completion with the prompt Duet renders (cached start, text, question),
  * two tokens predicted greedily, prompt cache on. Plain prompt: what a user would send llama-server
  * instead (PLAIN_SENTIMENT_SYSTEM_PROMPT as the system turn, the text as the user turn), the same
- * way. `--llama-prompt text` (the default) sends prompts as text, special tokens written out;
+ * way; and the plain prompt with one token predicted (promptOnly), the least any classifier must
+ * evaluate: its rate over the plain prompt's is how far ahead of it Duet can get, since both
+ * evaluate the same text tokens and Duet only skips llama-server's second decode.
+ * `--llama-prompt text` (the default) sends prompts as text, special tokens written out;
  * `tokens` sends the token ids (Duet's, or the plain prompt's as Duet's template renders it). Duet
  * tokenizes the text apart from the question, so where the whole prompt tokenized at once merges the
  * text's last character with the question's leading newlines ("." and "\n\n" into ".\n\n"), the
@@ -850,11 +853,13 @@ async function server(): Promise<void> {
       withServer(values.model!, duetEnv('deterministic'), async (deterministic) => {
         const duet = (service: ServerProcess) => (item: number) =>
           post(service, '/v1/sentiment', { text: texts[item] });
-        const llama = (asTokens: readonly Prompt['tokens'][], asRendered: readonly string[]) => (item: number) =>
-          llamaServer.complete(llamaPrompt === 'text' ? asRendered[item] : asTokens[item]);
+        const llama =
+          (asTokens: readonly Prompt['tokens'][], asRendered: readonly string[], predict?: number) => (item: number) =>
+            llamaServer.complete(llamaPrompt === 'text' ? asRendered[item] : asTokens[item], predict);
         const sides = {
           llamaServer: llama(prompts, rendered),
           llamaServerPlain: llama(plainPrompts, renderedPlain),
+          llamaServerPlainPromptOnly: llama(plainPrompts, renderedPlain, 1),
           throughput: duet(throughput),
           deterministic: duet(deterministic),
         };
@@ -864,16 +869,24 @@ async function server(): Promise<void> {
           const perSide = () =>
             Object.fromEntries(Object.keys(sides).map((side) => [side, [] as number[]])) as Record<Side, number[]>;
           const [rates, latencies] = [perSide(), perSide()];
-          // Sides take turns run by run, so the machine's drift falls on all of them alike.
+          const timed = (side: Side) => async (item: number) => {
+            const started = performance.now();
+            await sides[side](item);
+            latencies[side].push(performance.now() - started);
+          };
+          // Sides take turns so that the machine's drift falls on all of them alike: text by text one
+          // at a time (a run-by-run turn left p50s 5% apart on identical work), run by run at 4.
           for (let run = 0; run < runs; run++)
-            for (const [side, send] of Object.entries(sides)) {
-              const timedSend = async (item: number) => {
-                const started = performance.now();
-                await send(item);
-                latencies[side as Side].push(performance.now() - started);
-              };
-              rates[side as Side].push(texts.length / (await closedLoop(texts.length, concurrency, timedSend)));
-            }
+            if (concurrency === 1) {
+              for (let item = 0; item < texts.length; item++)
+                for (const side of Object.keys(sides) as Side[]) await timed(side)(item);
+              for (const side of Object.keys(sides) as Side[])
+                rates[side].push(
+                  (texts.length * 1000) / latencies[side].slice(-texts.length).reduce((a, b) => a + b, 0),
+                );
+            } else
+              for (const side of Object.keys(sides) as Side[])
+                rates[side].push(texts.length / (await closedLoop(texts.length, concurrency, timed(side))));
           const rate = (side: Side) => median(rates[side]);
           const p50 = (side: Side) => median(latencies[side]);
           report({
@@ -893,6 +906,7 @@ async function server(): Promise<void> {
             deterministicRatio: round(rate('deterministic') / rate('llamaServer'), 3),
             throughputOverPlain: round(rate('throughput') / rate('llamaServerPlain'), 3),
             deterministicOverPlain: round(rate('deterministic') / rate('llamaServerPlain'), 3),
+            promptOnlyOverPlain: round(rate('llamaServerPlainPromptOnly') / rate('llamaServerPlain'), 3),
             p50Ms: Object.fromEntries(Object.keys(sides).map((side) => [side, round(p50(side as Side))])),
             deterministicP50OverPlain: round(p50('deterministic') / p50('llamaServerPlain'), 3),
             throughputP50OverPlain: round(p50('throughput') / p50('llamaServerPlain'), 3),

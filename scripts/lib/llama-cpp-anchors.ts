@@ -39,7 +39,8 @@ export interface LlamaServer {
   /** The tokens /completion evaluates for this prompt text (special tokens parsed, as it does). */
   tokenize(content: string): Promise<number[]>;
   /** One classification's worth: the prompt (text, or token ids), two tokens greedily, prompt cache on. */
-  complete(prompt: string | readonly number[]): Promise<void>;
+  /** A greedy completion of `predict` tokens (default 2), prompt cache on. */
+  complete(prompt: string | readonly number[], predict?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -73,8 +74,8 @@ export async function startLlamaServer(binary: string, modelPath: string, thread
     kvUnified: unified === undefined ? undefined : unified === 'true',
     tokenize: async (content) =>
       (await post('/tokenize', { content, add_special: true, parse_special: true })).tokens as number[],
-    complete: async (prompt) =>
-      void (await post('/completion', { prompt, n_predict: 2, temperature: 0, cache_prompt: true })),
+    complete: async (prompt, predict = 2) =>
+      void (await post('/completion', { prompt, n_predict: predict, temperature: 0, cache_prompt: true })),
     stop: () => stop(child),
   };
 }

@@ -817,7 +817,10 @@ async function startup(): Promise<void> {
  * instead (PLAIN_SENTIMENT_SYSTEM_PROMPT as the system turn, the text as the user turn), the same
  * way; and the plain prompt with one token predicted (promptOnly), the least any classifier must
  * evaluate: its rate over the plain prompt's is how far ahead of it Duet can get, since both
- * evaluate the same text tokens and Duet only skips llama-server's second decode.
+ * evaluate the same text tokens and Duet skips llama-server's second decode, except where its
+ * label choice needs one (duetEvaluationsPerText: 1 to 2, from the random fixture's first tokens).
+ * It runs at concurrency 4 only: one at a time, it would follow plain text by text and find its
+ * prompt cached.
  * `--llama-prompt text` (the default) sends prompts as text, special tokens written out;
  * `tokens` sends the token ids (Duet's, or the plain prompt's as Duet's template renders it). Duet
  * tokenizes the text apart from the question, so where the whole prompt tokenized at once merges the
@@ -833,7 +836,8 @@ async function server(): Promise<void> {
   const texts = tweets(textCount);
   const task = { ...sentimentTask, layout: sentimentLayout ?? sentimentTask.layout };
   const raw = await RawLlama.open(values.model!, threads);
-  const prompts = texts.map((text) => classificationPrompt(raw.model, text, SENTIMENT_LABELS, task).tokens);
+  const duetPrompts = texts.map((text) => classificationPrompt(raw.model, text, SENTIMENT_LABELS, task));
+  const prompts = duetPrompts.map((prompt) => prompt.tokens);
   const plainPrompts = texts.map(
     (text) =>
       chatMlTemplate(raw.model).render([
@@ -843,6 +847,7 @@ async function server(): Promise<void> {
   );
   const asText = (tokens: readonly Prompt['tokens'][]) => tokens.map((prompt) => raw.model.detokenize(prompt, true));
   const [rendered, renderedPlain] = [asText(prompts), asText(plainPrompts)];
+  const labelEvaluations = await raw.labelEvaluations(duetPrompts, SENTIMENT_LABELS);
   await raw.close();
   let llamaServer: LlamaServer;
   try {
@@ -878,6 +883,9 @@ async function server(): Promise<void> {
         for (const concurrency of [1, 4]) {
           const perSide = () =>
             Object.fromEntries(Object.keys(sides).map((side) => [side, [] as number[]])) as Record<Side, number[]>;
+          const active = (Object.keys(sides) as Side[]).filter(
+            (side) => concurrency > 1 || side !== 'llamaServerPlainPromptOnly',
+          );
           const [rates, latencies] = [perSide(), perSide()];
           const timed = (side: Side) => async (item: number) => {
             const started = performance.now();
@@ -888,14 +896,13 @@ async function server(): Promise<void> {
           // at a time (a run-by-run turn left p50s 5% apart on identical work), run by run at 4.
           for (let run = 0; run < runs; run++)
             if (concurrency === 1) {
-              for (let item = 0; item < texts.length; item++)
-                for (const side of Object.keys(sides) as Side[]) await timed(side)(item);
-              for (const side of Object.keys(sides) as Side[])
+              for (let item = 0; item < texts.length; item++) for (const side of active) await timed(side)(item);
+              for (const side of active)
                 rates[side].push(
                   (texts.length * 1000) / latencies[side].slice(-texts.length).reduce((a, b) => a + b, 0),
                 );
             } else
-              for (const side of Object.keys(sides) as Side[])
+              for (const side of active)
                 rates[side].push(texts.length / (await closedLoop(texts.length, concurrency, timed(side))));
           const rate = (side: Side) => median(rates[side]);
           const p50 = (side: Side) => median(latencies[side]);
@@ -916,8 +923,10 @@ async function server(): Promise<void> {
             deterministicRatio: round(rate('deterministic') / rate('llamaServer'), 3),
             throughputOverPlain: round(rate('throughput') / rate('llamaServerPlain'), 3),
             deterministicOverPlain: round(rate('deterministic') / rate('llamaServerPlain'), 3),
-            promptOnlyOverPlain: round(rate('llamaServerPlainPromptOnly') / rate('llamaServerPlain'), 3),
-            p50Ms: Object.fromEntries(Object.keys(sides).map((side) => [side, round(p50(side as Side))])),
+            promptOnlyOverPlain:
+              concurrency > 1 ? round(rate('llamaServerPlainPromptOnly') / rate('llamaServerPlain'), 3) : undefined,
+            duetEvaluationsPerText: round(labelEvaluations.reduce((a, b) => a + b, 0) / texts.length),
+            p50Ms: Object.fromEntries(active.map((side) => [side, round(p50(side))])),
             deterministicP50OverPlain: round(p50('deterministic') / p50('llamaServerPlain'), 3),
             throughputP50OverPlain: round(p50('throughput') / p50('llamaServerPlain'), 3),
             target:

@@ -1,7 +1,11 @@
 import { getLlama, Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { DEFAULT_BATCH_SIZE } from '../../src/config/environment.js';
 import { chatMlTemplate, Prompt, PromptTurn } from '../../src/modules/model/tokens/chatml.js';
-import { chooseLabel, LabelVocabulary } from '../../src/modules/model/classification/label-scoring.js';
+import {
+  chooseLabel,
+  LabelVocabulary,
+  type ScoringSequence,
+} from '../../src/modules/model/classification/label-scoring.js';
 import { TokenBytes } from '../../src/modules/model/tokens/token-bytes.js';
 import { sequenceContextSize } from '../../src/prompts/task-definitions.js';
 import { loadTasks } from '../../src/prompts/tasks-file.js';
@@ -58,8 +62,7 @@ export class RawLlama {
     labels: readonly string[],
     between?: (item: number) => Promise<void>,
   ): Promise<number[]> {
-    const vocabulary = new LabelVocabulary(this.model, TokenBytes.fromVocabulary(this.model));
-    vocabulary.allowedAfter('', labels);
+    const vocabulary = this.labelVocabulary(labels);
     return this.promptTimes(
       prompts,
       async (sequence, prompt, prefixLength) => {
@@ -68,6 +71,40 @@ export class RawLlama {
       },
       between,
     );
+  }
+
+  /**
+   * How many evaluations each prompt's label choice takes: one, or more where the best first token
+   * starts several labels ("ne": negative, neutral) and the next must be read.
+   */
+  async labelEvaluations(prompts: readonly Prompt[], labels: readonly string[]): Promise<number[]> {
+    const vocabulary = this.labelVocabulary(labels);
+    const counts: number[] = [];
+    await this.onCachedSequences(prompts[0], 1, async ([sequence], prefixLength) => {
+      for (const prompt of prompts) {
+        let evaluations = 0;
+        const counted: ScoringSequence = {
+          get nextTokenIndex() {
+            return sequence.nextTokenIndex;
+          },
+          controlledEvaluate: (input, options) => {
+            evaluations++;
+            return sequence.controlledEvaluate(input, options);
+          },
+          eraseContextTokenRanges: (ranges) => sequence.eraseContextTokenRanges(ranges),
+        };
+        await chooseLabel(counted, prompt.tokens.slice(prefixLength), labels, vocabulary);
+        await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
+        counts.push(evaluations);
+      }
+    });
+    return counts;
+  }
+
+  private labelVocabulary(labels: readonly string[]): LabelVocabulary {
+    const vocabulary = new LabelVocabulary(this.model, TokenBytes.fromVocabulary(this.model));
+    vocabulary.allowedAfter('', labels);
+    return vocabulary;
   }
 
   /** Prompt tokens per second (cached system prompt excluded) with `sequences` prompts evaluated at once, sharing decode batches. */

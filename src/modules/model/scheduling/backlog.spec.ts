@@ -61,6 +61,15 @@ describe('Backlog', () => {
     expect(backlog.runLimitMs('generation')).toBeUndefined();
   });
 
+  it('forgets the run limit once nothing of its kind has been measured for a while', () => {
+    const { clock, backlog } = backlogAt();
+    backlog.measure('classification', 1, clock.ms - 40_000, true); // a run in a stalled moment
+    clock.ms += ESTIMATE_STALE_MS;
+    expect(backlog.runLimitMs('classification')).toBe(40_000);
+    clock.ms += 1;
+    expect(backlog.runLimitMs('classification')).toBeUndefined();
+  });
+
   it('takes a stopped unit only as a lower bound', () => {
     const { clock, backlog } = backlogAt();
     const started = clock.ms;

@@ -96,11 +96,13 @@ export class Backlog {
    * How long a run of `kind` started now may take, in ms: from its start to its end, beside the runs
    * it shares the model with (with four sequences busy, a text of one takes about four units), as a
    * moving average plus RUN_DEVIATIONS mean deviations, like TCP's retransmission timer. Undefined
-   * until one has been measured.
+   * until one has been measured, and once none has been for ESTIMATE_STALE_MS: work dropped on a
+   * limit taken in a slow moment would otherwise keep anything from running to correct it.
    */
   runLimitMs(kind: WorkKind): number | undefined {
     const run = this.runMs.get(kind);
-    return run && run.mean + RUN_DEVIATIONS * run.deviation;
+    if (!run || this.now() - this.measuredAt.get(kind)! > ESTIMATE_STALE_MS) return undefined;
+    return run.mean + RUN_DEVIATIONS * run.deviation;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { BATCH_HEADROOM, Backlog, ESTIMATE_STALE_MS, retryAfterSeconds } from './backlog.js';
+import { BATCH_HEADROOM, Backlog, ESTIMATE_STALE_MS, PACE_WINDOW_MS, retryAfterSeconds } from './backlog.js';
 
 /** A backlog on a clock the test moves. */
 function backlogAt(start = 1000) {
@@ -68,6 +68,36 @@ describe('Backlog', () => {
     expect(backlog.runLimitMs('classification')).toBe(40_000);
     clock.ms += 1;
     expect(backlog.runLimitMs('classification')).toBeUndefined();
+  });
+
+  it('counts the work other clients will send meanwhile at their recent pace, taking turns', () => {
+    const { clock, backlog } = backlogAt();
+    // Another client's 3 s of work over the last window: 0.1 ms of work per ms.
+    backlog.addToPace('batch', 'other', 3000);
+    backlog.addToPace('batch', 'own', 30_000); // its own pace is in its own work already
+    expect(backlog.arrivingMs('batch', 'own', 10_000, 10_000)).toBeCloseTo(1000);
+    expect(backlog.arrivingMs('batch', 'own', 500, 10_000)).toBeCloseTo(500); // they take turns
+    // Interactive work goes ahead of batch work in full; batch work never ahead of interactive.
+    backlog.addToPace('interactive', 'widget', 3000);
+    expect(backlog.arrivingMs('batch', 'own', 500, 10_000)).toBeCloseTo(500 + 1000);
+    expect(backlog.arrivingMs('interactive', 'widget', 10_000, 10_000)).toBe(0);
+    clock.ms += PACE_WINDOW_MS; // paces fade
+    expect(backlog.arrivingMs('batch', 'own', 10_000, 10_000)).toBeCloseTo(2000 / Math.E);
+    clock.ms += 10 * PACE_WINDOW_MS; // and are forgotten
+    expect(backlog.arrivingMs('batch', 'own', 10_000, 10_000)).toBe(0);
+  });
+
+  it("refuses batch work that other clients' pace would push past its deadline", () => {
+    const { clock, backlog } = backlogAt();
+    backlog.measure('classification', 1, clock.ms - 1000, true); // a text takes 1 s
+    const flood = { trafficClass: 'batch', kind: 'classification', units: 20, client: 'flood' } as const;
+    expect(backlog.lateness(flood, 30_000)).toBeUndefined(); // 20 s against 27 s
+    // The other client's texts, done as counted by their tickets: 12 s in the window, 0.4 ms per ms.
+    const other = backlog.add({ trafficClass: 'batch', kind: 'classification', units: 12, client: 'other' });
+    clock.ms += 12_000;
+    other.ran(12, clock.ms - 12_000, true);
+    expect(backlog.estimateMs('classification')).toBe(1000);
+    expect(backlog.lateness(flood, 30_000)).toMatchObject({ expectedMs: 20_000 + 0.4 * 20_000 });
   });
 
   it('takes a stopped unit only as a lower bound', () => {

@@ -29,8 +29,19 @@ interface Outstanding {
 /** How much the newest measurement weighs in a unit's moving average. */
 const SMOOTHING = 0.2;
 
+/** About how far back a client's finished work counts in its pace (see arrivingMs): a deadline's worth. */
+export const PACE_WINDOW_MS = 30_000;
+
 /** How many mean deviations over its average a run may take (see runLimitMs). */
 const RUN_DEVIATIONS = 2;
+
+/** One class and client's finished work: its ms, each faded by e^(−age / PACE_WINDOW_MS), as of `at`. */
+interface Pace {
+  trafficClass: TrafficClass;
+  client: string;
+  ms: number;
+  at: number;
+}
 
 /** A moving average and the moving mean of the samples' distance from it. */
 interface Spread {
@@ -45,8 +56,8 @@ interface Spread {
 export const ESTIMATE_STALE_MS = 5000;
 
 /**
- * The share of a batch request's time before its deadline kept free at admission, for work that
- * will go ahead of it after it is admitted: interactive requests, and other clients' turns.
+ * The share of a batch request's time before its deadline kept free at admission: a margin for
+ * the estimates (unit times, other clients' paces) falling short.
  */
 export const BATCH_HEADROOM = 0.1;
 
@@ -83,6 +94,7 @@ export class Backlog {
   private readonly lastDone = new Map<WorkKind, number>();
   private readonly measuredAt = new Map<WorkKind, number>();
   private readonly runMs = new Map<WorkKind, Spread>();
+  private readonly paces = new Map<string, Pace>();
   private readonly outstanding = new Map<string, Outstanding>();
 
   constructor(readonly now: () => number = () => performance.now()) {}
@@ -125,17 +137,49 @@ export class Backlog {
   }
 
   /**
+   * Expected ms of work not yet admitted that will go ahead of a request of `trafficClass` from
+   * `client`, or take turns with it, within `horizonMs`: each other client's pace (its finished
+   * work per ms over about the last PACE_WINDOW_MS) times the horizon; interactive work in full
+   * ahead of batch work, another client of the request's own class at most `ownMs` (they take
+   * turns). Paces faded to under a millisecond are forgotten.
+   */
+  arrivingMs(trafficClass: TrafficClass, client: string, ownMs: number, horizonMs: number): number {
+    const now = this.now();
+    let arriving = 0;
+    for (const [key, pace] of this.paces) {
+      const ms = pace.ms * Math.exp(-(now - pace.at) / PACE_WINDOW_MS);
+      if (ms < 1) this.paces.delete(key);
+      else if (pace.trafficClass === trafficClass ? pace.client !== client : trafficClass === 'batch') {
+        const expected = (ms / PACE_WINDOW_MS) * horizonMs;
+        arriving += pace.trafficClass === trafficClass ? Math.min(expected, ownMs) : expected;
+      }
+    }
+    return arriving;
+  }
+
+  /** Adds `ms` of finished work of `trafficClass` from `client` to its pace. */
+  addToPace(trafficClass: TrafficClass, client: string, ms: number): void {
+    const key = JSON.stringify([trafficClass, client]);
+    const now = this.now();
+    const pace = this.paces.get(key) ?? { trafficClass, client, ms: 0, at: now };
+    pace.ms = pace.ms * Math.exp(-(now - pace.at) / PACE_WINDOW_MS) + ms;
+    pace.at = now;
+    this.paces.set(key, pace);
+  }
+
+  /**
    * Undefined if `work` admitted now would finish within `budgetMs` (the time left before its
    * deadline; less BATCH_HEADROOM for batch work), else how late it would be. It would finish
-   * after the work ahead and its own, so it would fit once the work ahead has shrunk by the
-   * difference; when its own work alone is over the budget, retrying helps no sooner than the line
-   * ahead is empty. With nothing ahead and no unit of its kind measured for ESTIMATE_STALE_MS, it
-   * is admitted: its later units are dropped before they start if the estimate was right.
+   * after the work ahead, the work other clients will send meanwhile at their recent pace (see
+   * arrivingMs) and its own, so it would fit once the work ahead has shrunk by the difference;
+   * when its own work alone is over the budget, retrying helps no sooner than the line ahead is
+   * empty. With nothing ahead and no unit of its kind measured for ESTIMATE_STALE_MS, it is
+   * admitted: its later units are dropped before they start if the estimate was right.
    */
   lateness(work: Work, budgetMs: number): Lateness | undefined {
     const ownMs = (this.estimateMs(work.kind) ?? 0) * work.units;
     const ahead = this.aheadMs(work.trafficClass, work.client, ownMs);
-    const expectedMs = ahead + ownMs;
+    const expectedMs = ahead + ownMs + this.arrivingMs(work.trafficClass, work.client ?? '', ownMs, ahead + ownMs);
     const allowedMs = work.trafficClass === 'batch' ? budgetMs * (1 - BATCH_HEADROOM) : budgetMs;
     if (expectedMs <= allowedMs) return undefined;
     // Only running work corrects an estimate: one taken in a slow moment (the warm-up beside a
@@ -227,7 +271,10 @@ export class Ticket {
   /** `units` that ran from `startedAt` until now: measured, and no longer outstanding if `completed`. */
   ran(units: number, startedAt: number, completed: boolean): void {
     this.backlog.measure(this.work.kind, units, startedAt, completed);
-    if (completed) this.release(units);
+    if (!completed) return;
+    this.release(units);
+    const { trafficClass, kind, client = '' } = this.work;
+    this.backlog.addToPace(trafficClass, client, units * this.backlog.estimateMs(kind)!);
   }
 
   /** The request ended (answered, failed or refused): whatever it had left is no longer outstanding. */

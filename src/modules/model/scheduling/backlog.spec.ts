@@ -87,17 +87,40 @@ describe('Backlog', () => {
     expect(backlog.arrivingMs('batch', 'own', 10_000, 10_000)).toBe(0);
   });
 
+  it("admits work only if its last unit can start with a run's time left", () => {
+    const { clock, backlog } = backlogAt();
+    // Two texts side by side, done 100 ms apart: units of 100 ms, a run limit of 120 + 2 x 20 ms.
+    const together = clock.ms;
+    clock.ms += 100;
+    backlog.measure('classification', 1, together, true);
+    clock.ms += 100;
+    backlog.measure('classification', 1, together, true);
+    const texts = (units: number, trafficClass: 'batch' | 'interactive' = 'interactive') =>
+      ({ trafficClass, kind: 'classification', units }) as const;
+    expect(backlog.lateness(texts(1), 160)).toBeUndefined();
+    expect(backlog.lateness(texts(1), 159)).toMatchObject({ expectedMs: 160 });
+    expect(backlog.lateness(texts(3), 359)).toMatchObject({ expectedMs: 100 + 100 + 160 });
+    expect(backlog.lateness(texts(1, 'batch'), 160 / (1 - BATCH_HEADROOM))).toBeUndefined();
+    expect(backlog.lateness(texts(1, 'batch'), 159 / (1 - BATCH_HEADROOM))).toBeDefined();
+  });
+
   it("refuses batch work that other clients' pace would push past its deadline", () => {
     const { clock, backlog } = backlogAt();
     backlog.measure('classification', 1, clock.ms - 1000, true); // a text takes 1 s
     const flood = { trafficClass: 'batch', kind: 'classification', units: 20, client: 'flood' } as const;
     expect(backlog.lateness(flood, 30_000)).toBeUndefined(); // 20 s against 27 s
-    // The other client's texts, done as counted by their tickets: 12 s in the window, 0.4 ms per ms.
-    const other = backlog.add({ trafficClass: 'batch', kind: 'classification', units: 12, client: 'other' });
-    clock.ms += 12_000;
-    other.ran(12, clock.ms - 12_000, true);
-    expect(backlog.estimateMs('classification')).toBe(1000);
-    expect(backlog.lateness(flood, 30_000)).toMatchObject({ expectedMs: 20_000 + 0.4 * 20_000 });
+    // The other client's texts, done one a second and counted by their tickets, faded by their age.
+    const other = backlog.add({ trafficClass: 'batch', kind: 'classification', units: 15, client: 'other' });
+    for (let text = 0; text < 15; text++) {
+      clock.ms += 1000;
+      other.ran(1, clock.ms - 1000, true);
+    }
+    expect([backlog.estimateMs('classification'), backlog.runLimitMs('classification')]).toEqual([1000, 1000]);
+    let paceMs = 0;
+    for (let age = 0; age < 15; age++) paceMs += 1000 * Math.exp((-age * 1000) / PACE_WINDOW_MS);
+    expect(paceMs / PACE_WINDOW_MS).toBeCloseTo(0.4, 1); // ms of work per ms
+    const late = backlog.lateness(flood, 30_000);
+    expect(late?.expectedMs).toBeCloseTo(20_000 + (paceMs / PACE_WINDOW_MS) * 20_000);
   });
 
   it('takes a stopped unit only as a lower bound', () => {

@@ -171,15 +171,20 @@ export class Backlog {
    * Undefined if `work` admitted now would finish within `budgetMs` (the time left before its
    * deadline; less BATCH_HEADROOM for batch work), else how late it would be. It would finish
    * after the work ahead, the work other clients will send meanwhile at their recent pace (see
-   * arrivingMs) and its own, so it would fit once the work ahead has shrunk by the difference;
+   * arrivingMs) and its own, its last unit taking a whole run's time (the start rule: see
+   * runLimitMs), so it would fit once the work ahead has shrunk by the difference;
    * when its own work alone is over the budget, retrying helps no sooner than the line ahead is
    * empty. With nothing ahead and no unit of its kind measured for ESTIMATE_STALE_MS, it is
    * admitted: its later units are dropped before they start if the estimate was right.
    */
   lateness(work: Work, budgetMs: number): Lateness | undefined {
-    const ownMs = (this.estimateMs(work.kind) ?? 0) * work.units;
+    const unitMs = this.estimateMs(work.kind) ?? 0;
+    const ownMs = unitMs * work.units;
     const ahead = this.aheadMs(work.trafficClass, work.client, ownMs);
-    const expectedMs = ahead + ownMs + this.arrivingMs(work.trafficClass, work.client ?? '', ownMs, ahead + ownMs);
+    const arriving = this.arrivingMs(work.trafficClass, work.client ?? '', ownMs, ahead + ownMs);
+    // Its last unit starts only with a run's time left (see runLimitMs), so it must start that early.
+    const lastRunMs = Math.max(unitMs, this.runLimitMs(work.kind) ?? 0);
+    const expectedMs = ahead + arriving + ownMs - unitMs + lastRunMs;
     const allowedMs = work.trafficClass === 'batch' ? budgetMs * (1 - BATCH_HEADROOM) : budgetMs;
     if (expectedMs <= allowedMs) return undefined;
     // Only running work corrects an estimate: one taken in a slow moment (the warm-up beside a

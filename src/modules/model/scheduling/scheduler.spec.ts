@@ -149,16 +149,27 @@ describe('Scheduler admission by expected finish, and its count of refusals', ()
     jest.advanceTimersByTime(1000);
     second.finish();
     await second.done;
-    const ticket = scheduler.admit(texts(1), deadlineIn(1200)); // its own unit fits
+    // Both sequences held outside the backlog: nothing ahead, nothing measured when they free.
+    const releases: (() => void)[] = [];
+    const holds = [0, 1].map(() =>
+      scheduler.pool.useSeveral([], 1, () => new Promise<void>((resolve) => releases.push(resolve))),
+    );
+    await tick();
+    const ticket = scheduler.admit(texts(1), deadlineIn(5000)); // a run of 1.6 s fits in 5 s
     let started = false;
     const later = scheduler.runClassification(
       { prefix: [], texts: 1, shareBatches: false, trafficClass: 'batch', ticket },
       async () => (started = true),
     );
-    // A run may take 1.2 s on average plus two mean deviations of 0.2 s: 1.6 s.
+    await tick();
+    jest.advanceTimersByTime(3800);
+    releases[0]();
+    // A run may take 1.2 s on average plus two mean deviations of 0.2 s: 1.6 s, more than the 1.2 s left.
     await expect(later).rejects.toMatchObject({ reason: 'deadline_before_start', leftMs: 1200 });
     expect(started).toBe(false);
     ticket.end();
+    releases[1]();
+    await Promise.all(holds);
   });
 });
 

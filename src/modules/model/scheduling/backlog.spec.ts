@@ -41,33 +41,14 @@ describe('Backlog', () => {
     expect(backlog.estimateMs('classification')).toBe(100);
   });
 
-  it('measures a run from its start to its end, as an average plus two mean deviations', () => {
+  it('forgets a stale estimate for the start rule, not for the work ahead', () => {
     const { clock, backlog } = backlogAt();
-    expect(backlog.runLimitMs('classification')).toBeUndefined();
-    // Two texts started together, done 100 ms apart: units of 100 ms, runs of 100 and 200 ms.
-    const together = clock.ms;
-    clock.ms += 100;
-    backlog.measure('classification', 1, together, true);
-    expect(backlog.runLimitMs('classification')).toBe(100);
-    clock.ms += 100;
-    backlog.measure('classification', 1, together, true);
-    expect(backlog.estimateMs('classification')).toBe(100);
-    expect(backlog.runLimitMs('classification')).toBeCloseTo(120 + 2 * 20);
-    // Stopped: only a run longer than the average says something.
-    backlog.measure('classification', 1, clock.ms - 50, false);
-    expect(backlog.runLimitMs('classification')).toBeCloseTo(160);
-    backlog.measure('classification', 1, clock.ms - 520, false);
-    expect(backlog.runLimitMs('classification')).toBeCloseTo(200 + 2 * 96);
-    expect(backlog.runLimitMs('generation')).toBeUndefined();
-  });
-
-  it('forgets the run limit once nothing of its kind has been measured for a while', () => {
-    const { clock, backlog } = backlogAt();
-    backlog.measure('classification', 1, clock.ms - 40_000, true); // a run in a stalled moment
+    backlog.measure('classification', 1, clock.ms - 40_000, true); // a unit in a stalled moment
     clock.ms += ESTIMATE_STALE_MS;
-    expect(backlog.runLimitMs('classification')).toBe(40_000);
+    expect(backlog.currentEstimateMs('classification')).toBe(40_000);
     clock.ms += 1;
-    expect(backlog.runLimitMs('classification')).toBeUndefined();
+    expect(backlog.currentEstimateMs('classification')).toBeUndefined();
+    expect(backlog.estimateMs('classification')).toBe(40_000);
   });
 
   it('counts the work other clients will send meanwhile at their recent pace, taking turns', () => {
@@ -87,21 +68,18 @@ describe('Backlog', () => {
     expect(backlog.arrivingMs('batch', 'own', 10_000, 10_000)).toBe(0);
   });
 
-  it("admits work only if its last unit can start with a run's time left", () => {
+  it('counts its last unit as ending after the units it shares the model with', () => {
     const { clock, backlog } = backlogAt();
-    // Two texts side by side, done 100 ms apart: units of 100 ms, a run limit of 120 + 2 x 20 ms.
-    const together = clock.ms;
-    clock.ms += 100;
-    backlog.measure('classification', 1, together, true);
-    clock.ms += 100;
-    backlog.measure('classification', 1, together, true);
+    backlog.measure('classification', 1, clock.ms - 100, true); // a text takes 100 ms
     const texts = (units: number, trafficClass: 'batch' | 'interactive' = 'interactive') =>
       ({ trafficClass, kind: 'classification', units }) as const;
-    expect(backlog.lateness(texts(1), 160)).toBeUndefined();
-    expect(backlog.lateness(texts(1), 159)).toMatchObject({ expectedMs: 160 });
-    expect(backlog.lateness(texts(3), 359)).toMatchObject({ expectedMs: 100 + 100 + 160 });
-    expect(backlog.lateness(texts(1, 'batch'), 160 / (1 - BATCH_HEADROOM))).toBeUndefined();
-    expect(backlog.lateness(texts(1, 'batch'), 159 / (1 - BATCH_HEADROOM))).toBeDefined();
+    expect(backlog.lateness(texts(1), 100)).toBeUndefined();
+    // Beside three others its text ends three of theirs later.
+    expect(backlog.lateness(texts(1), 399, 4)).toMatchObject({ expectedMs: 400 });
+    expect(backlog.lateness(texts(1), 400, 4)).toBeUndefined();
+    expect(backlog.lateness(texts(3), 599, 4)).toMatchObject({ expectedMs: 300 + 300 });
+    expect(backlog.lateness(texts(1, 'batch'), 200 / (1 - BATCH_HEADROOM), 2)).toBeUndefined();
+    expect(backlog.lateness(texts(1, 'batch'), 199 / (1 - BATCH_HEADROOM), 2)).toBeDefined();
   });
 
   it("refuses batch work that other clients' pace would push past its deadline", () => {
@@ -115,7 +93,7 @@ describe('Backlog', () => {
       clock.ms += 1000;
       other.ran(1, clock.ms - 1000, true);
     }
-    expect([backlog.estimateMs('classification'), backlog.runLimitMs('classification')]).toEqual([1000, 1000]);
+    expect(backlog.estimateMs('classification')).toBe(1000);
     let paceMs = 0;
     for (let age = 0; age < 15; age++) paceMs += 1000 * Math.exp((-age * 1000) / PACE_WINDOW_MS);
     expect(paceMs / PACE_WINDOW_MS).toBeCloseTo(0.4, 1); // ms of work per ms

@@ -32,21 +32,12 @@ const SMOOTHING = 0.2;
 /** About how far back a client's finished work counts in its pace (see arrivingMs): a deadline's worth. */
 export const PACE_WINDOW_MS = 30_000;
 
-/** How many mean deviations over its average a run may take (see runLimitMs). */
-const RUN_DEVIATIONS = 2;
-
 /** One class and client's finished work: its ms, each faded by e^(−age / PACE_WINDOW_MS), as of `at`. */
 interface Pace {
   trafficClass: TrafficClass;
   client: string;
   ms: number;
   at: number;
-}
-
-/** A moving average and the moving mean of the samples' distance from it. */
-interface Spread {
-  mean: number;
-  deviation: number;
 }
 
 /**
@@ -93,7 +84,6 @@ export class Backlog {
   private readonly unitMs = new Map<WorkKind, number>();
   private readonly lastDone = new Map<WorkKind, number>();
   private readonly measuredAt = new Map<WorkKind, number>();
-  private readonly runMs = new Map<WorkKind, Spread>();
   private readonly paces = new Map<string, Pace>();
   private readonly outstanding = new Map<string, Outstanding>();
 
@@ -105,16 +95,14 @@ export class Backlog {
   }
 
   /**
-   * How long a run of `kind` started now may take, in ms: from its start to its end, beside the runs
-   * it shares the model with (with four sequences busy, a text of one takes about four units), as a
-   * moving average plus RUN_DEVIATIONS mean deviations, like TCP's retransmission timer. Undefined
-   * until one has been measured, and once none has been for ESTIMATE_STALE_MS: work dropped on a
-   * limit taken in a slow moment would otherwise keep anything from running to correct it.
+   * The estimate of one unit of `kind` while it is current: undefined once nothing of its kind has
+   * been measured for ESTIMATE_STALE_MS, so that an estimate taken in a slow moment cannot keep
+   * work from running, which is what corrects it.
    */
-  runLimitMs(kind: WorkKind): number | undefined {
-    const run = this.runMs.get(kind);
-    if (!run || this.now() - this.measuredAt.get(kind)! > ESTIMATE_STALE_MS) return undefined;
-    return run.mean + RUN_DEVIATIONS * run.deviation;
+  currentEstimateMs(kind: WorkKind): number | undefined {
+    return this.now() - (this.measuredAt.get(kind) ?? -Infinity) > ESTIMATE_STALE_MS
+      ? undefined
+      : this.estimateMs(kind);
   }
 
   /**
@@ -171,20 +159,19 @@ export class Backlog {
    * Undefined if `work` admitted now would finish within `budgetMs` (the time left before its
    * deadline; less BATCH_HEADROOM for batch work), else how late it would be. It would finish
    * after the work ahead, the work other clients will send meanwhile at their recent pace (see
-   * arrivingMs) and its own, its last unit taking a whole run's time (the start rule: see
-   * runLimitMs), so it would fit once the work ahead has shrunk by the difference;
+   * arrivingMs) and its own, its last unit sharing the model with `sharing` runs (itself
+   * included: units run side by side take turns, so each ends that many units after it starts),
+   * so it would fit once the work ahead has shrunk by the difference;
    * when its own work alone is over the budget, retrying helps no sooner than the line ahead is
    * empty. With nothing ahead and no unit of its kind measured for ESTIMATE_STALE_MS, it is
    * admitted: its later units are dropped before they start if the estimate was right.
    */
-  lateness(work: Work, budgetMs: number): Lateness | undefined {
+  lateness(work: Work, budgetMs: number, sharing = 1): Lateness | undefined {
     const unitMs = this.estimateMs(work.kind) ?? 0;
     const ownMs = unitMs * work.units;
     const ahead = this.aheadMs(work.trafficClass, work.client, ownMs);
     const arriving = this.arrivingMs(work.trafficClass, work.client ?? '', ownMs, ahead + ownMs);
-    // Its last unit starts only with a run's time left (see runLimitMs), so it must start that early.
-    const lastRunMs = Math.max(unitMs, this.runLimitMs(work.kind) ?? 0);
-    const expectedMs = ahead + arriving + ownMs - unitMs + lastRunMs;
+    const expectedMs = ahead + arriving + ownMs + unitMs * (sharing - 1);
     const allowedMs = work.trafficClass === 'batch' ? budgetMs * (1 - BATCH_HEADROOM) : budgetMs;
     if (expectedMs <= allowedMs) return undefined;
     // Only running work corrects an estimate: one taken in a slow moment (the warm-up beside a
@@ -213,23 +200,10 @@ export class Backlog {
     const sample = (now - Math.max(startedAt, this.lastDone.get(kind) ?? startedAt)) / units;
     const current = this.unitMs.get(kind);
     this.measuredAt.set(kind, now);
-    this.measureRun(kind, now - startedAt, completed);
     if (completed) this.lastDone.set(kind, now);
     // A stopped unit says only that a unit takes at least this long.
     else if (current !== undefined && sample <= current) return;
     this.unitMs.set(kind, current === undefined ? sample : current + SMOOTHING * (sample - current));
-  }
-
-  /** A run's duration into its spread; a stopped run's only when it is longer than the average. */
-  private measureRun(kind: WorkKind, ms: number, completed: boolean): void {
-    const run = this.runMs.get(kind);
-    if (!run) {
-      this.runMs.set(kind, { mean: ms, deviation: 0 });
-      return;
-    }
-    if (!completed && ms <= run.mean) return;
-    run.deviation += SMOOTHING * (Math.abs(ms - run.mean) - run.deviation);
-    run.mean += SMOOTHING * (ms - run.mean);
   }
 
   /** Adds (or with a negative count removes) outstanding units of `work`'s class, kind and client. */

@@ -138,24 +138,16 @@ describe('Scheduler admission by expected finish, and its count of refusals', ()
     ticket.end();
   });
 
-  it('drops work when less is left than a run takes beside others, though more than a unit takes', async () => {
+  it('drops work when less is left than its run takes beside others, though more than a unit takes', async () => {
     const scheduler = schedulerWith({ sequences: 2 });
-    // Two texts side by side, done 1 s apart: a unit takes 1 s, a run 1 s and 2 s.
-    const [first, second] = [occupy(scheduler, texts(1)), occupy(scheduler, texts(1))];
-    await tick();
-    jest.advanceTimersByTime(1000);
-    first.finish();
-    await first.done;
-    jest.advanceTimersByTime(1000);
-    second.finish();
-    await second.done;
+    await measureText(scheduler, 1000);
     // Both sequences held outside the backlog: nothing ahead, nothing measured when they free.
     const releases: (() => void)[] = [];
     const holds = [0, 1].map(() =>
       scheduler.pool.useSeveral([], 1, () => new Promise<void>((resolve) => releases.push(resolve))),
     );
     await tick();
-    const ticket = scheduler.admit(texts(1), deadlineIn(5000)); // a run of 1.6 s fits in 5 s
+    const ticket = scheduler.admit(texts(1), deadlineIn(5000)); // its text beside another: 2 s of 5
     let started = false;
     const later = scheduler.runClassification(
       { prefix: [], texts: 1, shareBatches: false, trafficClass: 'batch', ticket },
@@ -164,7 +156,7 @@ describe('Scheduler admission by expected finish, and its count of refusals', ()
     await tick();
     jest.advanceTimersByTime(3800);
     releases[0]();
-    // A run may take 1.2 s on average plus two mean deviations of 0.2 s: 1.6 s, more than the 1.2 s left.
+    // Its text would run beside the other held one: 2 s, more than the 1.2 s left.
     await expect(later).rejects.toMatchObject({ reason: 'deadline_before_start', leftMs: 1200 });
     expect(started).toBe(false);
     ticket.end();

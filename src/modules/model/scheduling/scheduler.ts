@@ -164,7 +164,9 @@ export class Scheduler {
     try {
       this.pool.admit(work.trafficClass, this.lanes.waiting);
       const budgetMs = deadline === undefined ? Infinity : deadline.at - this.backlog.now();
-      const late = this.backlog.lateness(work, budgetMs);
+      // Its last unit will run beside at least what runs now (see checkTimeLeft).
+      const sharing = Math.min(this.pool.size, this.pool.runningFor(work.trafficClass) + 1);
+      const late = this.backlog.lateness(work, budgetMs, sharing);
       if (late) {
         const [expectedMs, deadlineInMs] = [late.expectedMs, budgetMs].map((ms) => Math.max(0, Math.round(ms)));
         throw new DeadlineUnreachableError(expectedMs, deadlineInMs, work.trafficClass, late.retryAfterSeconds);
@@ -285,15 +287,16 @@ export class Scheduler {
   }
 
   /**
-   * Work whose sequences came with less of its deadline left than a run of its kind may take (see
-   * Backlog.runLimitMs) is dropped before it starts, like work whose deadline passed in line: run,
-   * it would only end in a 504.
+   * Work whose sequences came with less of its deadline left than its run will take is dropped
+   * before it starts, like work whose deadline passed in line: run, it would only end in a 504.
+   * Runs side by side take turns at the model, so a unit started beside k − 1 others of its class
+   * or above ends about k units later (with four sequences busy, four units, not one).
    */
   private checkTimeLeft({ deadline, kind, trafficClass }: Ticket): void {
-    const runMs = this.backlog.runLimitMs(kind);
-    if (!deadline || runMs === undefined) return;
+    const unitMs = this.backlog.currentEstimateMs(kind);
+    if (!deadline || unitMs === undefined) return;
     const leftMs = deadline.at - this.backlog.now();
-    if (leftMs < runMs)
+    if (leftMs < unitMs * Math.max(1, this.pool.runningFor(trafficClass)))
       throw new DeadlineBeforeStartError(
         deadline.ms,
         trafficClass,

@@ -136,6 +136,11 @@ export class SequencePool<S extends PooledSequence = LlamaContextSequence> {
     return this.sequences.length - this.idle.length;
   }
 
+  /** Sequences serving work that goes ahead of or alongside work of this class. */
+  runningFor(trafficClass: TrafficClass): number {
+    return trafficClass === 'interactive' ? this.heldForInteractive : this.busy;
+  }
+
   get queued(): number {
     return this.waiters.length;
   }

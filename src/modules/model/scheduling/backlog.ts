@@ -157,14 +157,15 @@ export class Backlog {
 
   /**
    * Undefined if `work` admitted now would finish within `budgetMs` (the time left before its
-   * deadline; less BATCH_HEADROOM for batch work), else how late it would be. It would finish
-   * after the work ahead, the work other clients will send meanwhile at their recent pace (see
-   * arrivingMs) and its own, its last unit sharing the model with `sharing` runs (itself
-   * included: units run side by side take turns, so each ends that many units after it starts),
-   * so it would fit once the work ahead has shrunk by the difference;
-   * when its own work alone is over the budget, retrying helps no sooner than the line ahead is
-   * empty. With nothing ahead and no unit of its kind measured for ESTIMATE_STALE_MS, it is
-   * admitted: its later units are dropped before they start if the estimate was right.
+   * deadline; less BATCH_HEADROOM for batch work), else how late it would be.
+   *
+   * It would finish after the work ahead, the work other clients will send meanwhile at their
+   * recent pace (see arrivingMs) and its own, its last unit sharing the model with `sharing` runs
+   * (itself included: runs side by side take turns, so each ends that many units after it
+   * starts). It would fit once the work ahead has shrunk by the difference; when its own work
+   * alone is over the budget, retrying helps no sooner than the line ahead is empty. With nothing
+   * ahead and no unit of its kind measured for ESTIMATE_STALE_MS, it is admitted: its later units
+   * are dropped before they start if the estimate was right.
    */
   lateness(work: Work, budgetMs: number, sharing = 1): Lateness | undefined {
     const unitMs = this.estimateMs(work.kind) ?? 0;

@@ -38,8 +38,7 @@ export interface LlamaServer {
   kvUnified?: boolean;
   /** The tokens /completion evaluates for this prompt text (special tokens parsed, as it does). */
   tokenize(content: string): Promise<number[]>;
-  /** One classification's worth: the prompt (text, or token ids), two tokens greedily, prompt cache on. */
-  /** A greedy completion of `predict` tokens (default 2), prompt cache on. */
+  /** One classification's worth: the prompt (text, or token ids), `predict` tokens (default 2) greedily, prompt cache on. */
   complete(prompt: string | readonly number[], predict?: number): Promise<void>;
   stop(): Promise<void>;
 }

@@ -80,23 +80,21 @@ export class RawLlama {
   async labelEvaluations(prompts: readonly Prompt[], labels: readonly string[]): Promise<number[]> {
     const vocabulary = this.labelVocabulary(labels);
     const counts: number[] = [];
-    await this.onCachedSequences(prompts[0], 1, async ([sequence], prefixLength) => {
-      for (const prompt of prompts) {
-        let evaluations = 0;
-        const counted: ScoringSequence = {
-          get nextTokenIndex() {
-            return sequence.nextTokenIndex;
-          },
-          controlledEvaluate: (input, options) => {
-            evaluations++;
-            return sequence.controlledEvaluate(input, options);
-          },
-          eraseContextTokenRanges: (ranges) => sequence.eraseContextTokenRanges(ranges),
-        };
-        await chooseLabel(counted, prompt.tokens.slice(prefixLength), labels, vocabulary);
-        await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
-        counts.push(evaluations);
-      }
+    await this.promptTimes(prompts, async (sequence, prompt, prefixLength) => {
+      let evaluations = 0;
+      const counted: ScoringSequence = {
+        get nextTokenIndex() {
+          return sequence.nextTokenIndex;
+        },
+        controlledEvaluate: (input, options) => {
+          evaluations++;
+          return sequence.controlledEvaluate(input, options);
+        },
+        eraseContextTokenRanges: (ranges) => sequence.eraseContextTokenRanges(ranges),
+      };
+      await chooseLabel(counted, prompt.tokens.slice(prefixLength), labels, vocabulary);
+      await sequence.eraseContextTokenRanges([{ start: prefixLength, end: sequence.nextTokenIndex }]);
+      counts.push(evaluations);
     });
     return counts;
   }

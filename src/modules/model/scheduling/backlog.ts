@@ -40,6 +40,9 @@ interface Pace {
   at: number;
 }
 
+/** A pace's ms as of `now`. */
+const fadedMs = (pace: Pace, now: number) => pace.ms * Math.exp(-(now - pace.at) / PACE_WINDOW_MS);
+
 /**
  * After this long without a measurement of its kind, an estimate no longer refuses a request with
  * nothing ahead of it (see lateness).
@@ -135,7 +138,7 @@ export class Backlog {
     const now = this.now();
     let arriving = 0;
     for (const [key, pace] of this.paces) {
-      const ms = pace.ms * Math.exp(-(now - pace.at) / PACE_WINDOW_MS);
+      const ms = fadedMs(pace, now);
       if (ms < 1) this.paces.delete(key);
       else if (pace.trafficClass === trafficClass ? pace.client !== client : trafficClass === 'batch') {
         const expected = (ms / PACE_WINDOW_MS) * horizonMs;
@@ -150,7 +153,7 @@ export class Backlog {
     const key = JSON.stringify([trafficClass, client]);
     const now = this.now();
     const pace = this.paces.get(key) ?? { trafficClass, client, ms: 0, at: now };
-    pace.ms = pace.ms * Math.exp(-(now - pace.at) / PACE_WINDOW_MS) + ms;
+    pace.ms = fadedMs(pace, now) + ms;
     pace.at = now;
     this.paces.set(key, pace);
   }
@@ -177,7 +180,7 @@ export class Backlog {
     if (expectedMs <= allowedMs) return undefined;
     // Only running work corrects an estimate: one taken in a slow moment (the warm-up beside a
     // busy neighbour) would otherwise refuse a long batch on an idle machine for good.
-    if (ahead === 0 && this.now() - (this.measuredAt.get(work.kind) ?? -Infinity) > ESTIMATE_STALE_MS) return undefined;
+    if (ahead === 0 && this.currentEstimateMs(work.kind) === undefined) return undefined;
     return { expectedMs, retryAfterSeconds: retryAfterSeconds(Math.min(expectedMs - allowedMs, ahead)) };
   }
 

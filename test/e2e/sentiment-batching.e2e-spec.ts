@@ -14,7 +14,9 @@ async function until(condition: () => boolean): Promise<void> {
 describe('batch endpoint', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ SEQUENCES: '1', MAX_QUEUE: '1' });
+    // Places in line are under test, not deadlines: on a loaded machine the warm-up's estimate
+    // can put 64 items past the default 30 s, and the batch would be refused before it queued.
+    t = await startTestApp({ SEQUENCES: '1', MAX_QUEUE: '1', REQUEST_TIMEOUT_MS: '600000' });
   });
   afterAll(() => t.close());
 

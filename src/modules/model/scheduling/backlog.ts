@@ -163,19 +163,19 @@ export class Backlog {
    * deadline; less BATCH_HEADROOM for batch work), else how late it would be.
    *
    * It would finish after the work ahead, the work other clients will send meanwhile at their
-   * recent pace (see arrivingMs) and its own, its last unit sharing the model with `sharing` runs
-   * (itself included: runs side by side take turns, so each ends that many units after it
-   * starts). It would fit once the work ahead has shrunk by the difference; when its own work
-   * alone is over the budget, retrying helps no sooner than the line ahead is empty. With nothing
-   * ahead and no unit of its kind measured for ESTIMATE_STALE_MS, it is admitted: its later units
-   * are dropped before they start if the estimate was right.
+   * recent pace (see arrivingMs) and its own: requests that run side by side end in the order they
+   * were admitted (see DecodeLock), so work admitted after it does not delay it. It would fit once
+   * the work ahead has shrunk by the difference; when its own work alone is over the budget,
+   * retrying helps no sooner than the line ahead is empty. With nothing ahead and no unit of its
+   * kind measured for ESTIMATE_STALE_MS, it is admitted: its later units are dropped before they
+   * start if the estimate was right.
    */
-  lateness(work: Work, budgetMs: number, sharing = 1): Lateness | undefined {
+  lateness(work: Work, budgetMs: number): Lateness | undefined {
     const unitMs = this.estimateMs(work.kind) ?? 0;
     const ownMs = unitMs * work.units;
     const ahead = this.aheadMs(work.trafficClass, work.client, ownMs);
     const arriving = this.arrivingMs(work.trafficClass, work.client ?? '', ownMs, ahead + ownMs);
-    const expectedMs = ahead + arriving + ownMs + unitMs * (sharing - 1);
+    const expectedMs = ahead + arriving + ownMs;
     const allowedMs = work.trafficClass === 'batch' ? budgetMs * (1 - BATCH_HEADROOM) : budgetMs;
     if (expectedMs <= allowedMs) return undefined;
     // Only running work corrects an estimate: one taken in a slow moment (the warm-up beside a
@@ -195,7 +195,7 @@ export class Backlog {
   /** Counts `work` as outstanding until the ticket ends. */
   add(work: Work, deadline?: Deadline): Ticket {
     this.count(work, work.units);
-    return new Ticket(this, work, deadline);
+    return new Ticket(this, work, this.now(), deadline);
   }
 
   /** Records `units` of `kind` that ran from `startedAt` until now; `completed` false when stopped early. */
@@ -229,6 +229,8 @@ export class Ticket {
   constructor(
     private readonly backlog: Backlog,
     private readonly work: Work,
+    /** When it was admitted, on the backlog's clock. */
+    readonly since: number,
     readonly deadline?: Deadline,
   ) {
     this.left = work.units;

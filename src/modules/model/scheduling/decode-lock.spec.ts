@@ -1,4 +1,7 @@
-import { BATCH_STARVATION_BOUND, DecodeLock, OVERTAKE_BOUND } from './decode-lock.js';
+import { BATCH_STARVATION_BOUND, DecodeLock, OVERTAKE_BOUND, type TurnOrder } from './decode-lock.js';
+
+/** A turn of a fixed rank, admitted at `since`. */
+const ranked = (rank: number, since: number): TurnOrder => ({ rank: () => rank, since });
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -86,32 +89,65 @@ describe('DecodeLock', () => {
     expect(order.indexOf('batch')).toBe(BATCH_STARVATION_BOUND);
   });
 
-  it("serves a class's turn of the lowest rank first, in arrival order among equals", async () => {
+  it("serves a class's turn of the lowest rank first, the earliest admitted among equals", async () => {
     const lock = new DecodeLock();
     const order: string[] = [];
-    const holder = await lock.exclusive('batch', 64);
+    const holder = await lock.exclusive('batch', ranked(64, 0));
     const waiters = [
-      ['backfill', 63],
-      ['single', 1],
-      ['other backfill', 63],
-      ['another single', 1],
-    ].map(([name, rank]) =>
-      lock.exclusive('batch', rank as number).then((release) => (order.push(name as string), release)),
+      ['backfill', 63, 2],
+      ['later single', 1, 4],
+      ['other backfill', 63, 1],
+      ['earlier single', 1, 3],
+    ].map(([name, rank, since]) =>
+      lock
+        .exclusive('batch', ranked(rank as number, since as number))
+        .then((release) => (order.push(name as string), release)),
     );
     holder();
-    for (const index of [1, 3, 0, 2]) (await waiters[index])();
-    expect(order).toEqual(['single', 'another single', 'backfill', 'other backfill']);
+    for (const index of [3, 1, 2, 0]) (await waiters[index])();
+    expect(order).toEqual(['earlier single', 'later single', 'other backfill', 'backfill']);
+  });
+
+  it("reads a waiting turn's rank when it chooses the next turn, not when the turn was asked for", async () => {
+    const lock = new DecodeLock();
+    const order: string[] = [];
+    const holder = await lock.exclusive('batch', ranked(0, 0));
+    let outstanding = 10;
+    const backfill = lock
+      .exclusive('batch', { rank: () => outstanding, since: 1 })
+      .then((release) => (order.push('backfill'), release));
+    const single = lock.exclusive('batch', ranked(5, 2)).then((release) => (order.push('single'), release));
+    outstanding = 1; // the backfill's other work was done meanwhile
+    holder();
+    (await backfill)();
+    (await single)();
+    expect(order).toEqual(['backfill', 'single']);
+  });
+
+  it('lets the earliest admitted request take its next turn after releasing one, ahead of a later one', async () => {
+    const lock = new DecodeLock();
+    const order: string[] = [];
+    const first = await lock.exclusive('batch', ranked(1, 1));
+    const later = lock.exclusive('batch', ranked(1, 2)).then((release) => (order.push('later'), release));
+    // Released, and asked for again a few promise callbacks later, as answerQuestions does.
+    const again = Promise.resolve()
+      .then(() => first())
+      .then(() => lock.exclusive('batch', ranked(1, 1)))
+      .then((release) => (order.push('first again'), release));
+    (await again)();
+    (await later)();
+    expect(order).toEqual(['first again', 'later']);
   });
 
   it(`grants the oldest turn of a class after ${OVERTAKE_BOUND} turns in a row went ahead of it`, async () => {
     const lock = new DecodeLock();
     const order: string[] = [];
-    const holder = await lock.exclusive('batch', 1);
-    const backfill = lock.exclusive('batch', 100).then((release) => (order.push('backfill'), release));
+    const holder = await lock.exclusive('batch', ranked(1, 0));
+    const backfill = lock.exclusive('batch', ranked(100, 1)).then((release) => (order.push('backfill'), release));
     // A stream of single turns of lower rank, each arriving while the one before holds the lock.
     let release = holder;
     for (let turn = 1; turn <= OVERTAKE_BOUND + 2; turn++) {
-      const next = lock.exclusive('batch', 1).then((r) => (order.push(`single ${turn}`), r));
+      const next = lock.exclusive('batch', ranked(1, 1 + turn)).then((r) => (order.push(`single ${turn}`), r));
       release();
       release = await Promise.race([next, backfill]);
     }

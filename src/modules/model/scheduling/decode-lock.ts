@@ -1,9 +1,19 @@
 import type { TrafficClass } from '../../../prompts/task-definitions.js';
 
+/** Where a waiting turn stands within its class (see DecodeLock). */
+export interface TurnOrder {
+  /** Lower goes first: its client's work outstanding, read each time the next turn is chosen. */
+  rank(): number;
+  /** When its request was admitted, on performance.now()'s clock: among equal ranks the oldest goes first. */
+  since: number;
+}
+
 type Grant = {
   exclusive: boolean;
   trafficClass: TrafficClass;
-  rank: number;
+  order: TurnOrder;
+  /** A request's turn (it came with an order): the request may ask for its next one right after. */
+  ofRequest: boolean;
   grant: (release: () => void) => void;
 };
 
@@ -25,10 +35,14 @@ export const OVERTAKE_BOUND = 4;
  * Waiters are served by class: an interactive turn (a chat, a classification a live screen waits
  * on) goes before every batch turn, except that after BATCH_STARVATION_BOUND interactive turns
  * granted while a batch turn waited, the oldest batch turn goes next. Within a class, the turn of
- * the lowest rank (its client's work outstanding, see Scheduler) goes first, in arrival order among
- * equals, so a client's single request is not slowed turn by turn by another's backfill running
- * beside it; after OVERTAKE_BOUND turns granted ahead of an older one, the oldest goes next. A
- * waiting exclusive turn chosen next holds back shared ones until the readers have left.
+ * the lowest rank (its client's work outstanding, see Scheduler) goes first, so a client's single
+ * request is not slowed turn by turn by another's backfill running beside it; among equal ranks,
+ * the turn of the request admitted first, so requests running side by side end one after another
+ * in the order they were admitted (each after the work admitted before it, as admission
+ * estimates), not all together at the end. For that, the turn after a request's exclusive one is
+ * chosen once the request has had the chance to ask again. After OVERTAKE_BOUND turns
+ * granted ahead of an older one, the oldest goes next. A waiting exclusive turn chosen next holds
+ * back shared ones until the readers have left.
  */
 export class DecodeLock {
   private readers = 0;
@@ -39,18 +53,24 @@ export class DecodeLock {
   /** Turns granted ahead of an older one of their class since the oldest last was, by class. */
   private readonly overtakes: Record<TrafficClass, number> = { interactive: 0, batch: 0 };
 
-  /** `rank`: lower goes first within the class (see above). */
-  shared(trafficClass: TrafficClass = 'batch', rank = 0): Promise<() => void> {
-    return this.enqueue(false, trafficClass, rank);
+  /** `order`: its request's place within the class (see above); without one, rank 0 and its arrival. */
+  shared(trafficClass: TrafficClass = 'batch', order?: TurnOrder): Promise<() => void> {
+    return this.enqueue(false, trafficClass, order);
   }
 
-  exclusive(trafficClass: TrafficClass = 'batch', rank = 0): Promise<() => void> {
-    return this.enqueue(true, trafficClass, rank);
+  exclusive(trafficClass: TrafficClass = 'batch', order?: TurnOrder): Promise<() => void> {
+    return this.enqueue(true, trafficClass, order);
   }
 
-  private enqueue(exclusive: boolean, trafficClass: TrafficClass, rank: number): Promise<() => void> {
+  private enqueue(exclusive: boolean, trafficClass: TrafficClass, order?: TurnOrder): Promise<() => void> {
     return new Promise((grant) => {
-      this.waiting.push({ exclusive, trafficClass, rank, grant });
+      this.waiting.push({
+        exclusive,
+        trafficClass,
+        order: order ?? { rank: () => 0, since: performance.now() },
+        ofRequest: order !== undefined,
+        grant,
+      });
       this.pump();
     });
   }
@@ -64,16 +84,24 @@ export class DecodeLock {
     return this.interactiveInARow >= BATCH_STARVATION_BOUND ? batch : interactive;
   }
 
-  /** The next waiter of a class: the lowest rank, unless the oldest has been overtaken enough. */
+  /**
+   * The next waiter of a class: the lowest rank, then the earliest admitted, unless the oldest
+   * waiter has been overtaken enough.
+   */
   private nextOf(trafficClass: TrafficClass): number {
     let oldest = -1;
-    let lowest = -1;
+    let first = -1;
+    let firstRank = Infinity;
     this.waiting.forEach((waiter, index) => {
       if (waiter.trafficClass !== trafficClass) return;
       if (oldest < 0) oldest = index;
-      if (lowest < 0 || waiter.rank < this.waiting[lowest].rank) lowest = index;
+      const rank = waiter.order.rank();
+      if (rank < firstRank || (rank === firstRank && waiter.order.since < this.waiting[first].order.since)) {
+        first = index;
+        firstRank = rank;
+      }
     });
-    return this.overtakes[trafficClass] >= OVERTAKE_BOUND ? oldest : lowest;
+    return this.overtakes[trafficClass] >= OVERTAKE_BOUND ? oldest : first;
   }
 
   private pump(): void {
@@ -95,7 +123,10 @@ export class DecodeLock {
         released = true;
         if (next.exclusive) this.writer = false;
         else this.readers--;
-        this.pump();
+        // A request's classification asks for its next turn right after releasing one (a few
+        // promise callbacks later): choosing once those have run lets the earliest admitted go on.
+        if (next.exclusive && next.ofRequest) setImmediate(() => this.pump());
+        else this.pump();
       });
     }
   }

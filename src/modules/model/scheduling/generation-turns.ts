@@ -1,6 +1,6 @@
 import type { LlamaContextSequence } from 'node-llama-cpp';
 import type { TrafficClass } from '../../../prompts/task-definitions.js';
-import type { DecodeLock } from './decode-lock.js';
+import type { DecodeLock, TurnOrder } from './decode-lock.js';
 import type { GenerationSteps } from './generation-steps.js';
 
 /** Decode steps a generation takes per turn at the decode lock: a turn of a few hundred milliseconds at most. */
@@ -21,14 +21,14 @@ export class GenerationTurns {
     private readonly steps: GenerationSteps,
     private readonly sequence: LlamaContextSequence,
     private readonly trafficClass: TrafficClass,
-    /** Its rank at the decode lock when it asks for a turn (see DecodeLock). */
-    private readonly rank: () => number = () => 0,
+    /** Its turns' order at the decode lock (see DecodeLock); by default, their arrival. */
+    private readonly order?: TurnOrder,
   ) {}
 
   /** Waits until the next step may be evaluated. */
   async beforeStep(): Promise<void> {
     this.step++;
-    this.release ??= await this.lock.shared(this.trafficClass, this.rank());
+    this.release ??= await this.lock.shared(this.trafficClass, this.order);
     if (this.step > 1) await this.steps.startStep(this.sequence);
   }
 

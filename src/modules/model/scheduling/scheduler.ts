@@ -10,7 +10,7 @@ import {
 } from '../model.errors.js';
 import { Backlog, type Deadline, retryAfterSeconds, type Ticket, type Work } from './backlog.js';
 import { ClientLanes } from './client-lanes.js';
-import { DecodeLock } from './decode-lock.js';
+import { DecodeLock, type TurnOrder } from './decode-lock.js';
 import { GenerationSteps } from './generation-steps.js';
 import { GenerationTurns } from './generation-turns.js';
 import { RoundGatherer } from './round-gatherer.js';
@@ -164,9 +164,7 @@ export class Scheduler {
     try {
       this.pool.admit(work.trafficClass, this.lanes.waiting);
       const budgetMs = deadline === undefined ? Infinity : deadline.at - this.backlog.now();
-      // Its last unit will run beside at least what runs now (see checkTimeLeft).
-      const sharing = Math.min(this.pool.size, this.pool.runningFor(work.trafficClass) + 1);
-      const late = this.backlog.lateness(work, budgetMs, sharing);
+      const late = this.backlog.lateness(work, budgetMs);
       if (late) {
         const [expectedMs, deadlineInMs] = [late.expectedMs, budgetMs].map((ms) => Math.max(0, Math.round(ms)));
         throw new DeadlineUnreachableError(expectedMs, deadlineInMs, work.trafficClass, late.retryAfterSeconds);
@@ -188,8 +186,8 @@ export class Scheduler {
     const pool = this.pool;
     const { shareBatches, trafficClass, admitted, ticket } = request;
     const turn: DecodeTurn = shareBatches
-      ? () => this.decodeLock.shared(trafficClass, this.rankOf(ticket))
-      : () => this.decodeLock.exclusive(trafficClass, this.rankOf(ticket));
+      ? () => this.decodeLock.shared(trafficClass, this.orderOf(ticket))
+      : () => this.decodeLock.exclusive(trafficClass, this.orderOf(ticket));
     const priorityOf = (sequence: LlamaContextSequence) => sequencePriority(pool.orderOf(sequence));
     // A single text in throughput mode waits for company; that wait is queueing too.
     const arrival = shareBatches && request.gather ? this.roundGatherer.arrive() : undefined;
@@ -237,8 +235,12 @@ export class Scheduler {
           sequence,
           signal: runSignal,
           priority: sequencePriority(pool.orderOf(sequence)),
-          turns: new GenerationTurns(this.decodeLock, this.generationSteps, sequence, trafficClass, () =>
-            this.rankOf(ticket),
+          turns: new GenerationTurns(
+            this.decodeLock,
+            this.generationSteps,
+            sequence,
+            trafficClass,
+            this.orderOf(ticket),
           ),
         }),
       { signal, trafficClass, ticket },
@@ -289,8 +291,8 @@ export class Scheduler {
   /**
    * Work whose sequences came with less of its deadline left than its run will take is dropped
    * before it starts, like work whose deadline passed in line: run, it would only end in a 504.
-   * Runs side by side take turns at the model, so a unit started beside k − 1 others of its class
-   * or above ends about k units later (with four sequences busy, four units, not one).
+   * A unit started beside k − 1 others of its class or above, admitted before it, ends after
+   * theirs: up to k units later (with four sequences busy, four units, not one).
    */
   private checkTimeLeft({ deadline, kind, trafficClass }: Ticket): void {
     const unitMs = this.backlog.currentEstimateMs(kind);
@@ -305,9 +307,13 @@ export class Scheduler {
       );
   }
 
-  /** A turn's rank at the decode lock: its client's work of its class admitted and not yet done. */
-  private rankOf(ticket?: Ticket): number {
-    return ticket ? this.backlog.unitsOf(ticket.trafficClass, ticket.client) : 0;
+  /**
+   * A request's turns' order at the decode lock: ranked by its client's work of its class admitted
+   * and not yet done, then by when it was admitted; without a ticket, by arrival.
+   */
+  private orderOf(ticket?: Ticket): TurnOrder | undefined {
+    if (!ticket) return undefined;
+    return { rank: () => this.backlog.unitsOf(ticket.trafficClass, ticket.client), since: ticket.since };
   }
 
   /** A dropped or turned-away request's Retry-After: once the work ahead of its class is done. */

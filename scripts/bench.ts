@@ -421,10 +421,23 @@ async function unloadedMs(single: SendSingle, path: string, texts: readonly stri
   return times;
 }
 
-/** Requests per second of `texts` sent 4 at a time, closed loop. */
-async function capacityPerS(single: SendSingle, path: string, texts: readonly string[], body: object = {}) {
-  return texts.length / (await closedLoop(texts.length, 4, (i) => answeredOk(path, single(path, texts[i], body))));
+/** Answers per second of `texts` sent `concurrency` at a time, closed loop, counting those that took at most `withinMs`. */
+async function answersPerS(
+  single: SendSingle,
+  path: string,
+  texts: readonly string[],
+  { concurrency = 4, body = {}, withinMs = Infinity }: { concurrency?: number; body?: object; withinMs?: number } = {},
+) {
+  let inTime = 0;
+  const seconds = await closedLoop(texts.length, concurrency, async (i) => {
+    if ((await answeredOk(path, single(path, texts[i], body))).ms <= withinMs) inTime++;
+  });
+  return inTime / seconds;
 }
+
+/** Requests per second of `texts` sent 4 at a time, closed loop. */
+const capacityPerS = (single: SendSingle, path: string, texts: readonly string[], body: object = {}) =>
+  answersPerS(single, path, texts, { body });
 
 /**
  * The most answers per second within `deadlineMs` that `texts` get closed loop, 1 to 4 at a time:
@@ -432,13 +445,8 @@ async function capacityPerS(single: SendSingle, path: string, texts: readonly st
  */
 async function capacityWithinPerS(single: SendSingle, path: string, texts: readonly string[], deadlineMs: number) {
   let best = 0;
-  for (let concurrency = 1; concurrency <= 4; concurrency++) {
-    let inTime = 0;
-    const seconds = await closedLoop(texts.length, concurrency, async (i) => {
-      if ((await answeredOk(path, single(path, texts[i]))).ms <= deadlineMs) inTime++;
-    });
-    best = Math.max(best, inTime / seconds);
-  }
+  for (let concurrency = 1; concurrency <= 4; concurrency++)
+    best = Math.max(best, await answersPerS(single, path, texts, { concurrency, withinMs: deadlineMs }));
   return best;
 }
 

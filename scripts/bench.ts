@@ -1160,6 +1160,29 @@ async function chatUntil(server: ServerProcess, stop: Promise<unknown>) {
   return chats;
 }
 
+/** Cumulative counts of `server`'s batch-class exclusive decode-lock turns by bucket bound (seconds), from /metrics. */
+async function batchTurnBuckets(server: ServerProcess): Promise<Map<number, number>> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  const line = /^duet_decode_turn_seconds_bucket\{le="([^"]+)",class="batch",mode="exclusive"\} (\S+)$/gm;
+  for (const [, le, count] of text.matchAll(line)) buckets.set(le === '+Inf' ? Infinity : Number(le), Number(count));
+  return buckets;
+}
+
+/**
+ * The `q`th percentile, in ms, of the batch turns between two readings of batchTurnBuckets,
+ * interpolated within its bucket as Prometheus's histogram_quantile does.
+ */
+function turnPercentileMs(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((le) => after.get(le)! - (before.get(le) ?? 0));
+  const rank = (q / 100) * counts[counts.length - 1];
+  const i = counts.findIndex((count) => count >= rank);
+  if (!Number.isFinite(bounds[i])) return bounds[i - 1] * 1000; // past the last bound: its lower edge
+  const [lower, below] = i > 0 ? [bounds[i - 1], counts[i - 1]] : [0, 0];
+  return (lower + ((bounds[i] - lower) * (rank - below)) / Math.max(1, counts[i] - below)) * 1000;
+}
+
 /** Hotel reviews whose sentiment prompt past the shared start has at least TICKET_MIN_TOKENS, shortest first. */
 async function longTickets(count: number): Promise<{ texts: string[]; restTokens: number[] }> {
   const hotel = loadDevSets(DEV_DATA_DIR).find((set) => set.name.includes('zh-hotel'))!;
@@ -1182,10 +1205,11 @@ async function longTickets(count: number): Promise<{ texts: string[]; restTokens
 /**
  * The two users of one model at once (chat widget and triage clients), one server per run:
  * streaming chats alone; batch clients alone (`--clients`, 4 and 8); both together. Short tweets
- * and long tickets. The longest a chat should wait behind triage is one exclusive decode turn: a whole
- * short classification, or one BATCH_SIZE piece of a long one, estimated from single
- * classifications alone in the same server. Requests get 10 minutes: this measures the scheduling,
- * not the deadlines (bench:overload does).
+ * and long tickets. The longest a chat should wait behind triage is one exclusive decode turn,
+ * measured two ways: as held at the decode lock during the mix (duet_decode_turn_seconds, the
+ * target), and estimated from single classifications alone in the same server (a whole short
+ * classification, or its mean piece for a long one). Requests get 10 minutes: this measures the
+ * scheduling, not the deadlines (bench:overload does).
  */
 async function mixed(): Promise<void> {
   const tickets = await longTickets(16);
@@ -1212,9 +1236,13 @@ async function mixed(): Promise<void> {
         const p = (times: number[], q: number) => round(percentile(times, q), 1);
         for (const clients of clientCounts) {
           const alone = await batchClients(server, { texts, clients, items, more: forSeconds(MIXED_SECONDS) });
+          const turnsBefore = await batchTurnBuckets(server);
           const load = batchClients(server, { texts, clients, items, more: forSeconds(MIXED_SECONDS) });
           const chatsLoaded = await chatUntil(server, load);
           const together = await load;
+          const turnsAfter = await batchTurnBuckets(server);
+          // The batch's turns at the decode lock during the mix, as held: what a chat's turn waits behind.
+          const lockTurn = (q: number) => turnPercentileMs(turnsBefore, turnsAfter, q);
           const firstLoaded = chatsLoaded.map((chat) => chat.firstMs);
           const over = (q: number) =>
             round(percentile(firstLoaded, q) - percentile(firstAlone, q) - percentile(turns, q), 1);
@@ -1235,6 +1263,10 @@ async function mixed(): Promise<void> {
             turnP95Ms: p(turns, 95),
             p50Over: over(50),
             p95Over: over(95),
+            lockTurnP50Ms: round(lockTurn(50), 1),
+            lockTurnP95Ms: round(lockTurn(95), 1),
+            p50OverLockTurn: round(percentile(firstLoaded, 50) - percentile(firstAlone, 50) - lockTurn(50), 1),
+            p95OverLockTurn: round(percentile(firstLoaded, 95) - percentile(firstAlone, 95) - lockTurn(95), 1),
             chats: chatsLoaded.length,
             chatShare: round(chatShare, 3),
             batchAloneItemsPerS: round(alone.itemsPerS),
@@ -1243,7 +1275,8 @@ async function mixed(): Promise<void> {
             batchRatioPlusChatShare: round(batchRatio + chatShare, 3),
             statusesAlone: alone.statuses,
             statusesMixed: together.statuses,
-            target: 'p50Over <= 0 and p95Over <= 0 (loaded <= alone + one turn); batchRatio >= 0.85',
+            target:
+              'p50OverLockTurn <= 0 and p95OverLockTurn <= 0 (loaded <= alone + one turn at the lock); batchRatio >= 0.85',
           });
         }
       }

@@ -97,6 +97,9 @@ describe('health, memory and metrics', () => {
     // Each warm-up evaluated its task's prefix (a miss); the chat found its persona still cached (a hit).
     expect(text).toMatch(/duet_prefix_cache_lookups_total\{result="hit"\} [1-9]/);
     expect(text).toMatch(/duet_prefix_cache_lookups_total\{result="miss"\} [1-9]/);
+    // The sentiment's evaluations held the decode lock alone; the chat's steps shared it.
+    expect(text).toMatch(/duet_decode_turn_seconds_count\{class="batch",mode="exclusive"\} [1-9]/);
+    expect(text).toMatch(/duet_decode_turn_seconds_count\{class="interactive",mode="shared"\} [1-9]/);
     expect(text).toMatch(/duet_memory_bytes\{kind="rss_anon"\} [1-9]/);
     expect(text).toMatch(/duet_model_load_seconds \d/);
   });

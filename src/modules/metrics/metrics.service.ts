@@ -90,6 +90,16 @@ export class MetricsService {
     // Zero from the start, so rate() sees the first cut.
     for (const phase of CLIENT_TIMEOUT_PHASES) this.clientTimeouts.inc({ phase }, 0);
     for (const outcome of UNREAD_BODY_OUTCOMES) this.unreadBodies.inc({ outcome }, 0);
+    const turns = new Histogram({
+      name: 'duet_decode_turn_seconds',
+      help: 'How long each turn at the decode lock was held (what work of a higher class can wait behind), by traffic class and mode (exclusive, shared)',
+      labelNames: ['class', 'mode'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5],
+      registers: [this.registry],
+    });
+    scheduler.decodeLock.onTurnHeld(({ trafficClass, exclusive, ms }) =>
+      turns.observe({ class: trafficClass, mode: exclusive ? 'exclusive' : 'shared' }, ms / 1000),
+    );
     new Gauge({
       name: 'duet_queue_length',
       help: 'Requests waiting for a sequence',

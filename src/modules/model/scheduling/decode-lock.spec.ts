@@ -1,4 +1,4 @@
-import { BATCH_STARVATION_BOUND, DecodeLock, OVERTAKE_BOUND, type TurnOrder } from './decode-lock.js';
+import { BATCH_STARVATION_BOUND, DecodeLock, type HeldTurn, OVERTAKE_BOUND, type TurnOrder } from './decode-lock.js';
 
 /** A turn of a fixed rank, admitted at `since`. */
 const ranked = (rank: number, since: number): TurnOrder => ({ rank: () => rank, since });
@@ -6,6 +6,24 @@ const ranked = (rank: number, since: number): TurnOrder => ({ rank: () => rank, 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('DecodeLock', () => {
+  it('tells its listeners of each released turn: class, mode and how long it was held', async () => {
+    const lock = new DecodeLock();
+    const held: HeldTurn[] = [];
+    lock.onTurnHeld((turn) => held.push(turn));
+    const writer = await lock.exclusive('interactive');
+    const started = performance.now();
+    while (performance.now() - started < 20); // held for at least 20 ms
+    writer();
+    writer(); // a second release is not a second turn
+    (await lock.shared())();
+    expect(held).toEqual([
+      { trafficClass: 'interactive', exclusive: true, ms: expect.any(Number) },
+      { trafficClass: 'batch', exclusive: false, ms: expect.any(Number) },
+    ]);
+    expect(held[0].ms).toBeGreaterThanOrEqual(20);
+    expect(held[1].ms).toBeLessThan(held[0].ms);
+  });
+
   it('lets shared holders overlap', async () => {
     const lock = new DecodeLock();
     const [a, b] = await Promise.all([lock.shared(), lock.shared()]);

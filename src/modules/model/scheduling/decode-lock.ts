@@ -8,6 +8,13 @@ export interface TurnOrder {
   since: number;
 }
 
+/** A released turn: its class, whether it was exclusive, and how long it was held, in ms. */
+export interface HeldTurn {
+  trafficClass: TrafficClass;
+  exclusive: boolean;
+  ms: number;
+}
+
 type Grant = {
   exclusive: boolean;
   trafficClass: TrafficClass;
@@ -52,6 +59,12 @@ export class DecodeLock {
   private interactiveInARow = 0;
   /** Turns granted ahead of an older one of their class since the oldest last was, by class. */
   private readonly overtakes: Record<TrafficClass, number> = { interactive: 0, batch: 0 };
+  private readonly heldListeners: ((turn: HeldTurn) => void)[] = [];
+
+  /** Calls `listener` as each turn is released, with how long it was held (what a turn of a higher class waited behind). */
+  onTurnHeld(listener: (turn: HeldTurn) => void): void {
+    this.heldListeners.push(listener);
+  }
 
   /** `order`: its request's place within the class (see above); without one, rank 0 and its arrival. */
   shared(trafficClass: TrafficClass = 'batch', order?: TurnOrder): Promise<() => void> {
@@ -118,9 +131,12 @@ export class DecodeLock {
       if (next.exclusive) this.writer = true;
       else this.readers++;
       let released = false;
+      const grantedAt = performance.now();
       next.grant(() => {
         if (released) return;
         released = true;
+        const held = { trafficClass: next.trafficClass, exclusive: next.exclusive, ms: performance.now() - grantedAt };
+        for (const listener of this.heldListeners) listener(held);
         if (next.exclusive) this.writer = false;
         else this.readers--;
         // A request's classification asks for its next turn right after releasing one (a few

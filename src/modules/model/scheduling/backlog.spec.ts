@@ -166,10 +166,10 @@ describe('Backlog', () => {
     it('refuses what would finish late, retrying once the work ahead has shrunk by the difference', () => {
       const backlog = measured();
       backlog.add({ trafficClass: 'batch', kind: 'classification', units: 40 }); // 10 s ahead
-      // 10 s ahead + 2.5 s of its own against 4 s left: 8.5 s late.
+      // 10 s ahead + 2.5 s of its own against 4 s left less a fifth: 9.3 s late.
       expect(backlog.lateness({ trafficClass: 'batch', kind: 'classification', units: 10 }, 4000)).toEqual({
         expectedMs: 12_500,
-        retryAfterSeconds: 9,
+        retryAfterSeconds: 10,
       });
       // Its own work alone is over its budget: retry no sooner than the line ahead is empty (10 s).
       expect(backlog.lateness({ trafficClass: 'batch', kind: 'classification', units: 100 }, 1000)).toEqual({
@@ -192,9 +192,9 @@ describe('Backlog', () => {
       backlog.add({ trafficClass: 'interactive', kind: 'classification', units: 2, client: 'screen' }); // 0.5 s, first
       const triage = { trafficClass: 'batch', kind: 'classification', units: 4 } as const; // 1 s of its own
       expect(backlog.aheadMs('batch', 'other', 1000)).toBe(500 + 1000);
-      expect(backlog.lateness({ ...triage, client: 'other' }, 3000)).toBeUndefined();
+      expect(backlog.lateness({ ...triage, client: 'other' }, 3200)).toBeUndefined();
       // The flooding client waits for all of its own.
-      expect(backlog.lateness({ ...triage, client: 'flood' }, 3000)).toEqual({
+      expect(backlog.lateness({ ...triage, client: 'flood' }, 3200)).toEqual({
         expectedMs: 500 + 100_000 + 1000,
         retryAfterSeconds: 99,
       });

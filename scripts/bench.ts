@@ -1160,9 +1160,12 @@ async function chatUntil(server: ServerProcess, stop: Promise<unknown>) {
   return chats;
 }
 
+/** `server`'s /metrics, as text. */
+const scrapeMetrics = async (server: ServerProcess) => (await fetch(`${server.url}/metrics`)).text();
+
 /** Cumulative counts of `server`'s batch-class exclusive decode-lock turns by bucket bound (seconds), from /metrics. */
 async function batchTurnBuckets(server: ServerProcess): Promise<Map<number, number>> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await scrapeMetrics(server);
   const buckets = new Map<number, number>();
   const line = /^duet_decode_turn_seconds_bucket\{le="([^"]+)",class="batch",mode="exclusive"\} (\S+)$/gm;
   for (const [, le, count] of text.matchAll(line)) buckets.set(le === '+Inf' ? Infinity : Number(le), Number(count));
@@ -1242,10 +1245,11 @@ async function mixed(): Promise<void> {
           const together = await load;
           const turnsAfter = await batchTurnBuckets(server);
           // The batch's turns at the decode lock during the mix, as held: what a chat's turn waits behind.
-          const lockTurn = (q: number) => turnPercentileMs(turnsBefore, turnsAfter, q);
+          const [lockTurnP50Ms, lockTurnP95Ms] = [50, 95].map((q) => turnPercentileMs(turnsBefore, turnsAfter, q));
           const firstLoaded = chatsLoaded.map((chat) => chat.firstMs);
-          const over = (q: number) =>
-            round(percentile(firstLoaded, q) - percentile(firstAlone, q) - percentile(turns, q), 1);
+          // A chat's wait over alone + one turn (estimated, or as held at the lock).
+          const over = (q: number, turnMs: number) =>
+            round(percentile(firstLoaded, q) - percentile(firstAlone, q) - turnMs, 1);
           // The model time the chats took during the mix, at their unloaded length.
           const chatShare = (chatsLoaded.length * chatMs) / 1000 / together.seconds;
           const batchRatio = together.itemsPerS / alone.itemsPerS;
@@ -1261,12 +1265,12 @@ async function mixed(): Promise<void> {
             chatLoadedP95Ms: p(firstLoaded, 95),
             turnP50Ms: p(turns, 50),
             turnP95Ms: p(turns, 95),
-            p50Over: over(50),
-            p95Over: over(95),
-            lockTurnP50Ms: round(lockTurn(50), 1),
-            lockTurnP95Ms: round(lockTurn(95), 1),
-            p50OverLockTurn: round(percentile(firstLoaded, 50) - percentile(firstAlone, 50) - lockTurn(50), 1),
-            p95OverLockTurn: round(percentile(firstLoaded, 95) - percentile(firstAlone, 95) - lockTurn(95), 1),
+            p50Over: over(50, percentile(turns, 50)),
+            p95Over: over(95, percentile(turns, 95)),
+            lockTurnP50Ms: round(lockTurnP50Ms, 1),
+            lockTurnP95Ms: round(lockTurnP95Ms, 1),
+            p50OverLockTurn: over(50, lockTurnP50Ms),
+            p95OverLockTurn: over(95, lockTurnP95Ms),
             chats: chatsLoaded.length,
             chatShare: round(chatShare, 3),
             batchAloneItemsPerS: round(alone.itemsPerS),
@@ -1316,7 +1320,7 @@ async function triage(): Promise<void> {
 
 /** The prefix-cache lookups counted in `server`'s /metrics so far, by result. */
 async function prefixLookups(server: ServerProcess): Promise<{ hit: number; miss: number }> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await scrapeMetrics(server);
   const count = (result: string) =>
     Number(new RegExp(`^duet_prefix_cache_lookups_total\\{result="${result}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   return { hit: count('hit'), miss: count('miss') };

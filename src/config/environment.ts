@@ -105,7 +105,7 @@ export class Environment {
   @Max(64)
   SEQUENCES?: number;
 
-  /** A request still unanswered after this long gets 504 and gives its sequence back. */
+  /** A request's deadline: work not started by then is dropped; started work past it gets a grace (see WorkSignal), then 504. */
   @IsInt()
   @Min(100)
   @Max(600000)

@@ -163,6 +163,46 @@ describe('Scheduler admission by expected finish, and its count of refusals', ()
     releases[1]();
     await Promise.all(holds);
   });
+
+  it('lets work that started in time run past its deadline for as long as it was expected to take, then stops it', async () => {
+    const timedOut = { kind: 'timeout', afterMs: 1500 };
+    /** Runs a text that takes 1 s, admitted with 1.5 s left, until its signal fires for its deadline. */
+    const runPastDeadline = async () => {
+      const scheduler = schedulerWith();
+      await measureText(scheduler, 1000);
+      const controller = new AbortController();
+      const ticket = scheduler.admit(texts(1), deadlineIn(1500));
+      let finish = () => {};
+      let leaseSignal: AbortSignal | undefined;
+      const run = scheduler.runClassification(
+        { prefix: [], texts: 1, shareBatches: false, trafficClass: 'batch', ticket },
+        (lease) => {
+          leaseSignal = lease.signal;
+          return new Promise<string>((resolve) => (finish = () => resolve('answered')));
+        },
+        controller.signal,
+      );
+      await tick();
+      jest.advanceTimersByTime(1500);
+      controller.abort(timedOut);
+      const refusals = () => [...scheduler.refusals];
+      return { run: run.finally(() => ticket.end()), finish: () => finish(), leaseSignal: leaseSignal!, refusals };
+    };
+
+    const late = await runPastDeadline();
+    jest.advanceTimersByTime(999);
+    expect(late.leaseSignal.aborted).toBe(false);
+    late.finish();
+    await expect(late.run).resolves.toMatchObject({ result: 'answered' });
+
+    const stuck = await runPastDeadline();
+    jest.advanceTimersByTime(1000); // a second run's worth past its deadline
+    expect(stuck.leaseSignal.aborted).toBe(true);
+    expect(stuck.leaseSignal.reason).toBe(timedOut);
+    stuck.finish();
+    await stuck.run;
+    expect([...late.refusals(), ...stuck.refusals()]).toEqual([]);
+  });
 });
 
 describe("Scheduler: a client's batches in order", () => {

@@ -16,6 +16,7 @@ import { GenerationTurns } from './generation-turns.js';
 import { RoundGatherer } from './round-gatherer.js';
 import { sequencePriority } from './sequence-order.js';
 import { SequencePool, type PoolRequest } from './sequence-pool.js';
+import { WorkSignal } from './work-signal.js';
 
 /** Waits for a turn at the decode lock and returns its release. */
 export type DecodeTurn = () => Promise<() => void>;
@@ -260,6 +261,7 @@ export class Scheduler {
     const asked = performance.now();
     let waitedMs = 0;
     const pool = this.pool;
+    const workSignal = new WorkSignal(request.signal);
     try {
       const trafficClass = request.trafficClass ?? 'batch';
       const waitedInLane = await this.lanes.turn(ticket, request.signal, (why) => pool.notStarted(why, trafficClass));
@@ -268,7 +270,11 @@ export class Scheduler {
         wanted,
         async (sequences, runSignal) => {
           waitedMs = performance.now() - asked;
-          if (ticket) this.checkTimeLeft(ticket);
+          if (ticket) {
+            const expectedMs = this.expectedRunMs(ticket);
+            this.checkTimeLeft(ticket, expectedMs);
+            workSignal.started(expectedMs);
+          }
           const startedAt = this.backlog.now();
           try {
             const done = await work(sequences, runSignal);
@@ -280,25 +286,36 @@ export class Scheduler {
           }
         },
         // Admitted, then kept waiting in its lane: no longer refused for a full line.
-        { ...request, admitted: request.admitted || waitedInLane, client: ticket?.client },
+        { ...request, signal: workSignal.signal, admitted: request.admitted || waitedInLane, client: ticket?.client },
       );
       return { result, waitedMs };
     } catch (error) {
       throw this.counted(error); // a drop before start, or a full line at the pool's check
+    } finally {
+      workSignal.dispose();
     }
   }
 
   /**
-   * Work whose sequences came with less of its deadline left than its run will take is dropped
-   * before it starts, like work whose deadline passed in line: run, it would only end in a 504.
-   * A unit started beside k − 1 others of its class or above, admitted before it, ends after
-   * theirs: up to k units later (with four sequences busy, four units, not one).
+   * How long a run starting now is expected to take: a unit of its kind, times the runs it shares
+   * the model with (a unit started beside k − 1 others of its class or above, admitted before it,
+   * ends after theirs: up to k units later; with four sequences busy, four units, not one); 0
+   * before its kind is measured. Once started, that long is also its grace past its deadline (see
+   * WorkSignal).
    */
-  private checkTimeLeft({ deadline, kind, trafficClass }: Ticket): void {
-    const unitMs = this.backlog.currentEstimateMs(kind);
-    if (!deadline || unitMs === undefined) return;
+  private expectedRunMs({ kind, trafficClass }: Ticket): number {
+    return (this.backlog.estimateMs(kind) ?? 0) * Math.max(1, this.pool.runningFor(trafficClass));
+  }
+
+  /**
+   * Work whose sequences came with less of its deadline left than its run is expected to take is
+   * dropped before it starts, like work whose deadline passed in line: run, it would only end in a
+   * 504. Not on an estimate gone stale (see Backlog.currentEstimateMs).
+   */
+  private checkTimeLeft({ deadline, kind, trafficClass }: Ticket, expectedMs: number): void {
+    if (!deadline || this.backlog.currentEstimateMs(kind) === undefined) return;
     const leftMs = deadline.at - this.backlog.now();
-    if (leftMs < unitMs * Math.max(1, this.pool.runningFor(trafficClass)))
+    if (leftMs < expectedMs)
       throw new DeadlineBeforeStartError(
         deadline.ms,
         trafficClass,

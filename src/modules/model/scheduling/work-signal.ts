@@ -13,7 +13,8 @@ const isTimeout = (reason: unknown) => (reason as AbortReason | undefined)?.kind
  */
 export class WorkSignal {
   private readonly controller = new AbortController();
-  private graceMs: number | undefined;
+  /** 0 until the work starts (or with nothing measured): the deadline then stops it at once. */
+  private graceMs = 0;
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly stopFollowing: () => void;
 

@@ -2,7 +2,7 @@
 // npm run bench [-- sentiment|overload|overload-batches|overload-fairness|labels|chat|overhead|memory|triage|startup|server|chats|window|mixed|prefix-hits ...] [--model PATH]
 // [--texts N] [--rows N per dev set] [--restarts N] (startup) [--runs N] (server, chats, mixed) [--llama-prompt text|tokens] (server)
 // [--clients 4,8] (mixed: triage clients per load) [--accepted N] [--levels 1,2,4,8] (overload: answered singles
-// per level of offered load, the levels as multiples of capacity)
+// per level of offered load, the levels as multiples of capacity) [--overload-tasks sentiment,live-sentiment]
 // startup and server compare with llama-server from LLAMA_SERVER_BIN, chats with llama-batched-bench from
 // LLAMA_BATCHED_BENCH_BIN (each skipped, saying so, without it).
 // Each prints one JSON line; a malformed command line exits 2 before any starts. The raw baseline
@@ -82,6 +82,8 @@ function readCommandLine() {
         levels: { type: 'string', default: '1,2,4,8' },
         // overload-fairness: the flooding key's batch size.
         'flood-items': { type: 'string', default: '32' },
+        // overload: which of its two tasks.
+        'overload-tasks': { type: 'string', default: 'sentiment,live-sentiment' },
       },
     });
     const unknown = positionals.filter((name) => !Object.hasOwn(BENCHES, name));
@@ -90,6 +92,10 @@ function readCommandLine() {
     const llamaPrompt = values['llama-prompt'];
     if (llamaPrompt !== 'text' && llamaPrompt !== 'tokens')
       throw new Error(`--llama-prompt must be text or tokens, got "${llamaPrompt}"`);
+    const overloadTasks = values['overload-tasks']!.split(',');
+    const unknownTasks = overloadTasks.filter((task) => task !== 'sentiment' && task !== 'live-sentiment');
+    if (unknownTasks.length)
+      throw new Error(`--overload-tasks takes sentiment and live-sentiment, got ${unknownTasks.join(', ')}`);
     const sentimentLayout = values['sentiment-layout'];
     if (sentimentLayout !== undefined && sentimentLayout !== 'text-first' && sentimentLayout !== 'question-first')
       throw new Error(`--sentiment-layout must be text-first or question-first, got "${sentimentLayout}"`);
@@ -104,6 +110,7 @@ function readCommandLine() {
       accepted: wholeNumber('accepted', values.accepted!),
       overloadLevels: values.levels!.split(',').map((level) => wholeNumber('levels', level)),
       floodItems: wholeNumber('flood-items', values['flood-items']!),
+      overloadTasks,
       llamaPrompt,
       sentimentLayout: sentimentLayout as ClassifyLayout | undefined,
     };
@@ -123,6 +130,7 @@ const {
   accepted,
   overloadLevels,
   floodItems,
+  overloadTasks,
   llamaPrompt,
   sentimentLayout,
 } = readCommandLine();
@@ -291,10 +299,12 @@ const LIVE_SENTIMENT_TASK = `tasks:
     labels: [positive, negative, neutral]
 `;
 /**
- * The X-Request-Timeout the interactive task's client sends: a live screen waits a couple of
- * seconds; with 1 s, too few answers fit ahead of one to keep 4 sequences busy (docs/benchmark-runs.md).
+ * The X-Request-Timeout the interactive task's client sends, in multiples of the task's unloaded
+ * p99 measured in the same run: a live screen waits that long, the latency the issue allows its
+ * answers under overload. A fixed 2 s was 2–2.6 × on a VM whose unloaded p99 was 0.8–1 s, and 4 ×
+ * on one with 0.5 s (docs/benchmark-runs.md).
  */
-const LIVE_SCREEN_DEADLINE_MS = 2000;
+const LIVE_SCREEN_WAIT = 3;
 /** The deadline of a request without X-Request-Timeout: the service's default REQUEST_TIMEOUT_MS. */
 const DEFAULT_DEADLINE_MS = 30_000;
 const OVERLOAD_KEYS = { flood: 'flood-key', other: 'other-key' };
@@ -476,14 +486,18 @@ async function bestConcurrencyWithin(single: SendSingle, path: string, texts: re
 async function overload(): Promise<void> {
   const texts = tweets(textCount);
   await withOverloadServer(async (_server, single) => {
-    for (const [task, path, headers] of [
-      ['sentiment', '/v1/sentiment', {}],
-      // A live screen says how long it waits; a backfill takes the default 30 s.
-      ['live-sentiment', '/v1/classify/live-sentiment', { 'x-request-timeout': String(LIVE_SCREEN_DEADLINE_MS) }],
+    for (const [task, path, live] of [
+      ['sentiment', '/v1/sentiment', false],
+      ['live-sentiment', '/v1/classify/live-sentiment', true],
     ] as const) {
+      if (!overloadTasks.includes(task)) continue;
       const unloaded = await unloadedMs(single, path, texts);
       const capacity = await capacityPerS(single, path, texts);
-      const deadlineMs = 'x-request-timeout' in headers ? Number(headers['x-request-timeout']) : DEFAULT_DEADLINE_MS;
+      // A live screen says how long it waits; a backfill takes the default 30 s.
+      const deadlineMs = live
+        ? Math.ceil((LIVE_SCREEN_WAIT * percentile(unloaded, 99)) / 10) * 10
+        : DEFAULT_DEADLINE_MS;
+      const headers: Record<string, string> = live ? { 'x-request-timeout': String(deadlineMs) } : {};
       // A 30 s deadline holds 4 at a time many times over.
       const concurrency =
         deadlineMs < DEFAULT_DEADLINE_MS ? await bestConcurrencyWithin(single, path, texts, deadlineMs) : 4;
@@ -507,6 +521,7 @@ async function overload(): Promise<void> {
           level,
           capacityPerS: round(capacity, 2),
           seconds: round(seconds),
+          deadlineMs,
           statuses: tally(outcomes),
           goodputPerS: round(inWindow / seconds, 2),
           withinDeadlineConcurrency: concurrency,

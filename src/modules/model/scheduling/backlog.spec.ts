@@ -1,4 +1,4 @@
-import { BATCH_HEADROOM, Backlog, ESTIMATE_STALE_MS, PACE_WINDOW_MS, retryAfterSeconds } from './backlog.js';
+import { Backlog, ESTIMATE_STALE_MS, HEADROOM, PACE_WINDOW_MS, retryAfterSeconds } from './backlog.js';
 
 /** A backlog on a clock the test moves. */
 function backlogAt(start = 1000) {
@@ -72,13 +72,14 @@ describe('Backlog', () => {
     const { clock, backlog } = backlogAt();
     backlog.measure('classification', 1, clock.ms - 100, true); // a text takes 100 ms
     const texts = (units: number) => ({ trafficClass: 'interactive', kind: 'classification', units }) as const;
-    expect(backlog.lateness(texts(1), 100)).toBeUndefined();
+    const budget = (ms: number) => ms / (1 - HEADROOM); // ms allowed, HEADROOM kept free
+    expect(backlog.lateness(texts(1), budget(100))).toBeUndefined();
     // Three texts admitted before it, running side by side: it ends after them, not three units
     // after each (requests end in the order they were admitted, see DecodeLock).
     backlog.add(texts(3));
-    expect(backlog.lateness(texts(1), 399)).toMatchObject({ expectedMs: 400 });
-    expect(backlog.lateness(texts(1), 400)).toBeUndefined();
-    expect(backlog.lateness(texts(2), 499)).toMatchObject({ expectedMs: 500 });
+    expect(backlog.lateness(texts(1), budget(399))).toMatchObject({ expectedMs: 400 });
+    expect(backlog.lateness(texts(1), budget(400))).toBeUndefined();
+    expect(backlog.lateness(texts(2), budget(499))).toMatchObject({ expectedMs: 500 });
   });
 
   it("refuses batch work that other clients' pace would push past its deadline", () => {
@@ -151,16 +152,13 @@ describe('Backlog', () => {
       const { backlog } = backlogAt();
       expect(backlog.lateness({ trafficClass: 'batch', kind: 'classification', units: 1000 }, 1)).toBeUndefined();
       const known = measured();
-      known.add({ trafficClass: 'batch', kind: 'classification', units: 3 });
-      // 1 s expected: an interactive request fits in 1 s, a batch one keeps BATCH_HEADROOM free.
-      expect(known.lateness({ trafficClass: 'interactive', kind: 'classification', units: 1 }, 1000)).toBeUndefined();
-      expect(
-        known.lateness({ trafficClass: 'batch', kind: 'classification', units: 1 }, 1000 / (1 - BATCH_HEADROOM)),
-      ).toBeUndefined();
-      expect(known.lateness({ trafficClass: 'batch', kind: 'classification', units: 1 }, 1100)).toEqual({
-        expectedMs: 1000,
-        retryAfterSeconds: 1,
-      });
+      known.add({ trafficClass: 'interactive', kind: 'classification', units: 3 }); // ahead of either class
+      // 1 s expected, with HEADROOM of the budget kept free, whatever the class.
+      for (const trafficClass of ['interactive', 'batch'] as const) {
+        const single = { trafficClass, kind: 'classification', units: 1 } as const;
+        expect(known.lateness(single, 1000 / (1 - HEADROOM))).toBeUndefined();
+        expect(known.lateness(single, 1100)).toEqual({ expectedMs: 1000, retryAfterSeconds: 1 });
+      }
     });
 
     it('refuses what would finish late, retrying once the work ahead has shrunk by the difference', () => {

@@ -50,11 +50,11 @@ const fadedMs = (pace: Pace, now: number) => pace.ms * Math.exp(-(now - pace.at)
 export const ESTIMATE_STALE_MS = 5000;
 
 /**
- * The share of a batch request's time before its deadline kept free at admission: a margin for
- * the estimates (unit times, other clients' paces) falling short over a long wait, as this VM's
- * speed drifts by up to ±25% within minutes (docs/benchmark-runs.md).
+ * The share of a request's time before its deadline kept free at admission: a margin for the
+ * estimates (unit times, other clients' paces) falling short while it waits, as this VM's speed
+ * drifts by up to ±25% within minutes (docs/benchmark-runs.md).
  */
-export const BATCH_HEADROOM = 0.2;
+export const HEADROOM = 0.2;
 
 /** Why a request would not finish before its deadline. */
 export interface Lateness {
@@ -161,7 +161,7 @@ export class Backlog {
 
   /**
    * Undefined if `work` admitted now would finish within `budgetMs` (the time left before its
-   * deadline; less BATCH_HEADROOM for batch work), else how late it would be.
+   * deadline) less HEADROOM, else how late it would be.
    *
    * It would finish after the work ahead, the work other clients will send meanwhile at their
    * recent pace (see arrivingMs) and its own: requests that run side by side end in the order they
@@ -177,7 +177,7 @@ export class Backlog {
     const ahead = this.aheadMs(work.trafficClass, work.client, ownMs);
     const arriving = this.arrivingMs(work.trafficClass, work.client ?? '', ownMs, ahead + ownMs);
     const expectedMs = ahead + arriving + ownMs;
-    const allowedMs = work.trafficClass === 'batch' ? budgetMs * (1 - BATCH_HEADROOM) : budgetMs;
+    const allowedMs = budgetMs * (1 - HEADROOM);
     if (expectedMs <= allowedMs) return undefined;
     // Only running work corrects an estimate: one taken in a slow moment (the warm-up beside a
     // busy neighbour) would otherwise refuse a long batch on an idle machine for good.

@@ -82,11 +82,13 @@ export class InferenceService {
    * (answerInRounds): faster under load, repeatable only to float rounding.
    */
   classify(input: ClassificationInput, signal?: AbortSignal, options: RunOptions = {}): Promise<ClassifiedText[]> {
+    // A text is evaluated once per part: a unit each time (see tokenizeClassification).
+    const parts = partCount(input.questions);
     const work: Work = {
       trafficClass: input.trafficClass ?? 'batch',
       kind: 'classification',
-      // A text is evaluated once per part: a unit each time (see tokenizeClassification).
-      units: input.texts.length * partCount(input.questions),
+      units: input.texts.length * parts,
+      chars: sum(input.texts.map((text) => text.length)) * parts,
       client: options.client,
     };
     return this.admitted(work, options, (ticket) => this.answerTexts(input, ticket, signal, options));

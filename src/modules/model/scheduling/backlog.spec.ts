@@ -1,4 +1,4 @@
-import { Backlog, ESTIMATE_STALE_MS, HEADROOM, PACE_WINDOW_MS, retryAfterSeconds } from './backlog.js';
+import { Backlog, ESTIMATE_STALE_MS, FIXED_CHARS, HEADROOM, PACE_WINDOW_MS, retryAfterSeconds } from './backlog.js';
 
 /** A backlog on a clock the test moves. */
 function backlogAt(start = 1000) {
@@ -112,6 +112,35 @@ describe('Backlog', () => {
     clock.ms += 1200;
     backlog.measure('generation', 1, clock.ms - 1200, false); // stopped after 1200 ms: at least that long
     expect(backlog.estimateMs('generation')).toBe(200 + 0.2 * 1000);
+  });
+
+  it("sizes units by their texts' length against the recent mean, beyond a part that does not grow", () => {
+    const { clock, backlog } = backlogAt();
+    const texts = (units: number, chars?: number) =>
+      ({ trafficClass: 'batch', kind: 'classification', units, chars }) as const;
+    expect(backlog.size(texts(4, 4000))).toBe(4); // nothing measured yet
+    // Two texts of 100 characters in 200 ms, then one of 200 characters in 100 ms: moving averages.
+    const measured = backlog.add(texts(2, 200));
+    clock.ms += 200;
+    measured.ran(2, clock.ms - 200, true);
+    backlog.add(texts(1, 200)).ran(1, clock.ms - 100, true);
+    const meanChars = 100 + 0.2 * (200 - 100);
+    // Texts whose time (FIXED_CHARS and their own characters) is three times a mean text's.
+    const longChars = 3 * (FIXED_CHARS + meanChars) - FIXED_CHARS;
+    expect(backlog.size(texts(4, 4 * longChars))).toBeCloseTo(12);
+    expect(backlog.size(texts(4, 4 * meanChars))).toBeCloseTo(4);
+    expect(backlog.size(texts(4, 0))).toBeCloseTo((4 * FIXED_CHARS) / (FIXED_CHARS + meanChars));
+    expect(backlog.size(texts(4))).toBe(4);
+    // A request's own time and its place ahead of others both count its size, until it is done.
+    const unitMs = backlog.estimateMs('classification')!;
+    expect(backlog.lateness(texts(2, 2 * longChars), Infinity)).toBeUndefined();
+    expect(backlog.lateness(texts(2, 2 * longChars), 1)?.expectedMs).toBeCloseTo(6 * unitMs);
+    const long = backlog.add(texts(2, 2 * longChars));
+    expect(backlog.aheadMs('batch')).toBeCloseTo(6 * unitMs);
+    long.ran(1, clock.ms, true);
+    expect(backlog.aheadMs('batch')).toBeCloseTo(3 * backlog.estimateMs('classification')!);
+    long.end();
+    expect(backlog.aheadMs('batch')).toBe(0);
   });
 
   it('counts interactive work ahead of interactive requests, and everything ahead of batch ones', () => {

@@ -8,6 +8,8 @@ export interface Work {
   trafficClass: TrafficClass;
   kind: WorkKind;
   units: number;
+  /** Characters of the texts its units read, all units together (see Backlog.size); unknown for a generation. */
+  chars?: number;
   /** Who sent it, an opaque key (see SequencePool's fair share); default one anonymous client. */
   client?: string;
 }
@@ -18,7 +20,7 @@ export interface Deadline {
   ms: number;
 }
 
-/** Units of one class, kind and client admitted and not yet done. */
+/** Units of one class, kind and client admitted and not yet done, by size (see Backlog.size). */
 interface Outstanding {
   trafficClass: TrafficClass;
   kind: WorkKind;
@@ -40,6 +42,10 @@ interface Pace {
   at: number;
 }
 
+/** A moving average with `sample` added; the sample itself if there is none yet. */
+const smoothed = (current: number | undefined, sample: number) =>
+  current === undefined ? sample : current + SMOOTHING * (sample - current);
+
 /** A pace's ms as of `now`. */
 const fadedMs = (pace: Pace, now: number) => pace.ms * Math.exp(-(now - pace.at) / PACE_WINDOW_MS);
 
@@ -51,10 +57,17 @@ export const ESTIMATE_STALE_MS = 5000;
 
 /**
  * The share of a request's time before its deadline kept free at admission: a margin for the
- * estimates (unit times, other clients' paces) falling short while it waits, as this VM's speed
- * drifts by up to ±25% within minutes (docs/benchmark-runs.md).
+ * estimates (unit times, other clients' paces, a text's length unseen) falling short while it
+ * waits, as this VM's speed drifts by up to ±25% within minutes (docs/benchmark-runs.md).
  */
 export const HEADROOM = 0.2;
+
+/**
+ * The part of a text's time that does not grow with it (the prompt around the text, the answer's
+ * decode), in characters of text that take as long: on the 0.5B fixture a sentiment text alone
+ * took about 140 ms plus 1.1 ms a character (docs/benchmark-runs.md).
+ */
+export const FIXED_CHARS = 120;
 
 /** Why a request would not finish before its deadline. */
 export interface Lateness {
@@ -86,12 +99,24 @@ export function retryAfterSeconds(ms: number): number {
  */
 export class Backlog {
   private readonly unitMs = new Map<WorkKind, number>();
+  private readonly unitChars = new Map<WorkKind, number>();
   private readonly lastDone = new Map<WorkKind, number>();
   private readonly measuredAt = new Map<WorkKind, number>();
   private readonly paces = new Map<string, Pace>();
   private readonly outstanding = new Map<string, Outstanding>();
 
   constructor(readonly now: () => number = () => performance.now()) {}
+
+  /**
+   * How many units of its kind's recent mean `work` counts as, from its texts' length before they
+   * are tokenized: a unit's time is taken as FIXED_CHARS plus its characters, against the same for
+   * the characters of the units measured lately (a moving average beside the one of times).
+   */
+  size(work: Work): number {
+    const meanChars = this.unitChars.get(work.kind);
+    if (work.chars === undefined || meanChars === undefined || !work.units) return work.units;
+    return (work.units * (FIXED_CHARS + work.chars / work.units)) / (FIXED_CHARS + meanChars);
+  }
 
   /** The estimate of one unit of `kind` in ms; undefined until one has been measured. */
   estimateMs(kind: WorkKind): number | undefined {
@@ -173,7 +198,7 @@ export class Backlog {
    */
   lateness(work: Work, budgetMs: number): Lateness | undefined {
     const unitMs = this.estimateMs(work.kind) ?? 0;
-    const ownMs = unitMs * work.units;
+    const ownMs = unitMs * this.size(work);
     const ahead = this.aheadMs(work.trafficClass, work.client, ownMs);
     const arriving = this.arrivingMs(work.trafficClass, work.client ?? '', ownMs, ahead + ownMs);
     const expectedMs = ahead + arriving + ownMs;
@@ -193,14 +218,18 @@ export class Backlog {
     return units;
   }
 
-  /** Counts `work` as outstanding until the ticket ends. */
+  /** Counts `work` as outstanding, by its size now, until the ticket ends. */
   add(work: Work, deadline?: Deadline): Ticket {
-    this.count(work, work.units);
-    return new Ticket(this, work, this.now(), deadline);
+    const size = this.size(work);
+    this.count(work, size);
+    return new Ticket(this, work, work.units ? size / work.units : 1, this.now(), deadline);
   }
 
-  /** Records `units` of `kind` that ran from `startedAt` until now; `completed` false when stopped early. */
-  measure(kind: WorkKind, units: number, startedAt: number, completed: boolean): void {
+  /**
+   * Records `units` of `kind` that ran from `startedAt` until now, of `charsPerUnit` if known;
+   * `completed` false when stopped early.
+   */
+  measure(kind: WorkKind, units: number, startedAt: number, completed: boolean, charsPerUnit?: number): void {
     const now = this.now();
     const sample = (now - Math.max(startedAt, this.lastDone.get(kind) ?? startedAt)) / units;
     const current = this.unitMs.get(kind);
@@ -208,15 +237,17 @@ export class Backlog {
     if (completed) this.lastDone.set(kind, now);
     // A stopped unit says only that a unit takes at least this long.
     else if (current !== undefined && sample <= current) return;
-    this.unitMs.set(kind, current === undefined ? sample : current + SMOOTHING * (sample - current));
+    this.unitMs.set(kind, smoothed(current, sample));
+    if (charsPerUnit !== undefined) this.unitChars.set(kind, smoothed(this.unitChars.get(kind), charsPerUnit));
   }
 
-  /** Adds (or with a negative count removes) outstanding units of `work`'s class, kind and client. */
+  /** Adds (or with a negative count removes) outstanding units of `work`'s class, kind and client, by size. */
   count({ trafficClass, kind, client = '' }: Work, units: number): void {
     const key = JSON.stringify([trafficClass, kind, client]);
     const outstanding = this.outstanding.get(key) ?? { trafficClass, kind, client, units: 0 };
     outstanding.units += units;
-    if (outstanding.units > 0) this.outstanding.set(key, outstanding);
+    // Sizes are fractional: what is left once all is released is float rounding, not work.
+    if (outstanding.units > 1e-6) this.outstanding.set(key, outstanding);
     else this.outstanding.delete(key); // a client's entry lasts while it has work
   }
 }
@@ -230,6 +261,8 @@ export class Ticket {
   constructor(
     private readonly backlog: Backlog,
     private readonly work: Work,
+    /** What a unit of it counts as in the backlog (see Backlog.size), fixed at admission. */
+    readonly unitSize: number,
     /** When it was admitted, on the backlog's clock. */
     readonly since: number,
     readonly deadline?: Deadline,
@@ -256,11 +289,11 @@ export class Ticket {
 
   /** `units` that ran from `startedAt` until now: measured, and no longer outstanding if `completed`. */
   ran(units: number, startedAt: number, completed: boolean): void {
-    this.backlog.measure(this.work.kind, units, startedAt, completed);
+    const { trafficClass, kind, client = '', chars } = this.work;
+    this.backlog.measure(kind, units, startedAt, completed, chars === undefined ? undefined : chars / this.work.units);
     if (!completed) return;
     this.release(units);
-    const { trafficClass, kind, client = '' } = this.work;
-    this.backlog.addToPace(trafficClass, client, units * this.backlog.estimateMs(kind)!);
+    this.backlog.addToPace(trafficClass, client, units * this.unitSize * this.backlog.estimateMs(kind)!);
   }
 
   /** The request ended (answered, failed or refused): whatever it had left is no longer outstanding. */
@@ -274,6 +307,6 @@ export class Ticket {
   private release(units: number): void {
     const released = Math.min(units, this.left);
     this.left -= released;
-    this.backlog.count(this.work, -released);
+    this.backlog.count(this.work, -released * this.unitSize);
   }
 }

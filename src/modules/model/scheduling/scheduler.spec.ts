@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import type { LlamaContextSequence } from 'node-llama-cpp';
 import type { AppConfig } from '../../../config/app-config.js';
 import { DeadlineBeforeStartError, DeadlineUnreachableError, QueueFullError } from '../model.errors.js';
-import type { Work } from './backlog.js';
+import { FIXED_CHARS, type Work } from './backlog.js';
 import { Scheduler } from './scheduler.js';
 
 /** A sequence that holds nothing: the scheduler's bookkeeping is under test, not evaluation. */
@@ -45,9 +45,9 @@ function occupy(scheduler: Scheduler, work: Work) {
   return { ticket, done, finish: () => finish() };
 }
 
-/** Teaches the scheduler that a text takes `ms` (performance.now() is faked). */
-async function measureText(scheduler: Scheduler, ms: number) {
-  const run = occupy(scheduler, texts(1));
+/** Teaches the scheduler that a text (of `chars` characters, if given) takes `ms` (performance.now() is faked). */
+async function measureText(scheduler: Scheduler, ms: number, chars?: number) {
+  const run = occupy(scheduler, { ...texts(1), chars });
   await tick();
   jest.advanceTimersByTime(ms);
   run.finish();
@@ -117,6 +117,27 @@ describe('Scheduler admission by expected finish, and its count of refusals', ()
     running.finish();
     await running.done;
   });
+  it('expects a text longer than those measured to run that much longer when it starts', async () => {
+    const scheduler = schedulerWith();
+    await measureText(scheduler, 1000, 100);
+    const start = (chars: number) => {
+      const ticket = scheduler.admit({ ...texts(1), chars }, deadlineIn(4000));
+      jest.advanceTimersByTime(1500); // 2.5 s left when its sequence comes
+      const run = scheduler.runClassification(
+        { prefix: [], texts: 1, shareBatches: false, trafficClass: 'batch', ticket },
+        async () => 'answered',
+      );
+      return run.finally(() => ticket.end());
+    };
+    // A text as long as the one measured takes 1 s; one whose time, FIXED_CHARS and its own
+    // characters, is three times that, 3 s.
+    await expect(start(3 * (FIXED_CHARS + 100) - FIXED_CHARS)).rejects.toMatchObject({
+      reason: 'deadline_before_start',
+      leftMs: 2500,
+    });
+    await expect(start(100)).resolves.toMatchObject({ result: 'answered' });
+  });
+
   it('drops work whose sequence comes with less of its deadline left than a run takes, before it starts', async () => {
     const scheduler = schedulerWith();
     await measureText(scheduler, 1000);

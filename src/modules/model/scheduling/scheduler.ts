@@ -297,14 +297,15 @@ export class Scheduler {
   }
 
   /**
-   * How long a run starting now is expected to take: a unit of its kind, times the runs it shares
-   * the model with (a unit started beside k − 1 others of its class or above, admitted before it,
-   * ends after theirs: up to k units later; with four sequences busy, four units, not one); 0
-   * before its kind is measured. Once started, that long is also its grace past its deadline (see
-   * WorkSignal).
+   * How long a run starting now is expected to take: its own unit (by its texts' length, see
+   * Backlog.size) after a unit of each other run it shares the model with (a unit started beside
+   * k − 1 others of its class or above, admitted before it, ends after theirs; with four sequences
+   * busy, four units, not one); 0 before its kind is measured. Once started, that long is also its
+   * grace past its deadline (see WorkSignal).
    */
-  private expectedRunMs({ kind, trafficClass }: Ticket): number {
-    return (this.backlog.estimateMs(kind) ?? 0) * Math.max(1, this.pool.runningFor(trafficClass));
+  private expectedRunMs({ kind, trafficClass, unitSize }: Ticket): number {
+    const others = Math.max(1, this.pool.runningFor(trafficClass)) - 1;
+    return (this.backlog.estimateMs(kind) ?? 0) * (others + unitSize);
   }
 
   /**

@@ -418,7 +418,7 @@ type SendSingle = (path: string, text: string, body?: object, headers?: Record<s
 /**
  * A server as the overload benches run it: the service's defaults (MAX_QUEUE 64, a 30 s deadline),
  * two API keys (a flooding one, the other) and an interactive-class task, live-sentiment, beside the
- * built-in sentiment (the same prompt).
+ * built-in sentiment (its question, in the default text-first layout).
  */
 async function withOverloadServer(run: (server: ServerProcess, single: SendSingle) => Promise<void>) {
   const tasksFile = join(mkdtempSync(join(tmpdir(), 'duet-overload-')), 'tasks.yaml');

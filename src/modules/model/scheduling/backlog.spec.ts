@@ -119,7 +119,7 @@ describe('Backlog', () => {
     const texts = (units: number, chars?: number) =>
       ({ trafficClass: 'batch', kind: 'classification', units, chars }) as const;
     expect(backlog.size(texts(4, 4000))).toBe(4); // nothing measured yet
-    // Two texts of 100 characters in 200 ms, then one of 200 characters in 100 ms: moving averages.
+    // Two texts of 100 characters in 200 ms, then one of 200 characters ending at once: moving averages.
     const measured = backlog.add(texts(2, 200));
     clock.ms += 200;
     measured.ran(2, clock.ms - 200, true);
